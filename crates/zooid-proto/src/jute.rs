@@ -265,7 +265,7 @@ impl<T: Field> Field for Vec<T> {
 macro_rules! record {
     ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, PartialEq, Eq, Default)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
         pub struct $name { $($(#[$fm])* pub $field: $ty),* }
 
         impl $crate::jute::Field for $name {

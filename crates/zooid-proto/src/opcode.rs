@@ -100,8 +100,10 @@ pub mod ephemeral {
     pub const CONTAINER_OWNER: i64 = i64::MIN;
     /// The high byte that marks a TTL node when extended types are enabled.
     pub const TTL_MASK: i64 = 0xff00_0000_0000_0000u64 as i64;
-    /// The largest TTL that fits the encoding.
-    pub const MAX_TTL: i64 = 0x00ff_ffff_ffff_ffff;
+    /// Bits 40..56, which must be zero for a TTL owner (the "extended feature" bits).
+    pub const RESERVED_BITS_MASK: i64 = 0x00ff_ff00_0000_0000;
+    /// The largest TTL that fits the encoding (about 34 years in ms).
+    pub const MAX_TTL: i64 = 0x0000_00ff_ffff_ffff;
 }
 
 /// The default `jute.maxbuffer`: 0xfffff bytes.

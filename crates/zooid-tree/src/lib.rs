@@ -1,1 +1,12 @@
-//! placeholder
+//! zooid-tree: the DataTree and its rules. Prep turns requests into txns, `apply`
+//! replays txns, reads are plain functions of the tree. Pure: no IO, no clocks, no
+//! randomness; every input (time, zxid, session) arrives in the request or the txn.
+#![deny(clippy::disallowed_methods)]
+
+pub mod acl;
+pub mod prep;
+pub mod tree;
+pub mod txn;
+
+pub use tree::{DataTree, Node, NodeKind, Trigger, TxnResult};
+pub use txn::{Txn, TxnBody};

@@ -1,0 +1,434 @@
+//! The DataTree: every znode with its data, Stat and ACL, the ephemeral, container and
+//! TTL indexes, and `apply`, the only way the tree changes.
+
+use std::collections::{BTreeSet, HashMap};
+
+use bytes::Bytes;
+use zooid_proto::opcode::{ephemeral, op};
+use zooid_proto::path::{basename, join, parent};
+use zooid_proto::{Acl, ErrorCode, Stat, StatPersisted, TxnHeader};
+
+use crate::acl::{AclCache, AclList};
+use crate::txn::{Txn, TxnBody};
+
+/// One znode.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub data: Bytes,
+    /// Index into the tree's [`AclCache`].
+    pub acl: i64,
+    pub stat: StatPersisted,
+    pub children: BTreeSet<String>,
+}
+
+impl Node {
+    /// The client-visible Stat (adds dataLength and numChildren).
+    pub fn stat(&self) -> Stat {
+        let mut s = Stat::from(&self.stat);
+        s.data_length = self.data.len() as i32;
+        s.num_children = self.children.len() as i32;
+        s
+    }
+}
+
+/// What kind of node an `ephemeralOwner` denotes (`EphemeralType.get`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    Persistent,
+    Ephemeral(i64),
+    Container,
+    Ttl(i64),
+}
+
+/// Decodes `ephemeralOwner`. TTL encodings only count when extended types are on, as in
+/// ZooKeeper; otherwise every non-zero owner is a session.
+pub fn node_kind(owner: i64, extended_types: bool) -> NodeKind {
+    if owner == 0 {
+        NodeKind::Persistent
+    } else if owner == ephemeral::CONTAINER_OWNER {
+        NodeKind::Container
+    } else if extended_types
+        && owner & ephemeral::TTL_MASK == ephemeral::TTL_MASK
+        && owner & ephemeral::RESERVED_BITS_MASK == 0
+    {
+        NodeKind::Ttl(owner & ephemeral::MAX_TTL)
+    } else {
+        NodeKind::Ephemeral(owner)
+    }
+}
+
+/// A change to the tree that watches may care about, with the ACLs that decide who may
+/// see it (`WatchManager.triggerWatch` filters by READ on the node).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    Created { path: String, acl: AclList, parent_acl: AclList },
+    Deleted { path: String, acl: AclList, parent_acl: AclList },
+    DataChanged { path: String, acl: AclList },
+}
+
+/// `DataTree.ProcessTxnResult`: what a txn did, for the reply.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TxnResult {
+    pub op: i32,
+    pub err: i32,
+    pub path: String,
+    pub stat: Option<Stat>,
+    pub multi: Vec<TxnResult>,
+}
+
+/// The paths ZooKeeper creates in every tree.
+pub const ZOOKEEPER_PATH: &str = "/zookeeper";
+pub const QUOTA_PATH: &str = "/zookeeper/quota";
+pub const CONFIG_PATH: &str = "/zookeeper/config";
+
+/// The tree. Reads take `&self`; only [`DataTree::apply`] takes `&mut self`.
+#[derive(Debug, Clone)]
+pub struct DataTree {
+    nodes: HashMap<String, Node>,
+    pub acls: AclCache,
+    ephemerals: HashMap<i64, BTreeSet<String>>,
+    containers: BTreeSet<String>,
+    ttls: BTreeSet<String>,
+    extended_types: bool,
+    last_zxid: i64,
+    data_size: u64,
+}
+
+impl DataTree {
+    /// A new tree with `/`, `/zookeeper`, `/zookeeper/quota` and `/zookeeper/config`
+    /// (the latter readable by anyone, as ZooKeeper's `READ_ACL_UNSAFE`).
+    pub fn new(extended_types: bool) -> Self {
+        let mut t = DataTree {
+            nodes: HashMap::new(),
+            acls: AclCache::default(),
+            ephemerals: HashMap::new(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            extended_types,
+            last_zxid: 0,
+            data_size: 0,
+        };
+        t.insert_system_node("/", zooid_proto::open_acl_unsafe());
+        t.insert_system_node(ZOOKEEPER_PATH, zooid_proto::open_acl_unsafe());
+        t.insert_system_node(QUOTA_PATH, zooid_proto::open_acl_unsafe());
+        t.insert_system_node(CONFIG_PATH, zooid_proto::read_acl_unsafe());
+        t
+    }
+
+    fn insert_system_node(&mut self, path: &str, acl: Vec<Acl>) {
+        let node = Node {
+            data: Bytes::new(),
+            acl: self.acls.intern(&acl),
+            stat: StatPersisted::default(),
+            children: BTreeSet::new(),
+        };
+        if let Some(p) = parent(path) {
+            self.nodes.get_mut(p).expect("system parents first").children.insert(basename(path).into());
+        }
+        self.nodes.insert(path.to_owned(), node);
+    }
+
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(path)
+    }
+
+    pub fn acl_of(&self, node: &Node) -> AclList {
+        self.acls.get(node.acl)
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn last_zxid(&self) -> i64 {
+        self.last_zxid
+    }
+
+    /// Sum of path lengths and data sizes, as `DataTree.approximateDataSize`.
+    pub fn approximate_data_size(&self) -> u64 {
+        self.data_size
+    }
+
+    pub fn extended_types(&self) -> bool {
+        self.extended_types
+    }
+
+    pub fn ephemerals_of(&self, session: i64) -> impl Iterator<Item = &String> {
+        self.ephemerals.get(&session).into_iter().flatten()
+    }
+
+    pub fn ephemeral_sessions(&self) -> impl Iterator<Item = (&i64, &BTreeSet<String>)> {
+        self.ephemerals.iter()
+    }
+
+    pub fn ephemeral_count(&self) -> usize {
+        self.ephemerals.values().map(|s| s.len()).sum()
+    }
+
+    pub fn containers(&self) -> &BTreeSet<String> {
+        &self.containers
+    }
+
+    pub fn ttls(&self) -> &BTreeSet<String> {
+        &self.ttls
+    }
+
+    /// Number of nodes below `path` (not counting it), as `getAllChildrenNumber`.
+    pub fn all_children_number(&self, path: &str) -> usize {
+        if path == "/" {
+            // Every node but the root itself, /zookeeper included.
+            return self.nodes.len().saturating_sub(1);
+        }
+        let prefix = format!("{path}/");
+        self.nodes.keys().filter(|k| k.starts_with(&prefix)).count()
+    }
+
+    /// Applies one txn. Never fails for a txn prep produced; a txn that does not fit the
+    /// tree (replayed twice, say) reports the error in the result, as ZooKeeper does.
+    pub fn apply(&mut self, txn: &Txn, triggers: &mut Vec<Trigger>) -> TxnResult {
+        let r = self.apply_body(&txn.hdr, txn.hdr.op, &txn.body, triggers);
+        if txn.hdr.zxid > self.last_zxid {
+            self.last_zxid = txn.hdr.zxid;
+        }
+        r
+    }
+
+    fn apply_body(&mut self, hdr: &TxnHeader, op: i32, body: &TxnBody, trig: &mut Vec<Trigger>) -> TxnResult {
+        let mut r = TxnResult { op, ..TxnResult::default() };
+        let outcome = match body {
+            TxnBody::Create(t) => {
+                r.path = t.path.clone();
+                let owner = if t.ephemeral { hdr.client_id } else { 0 };
+                self.create_node(&t.path, &t.data, &t.acl, owner, t.parent_c_version, hdr, trig)
+            }
+            TxnBody::CreateTtl(t) => {
+                r.path = t.path.clone();
+                let owner = ephemeral::TTL_MASK | t.ttl;
+                self.create_node(&t.path, &t.data, &t.acl, owner, t.parent_c_version, hdr, trig)
+            }
+            TxnBody::CreateContainer(t) => {
+                r.path = t.path.clone();
+                let owner = ephemeral::CONTAINER_OWNER;
+                self.create_node(&t.path, &t.data, &t.acl, owner, t.parent_c_version, hdr, trig)
+            }
+            TxnBody::Delete(t) => {
+                r.path = t.path.clone();
+                self.delete_node(&t.path, hdr.zxid, trig).map(|_| None)
+            }
+            TxnBody::SetData(t) => {
+                r.path = t.path.clone();
+                self.set_data(&t.path, &t.data, t.version, hdr, trig).map(Some)
+            }
+            TxnBody::SetAcl(t) => {
+                r.path = t.path.clone();
+                self.set_acl(&t.path, &t.acl, t.version).map(Some)
+            }
+            TxnBody::Check(t) => {
+                r.path = t.path.clone();
+                Ok(None)
+            }
+            TxnBody::CreateSession(_) => Ok(None),
+            TxnBody::CloseSession(t) => {
+                self.kill_session(hdr.client_id, &t.paths_to_delete, hdr.zxid, trig);
+                Ok(None)
+            }
+            TxnBody::Error(e) => Err(e.err),
+            TxnBody::Multi(subs) => {
+                r.multi = self.apply_multi(hdr, subs, trig);
+                r.err = r.multi.iter().map(|m| m.err).find(|e| *e != 0).unwrap_or(0);
+                Ok(None)
+            }
+        };
+        match outcome {
+            Ok(stat) => r.stat = stat,
+            Err(e) => r.err = e,
+        }
+        r
+    }
+
+    fn apply_multi(&mut self, hdr: &TxnHeader, subs: &[(i32, TxnBody)], trig: &mut Vec<Trigger>) -> Vec<TxnResult> {
+        // A multi with an error sub-txn applies nothing: ops before the error report OK,
+        // ops after it RuntimeInconsistency (DataTree.processTxn).
+        let failed = subs.iter().any(|(op, _)| *op == op::ERROR);
+        let mut post_failed = false;
+        let mut out = Vec::with_capacity(subs.len());
+        for (sub_op, body) in subs {
+            if failed {
+                let err = match body {
+                    TxnBody::Error(e) => {
+                        post_failed = true;
+                        e.err
+                    }
+                    _ if post_failed => ErrorCode::RuntimeInconsistency.code(),
+                    _ => 0,
+                };
+                out.push(TxnResult { op: op::ERROR, err, ..TxnResult::default() });
+            } else {
+                let sub_hdr = TxnHeader { op: *sub_op, ..hdr.clone() };
+                out.push(self.apply_body(&sub_hdr, *sub_op, body, trig));
+            }
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_node(
+        &mut self,
+        path: &str,
+        data: &Bytes,
+        acl: &[Acl],
+        owner: i64,
+        parent_cversion: i32,
+        hdr: &TxnHeader,
+        trig: &mut Vec<Trigger>,
+    ) -> Result<Option<Stat>, i32> {
+        let parent_path = parent(path).ok_or(ErrorCode::NoNode.code())?;
+        if !self.nodes.contains_key(parent_path) {
+            return Err(ErrorCode::NoNode.code());
+        }
+        if self.nodes.contains_key(path) {
+            return Err(ErrorCode::NodeExists.code());
+        }
+        let stat = StatPersisted {
+            czxid: hdr.zxid,
+            mzxid: hdr.zxid,
+            ctime: hdr.time,
+            mtime: hdr.time,
+            version: 0,
+            cversion: 0,
+            aversion: 0,
+            ephemeral_owner: owner,
+            pzxid: hdr.zxid,
+        };
+        let acl_index = self.acls.intern(acl);
+        let p = self.nodes.get_mut(parent_path).expect("checked above");
+        let pcv = if parent_cversion == -1 { p.stat.cversion.wrapping_add(1) } else { parent_cversion };
+        if pcv > p.stat.cversion {
+            p.stat.cversion = pcv;
+            p.stat.pzxid = hdr.zxid;
+        }
+        p.children.insert(basename(path).to_owned());
+        let parent_acl = p.acl;
+        let node = Node { data: data.clone(), acl: acl_index, stat, children: BTreeSet::new() };
+        let out = node.stat();
+        self.data_size += (path.len() + data.len()) as u64;
+        self.nodes.insert(path.to_owned(), node);
+        match node_kind(owner, self.extended_types) {
+            NodeKind::Container => {
+                self.containers.insert(path.to_owned());
+            }
+            NodeKind::Ttl(_) => {
+                self.ttls.insert(path.to_owned());
+            }
+            NodeKind::Ephemeral(s) => {
+                self.ephemerals.entry(s).or_default().insert(path.to_owned());
+            }
+            NodeKind::Persistent => {}
+        }
+        trig.push(Trigger::Created {
+            path: path.to_owned(),
+            acl: self.acls.get(acl_index),
+            parent_acl: self.acls.get(parent_acl),
+        });
+        Ok(Some(out))
+    }
+
+    fn delete_node(&mut self, path: &str, zxid: i64, trig: &mut Vec<Trigger>) -> Result<(), i32> {
+        let parent_path = parent(path).ok_or(ErrorCode::NoNode.code())?;
+        let Some(node) = self.nodes.get(path) else {
+            return Err(ErrorCode::NoNode.code());
+        };
+        let Some(p) = self.nodes.get(parent_path) else {
+            return Err(ErrorCode::NoNode.code());
+        };
+        let _ = (node, p);
+        let node = self.nodes.remove(path).expect("checked above");
+        let p = self.nodes.get_mut(parent_path).expect("checked above");
+        p.children.remove(basename(path));
+        if zxid > p.stat.pzxid {
+            p.stat.pzxid = zxid;
+        }
+        let parent_acl = p.acl;
+        self.data_size = self.data_size.saturating_sub((path.len() + node.data.len()) as u64);
+        let acl = self.acls.get(node.acl);
+        self.acls.release(node.acl);
+        match node_kind(node.stat.ephemeral_owner, self.extended_types) {
+            NodeKind::Container => {
+                self.containers.remove(path);
+            }
+            NodeKind::Ttl(_) => {
+                self.ttls.remove(path);
+            }
+            NodeKind::Ephemeral(s) => {
+                if let Some(set) = self.ephemerals.get_mut(&s) {
+                    set.remove(path);
+                    if set.is_empty() {
+                        self.ephemerals.remove(&s);
+                    }
+                }
+            }
+            NodeKind::Persistent => {}
+        }
+        trig.push(Trigger::Deleted { path: path.to_owned(), acl, parent_acl: self.acls.get(parent_acl) });
+        Ok(())
+    }
+
+    fn set_data(&mut self, path: &str, data: &Bytes, version: i32, hdr: &TxnHeader, trig: &mut Vec<Trigger>) -> Result<Stat, i32> {
+        let Some(n) = self.nodes.get_mut(path) else {
+            return Err(ErrorCode::NoNode.code());
+        };
+        self.data_size = self.data_size.saturating_sub(n.data.len() as u64) + data.len() as u64;
+        n.data = data.clone();
+        n.stat.mtime = hdr.time;
+        n.stat.mzxid = hdr.zxid;
+        n.stat.version = version;
+        let stat = n.stat();
+        let acl = self.acls.get(n.acl);
+        trig.push(Trigger::DataChanged { path: path.to_owned(), acl });
+        Ok(stat)
+    }
+
+    fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Result<Stat, i32> {
+        let new_index = self.acls.intern(acl);
+        let Some(n) = self.nodes.get_mut(path) else {
+            self.acls.release(new_index);
+            return Err(ErrorCode::NoNode.code());
+        };
+        let old = std::mem::replace(&mut n.acl, new_index);
+        n.stat.aversion = version;
+        let stat = n.stat();
+        self.acls.release(old);
+        Ok(stat)
+    }
+
+    /// Deletes a closed session's ephemerals: the ones the txn lists plus any the tree
+    /// still holds for it (`DataTree.killSession`).
+    fn kill_session(&mut self, session: i64, listed: &[String], zxid: i64, trig: &mut Vec<Trigger>) {
+        let mut paths: BTreeSet<String> = self.ephemerals.remove(&session).unwrap_or_default();
+        paths.extend(listed.iter().cloned());
+        for p in paths {
+            // A path may already be gone (deleted earlier in the same batch): skip it.
+            let owned = self.nodes.get(&p).is_some_and(|n| n.stat.ephemeral_owner == session);
+            if owned {
+                let _ = self.delete_node(&p, zxid, trig);
+            }
+        }
+    }
+
+    /// Every path in the tree, sorted (for dumps and tests).
+    pub fn paths(&self) -> Vec<&String> {
+        let mut v: Vec<&String> = self.nodes.keys().collect();
+        v.sort();
+        v
+    }
+
+    /// Children of `path`, sorted.
+    pub fn children(&self, path: &str) -> Option<Vec<String>> {
+        self.nodes.get(path).map(|n| n.children.iter().cloned().collect())
+    }
+
+    /// Full path of a child.
+    pub fn child_path(path: &str, child: &str) -> String {
+        join(path, child)
+    }
+}
