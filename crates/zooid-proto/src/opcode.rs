@@ -111,3 +111,22 @@ pub const JUTE_MAXBUFFER_DEFAULT: usize = 0xfffff;
 
 /// The protocol version a 3.x client and server send in the handshake.
 pub const PROTOCOL_VERSION: i32 = 0;
+
+/// Opcodes of requests that change the tree or the session (they go through prep and
+/// consume a zxid, even when they fail).
+pub fn is_write_op(opcode: i32) -> bool {
+    matches!(
+        opcode,
+        op::CREATE
+            | op::CREATE2
+            | op::CREATE_CONTAINER
+            | op::CREATE_TTL
+            | op::DELETE
+            | op::SET_DATA
+            | op::SET_ACL
+            | op::CHECK
+            | op::MULTI
+            | op::RECONFIG
+            | op::CLOSE_SESSION
+    )
+}

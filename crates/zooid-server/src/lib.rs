@@ -1,1 +1,17 @@
-//! placeholder
+//! zooid-server: the tokio host. Client listener, sessions, the request pipeline
+//! (reads on connection tasks, writes through the single-writer core), watches, 4lw.
+//! The only crate that does IO (with zooid-storage, later).
+#![allow(clippy::disallowed_methods)]
+
+pub mod config;
+pub mod conn;
+pub mod core;
+pub mod fourlw;
+pub mod read;
+pub mod server;
+pub mod session;
+pub mod state;
+pub mod stats;
+
+pub use config::Config;
+pub use server::Server;

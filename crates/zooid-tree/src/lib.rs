@@ -7,6 +7,7 @@ pub mod acl;
 pub mod prep;
 pub mod tree;
 pub mod txn;
+pub mod watch;
 
 pub use tree::{DataTree, Node, NodeKind, Trigger, TxnResult};
 pub use txn::{Txn, TxnBody};

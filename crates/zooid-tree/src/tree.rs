@@ -112,6 +112,8 @@ impl DataTree {
         t.insert_system_node(ZOOKEEPER_PATH, zooid_proto::open_acl_unsafe());
         t.insert_system_node(QUOTA_PATH, zooid_proto::open_acl_unsafe());
         t.insert_system_node(CONFIG_PATH, zooid_proto::read_acl_unsafe());
+        // ZooKeeper sets the config node's ACL with setACL(..., -1), leaving aversion -1.
+        t.nodes.get_mut(CONFIG_PATH).expect("just added").stat.aversion = -1;
         t
     }
 

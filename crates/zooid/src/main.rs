@@ -1,1 +1,106 @@
-fn main() {}
+//! The `zooid` command: `zooid server [zoo.cfg]` runs a standalone server.
+#![allow(clippy::disallowed_methods)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use zooid_server::{Config, Server};
+
+#[derive(Parser)]
+#[command(name = "zooid", version, about = "A ZooKeeper-compatible coordination service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs a server. Reads ZooKeeper's zoo.cfg syntax; without a file, runs standalone
+    /// on port 2181 with its data under ./zooid-data.
+    Server {
+        /// Path to a zoo.cfg file.
+        config: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Server { config } => run_server(config),
+    }
+}
+
+fn run_server(path: Option<PathBuf>) -> ExitCode {
+    let config = match path {
+        None => Config::defaults(),
+        Some(p) => match Config::load(&p) {
+            Ok((c, warnings)) => {
+                for w in warnings {
+                    tracing::warn!("{}: {w}", p.display());
+                }
+                c
+            }
+            Err(e) => {
+                eprintln!("zooid: invalid configuration {}: {e}", p.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("zooid: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    rt.block_on(async move {
+        let server = match Server::bind(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("zooid: cannot bind the client port: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        tracing::info!("zooid serving clients on {}", server.local_addr);
+        tokio::select! {
+            r = server.serve() => {
+                if let Err(e) = r {
+                    eprintln!("zooid: {e}");
+                    return ExitCode::FAILURE;
+                }
+                ExitCode::SUCCESS
+            }
+            _ = shutdown_signal() => {
+                tracing::info!("shutting down");
+                ExitCode::SUCCESS
+            }
+        }
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return ctrl_c.await.unwrap_or(()),
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,255 @@
+//! One client connection: the four-letter-word check on the first bytes, the session
+//! handshake, then the request loop. Reads run here; writes (and reads queued behind a
+//! write of the same session) go to the core. A writer task drains the outbox.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{BufMut, BytesMut};
+use parking_lot::RwLock;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, Notify};
+use zooid_proto::opcode::op;
+use zooid_proto::request::Request;
+use zooid_proto::{AuthPacket, ConnectRequest, ErrorCode, Id, Reader, Record, ReplyHeader, RequestHeader};
+use zooid_tree::acl::authenticate;
+
+use crate::core::{CoreMsg, ConnectOutcome};
+use crate::fourlw;
+use crate::read;
+use crate::session::SessionState;
+use crate::state::{frame, frame_bare, frame_header, ConnHandle, ConnStats, Out, Outbox, Shared};
+
+/// Bytes a writer gathers from the outbox before one `write` call.
+const WRITE_BATCH_BYTES_MAX: usize = 256 * 1024;
+
+/// Why a connection ended (logged).
+#[derive(Debug, thiserror::Error)]
+pub enum ConnError {
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("Len error {0}")]
+    Len(i64),
+    #[error("malformed packet: {0}")]
+    Malformed(String),
+    #[error("server is shutting down")]
+    Shutdown,
+}
+
+/// Reads one length-prefixed frame, refusing lengths outside `0..=max`.
+async fn read_frame(rd: &mut BufReader<OwnedReadHalf>, max: usize) -> Result<Vec<u8>, ConnError> {
+    let len = rd.read_i32().await?;
+    read_body(rd, len, max).await
+}
+
+async fn read_body(rd: &mut BufReader<OwnedReadHalf>, len: i32, max: usize) -> Result<Vec<u8>, ConnError> {
+    if len < 0 || len as usize > max {
+        return Err(ConnError::Len(len as i64));
+    }
+    let mut buf = vec![0u8; len as usize];
+    rd.read_exact(&mut buf).await?;
+    Ok(buf)
+}
+
+async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Out>, queued: Arc<AtomicUsize>) {
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    'outer: while let Some(m) = rx.recv().await {
+        let mut close = false;
+        let push = |m: Out, buf: &mut Vec<u8>| match m {
+            Out::Frame(b) => {
+                queued.fetch_sub(b.len(), Ordering::AcqRel);
+                buf.extend_from_slice(&b);
+                false
+            }
+            Out::Close => true,
+        };
+        close |= push(m, &mut buf);
+        while !close && buf.len() < WRITE_BATCH_BYTES_MAX {
+            match rx.try_recv() {
+                Ok(m) => close |= push(m, &mut buf),
+                Err(_) => break,
+            }
+        }
+        if wr.write_all(&buf).await.is_err() {
+            break 'outer;
+        }
+        buf.clear();
+        if close {
+            break;
+        }
+    }
+    let _ = wr.shutdown().await;
+}
+
+/// Serves one accepted socket to its end.
+pub async fn serve(shared: Arc<Shared>, core: mpsc::Sender<CoreMsg>, stream: TcpStream, remote: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let (rd, wr) = stream.into_split();
+    let mut rd = BufReader::with_capacity(64 * 1024, rd);
+    let mut first = [0u8; 4];
+    if rd.read_exact(&mut first).await.is_err() {
+        return;
+    }
+    if let Some(cmd) = fourlw::command(first) {
+        return fourlw::serve(&shared, cmd, wr).await;
+    }
+    let max = shared.config.jute_maxbuffer as usize;
+    let connect = match read_body(&mut rd, i32::from_be_bytes(first), max).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!("closing connection from {remote}: {e}");
+            return;
+        }
+    };
+    let req = match ConnectRequest::decode(&mut Reader::new(&connect)) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!("closing connection from {remote}: malformed ConnectRequest: {e}");
+            return;
+        }
+    };
+    let out_max = (max * 4).max(OUTBOX_BYTES_MIN);
+    let (outbox, rx, queued) = Outbox::new(out_max);
+    let conn = Arc::new(ConnHandle {
+        id: shared.next_conn_id.fetch_add(1, Ordering::Relaxed),
+        remote,
+        out: outbox,
+        auth: RwLock::new(Arc::new(vec![Id::new("ip", &remote.ip().to_string())])),
+        session_id: AtomicI64::new(0),
+        timeout_ms: AtomicI64::new(0),
+        in_core: AtomicUsize::new(0),
+        closed: AtomicBool::new(false),
+        close_notify: Notify::new(),
+        stats: ConnStats::default(),
+    });
+    conn.stats.established_ms.store(crate::core::now_wall_ms(), Ordering::Relaxed);
+    shared.conns.lock().insert(conn.id, conn.clone());
+    let writer = tokio::spawn(write_loop(wr, rx, queued));
+    let result = session_loop(&shared, &core, &conn, req, &mut rd).await;
+    if let Err(e) = result {
+        tracing::info!("closing connection from {remote} (session 0x{:x}): {e}", conn.session());
+    }
+    conn.kill();
+    let _ = core.send(CoreMsg::ConnClosed { conn_id: conn.id, session: conn.session() }).await;
+    let _ = writer.await;
+}
+
+/// The smallest outbound budget, so small `jute.maxbuffer` settings still allow bursts of
+/// watch events.
+const OUTBOX_BYTES_MIN: usize = 16 * 1024 * 1024;
+
+async fn session_loop(
+    shared: &Arc<Shared>,
+    core: &mpsc::Sender<CoreMsg>,
+    conn: &Arc<ConnHandle>,
+    req: ConnectRequest,
+    rd: &mut BufReader<OwnedReadHalf>,
+) -> Result<(), ConnError> {
+    let (tx, rx) = oneshot::channel();
+    let msg = CoreMsg::Connect { conn: conn.clone(), req, reply: tx };
+    core.send(msg).await.map_err(|_| ConnError::Shutdown)?;
+    let ConnectOutcome { resp, session } = rx.await.map_err(|_| ConnError::Shutdown)?;
+    let Some(resp) = resp else {
+        return Err(ConnError::Malformed("client has seen a newer zxid".into()));
+    };
+    conn.reply(frame_bare(&resp));
+    let Some(session) = session else {
+        return Err(ConnError::Malformed("session expired or wrong password".into()));
+    };
+    let max = shared.config.jute_maxbuffer as usize;
+    loop {
+        let buf = tokio::select! {
+            r = read_frame(rd, max) => r?,
+            _ = conn.close_notify.notified() => return Ok(()),
+        };
+        if conn.closed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        packet(shared, core, conn, &session, &buf).await?;
+    }
+}
+
+async fn packet(
+    shared: &Arc<Shared>,
+    core: &mpsc::Sender<CoreMsg>,
+    conn: &Arc<ConnHandle>,
+    session: &SessionState,
+    buf: &[u8],
+) -> Result<(), ConnError> {
+    let received = Instant::now();
+    shared.counters.received();
+    conn.stats.received.fetch_add(1, Ordering::Relaxed);
+    session.touch(shared.started.elapsed().as_millis() as i64);
+    let mut r = Reader::new(buf);
+    let hdr = RequestHeader::decode(&mut r).map_err(|e| ConnError::Malformed(e.to_string()))?;
+    conn.stats.last_cxid.store(hdr.xid as i64, Ordering::Relaxed);
+    let body = r.rest();
+    match hdr.op {
+        op::AUTH => return auth(shared, conn, hdr.xid, body),
+        op::SASL => {
+            // No SASL server is configured: ZooKeeper answers OK with a null token.
+            let f = frame(&ReplyHeader { xid: hdr.xid, zxid: 0, err: 0 }, Some(&|b: &mut BytesMut| b.put_i32(-1)));
+            conn.reply(f);
+            return Ok(());
+        }
+        _ => {}
+    }
+    let req = Request::decode(hdr.op, body).map_err(|e| e.to_string());
+    if let Ok(Request::Unknown(code)) = req {
+        tracing::warn!("received packet of unknown type {code} from 0x{:x}", conn.session());
+        let zxid = shared.tree.read().last_zxid();
+        conn.reply(frame_header(&ReplyHeader { xid: hdr.xid, zxid, err: ErrorCode::Unimplemented.code() }));
+        conn.kill();
+        return Ok(());
+    }
+    let is_read = req.as_ref().map(|r| !r.is_write()).unwrap_or(!zooid_proto::opcode::is_write_op(hdr.op));
+    if is_read && conn.in_core.load(Ordering::Acquire) == 0 {
+        match &req {
+            Ok(r) => read::execute(shared, conn, hdr.xid, r),
+            Err(e) => {
+                tracing::warn!("malformed request from 0x{:x} (op {}): {e}", conn.session(), hdr.op);
+                let zxid = shared.tree.read().last_zxid();
+                let err = ErrorCode::MarshallingError.code();
+                conn.reply(frame_header(&ReplyHeader { xid: hdr.xid, zxid, err }));
+            }
+        }
+        shared.counters.latency().record(received.elapsed().as_millis() as i64);
+        return Ok(());
+    }
+    conn.in_core.fetch_add(1, Ordering::AcqRel);
+    shared.counters.outstanding.fetch_add(1, Ordering::Relaxed);
+    let msg = CoreMsg::Request { conn: conn.clone(), xid: hdr.xid, op: hdr.op, req, auth: conn.auth(), received };
+    core.send(msg).await.map_err(|_| ConnError::Shutdown)
+}
+
+/// `addauth`: handled at once, as ZooKeeper does; a failure closes the connection.
+fn auth(shared: &Shared, conn: &ConnHandle, xid: i32, body: &[u8]) -> Result<(), ConnError> {
+    let p = AuthPacket::from_bytes(body)
+        .or_else(|_| AuthPacket::decode(&mut Reader::new(body)))
+        .map_err(|e| ConnError::Malformed(e.to_string()))?;
+    match authenticate(&shared.policy, &p.scheme, &p.auth) {
+        Ok(ids) => {
+            let mut a = conn.auth.write();
+            let mut v: Vec<Id> = a.as_ref().clone();
+            for id in ids {
+                if !v.contains(&id) {
+                    v.push(id);
+                }
+            }
+            *a = Arc::new(v);
+            drop(a);
+            conn.reply(frame_header(&ReplyHeader { xid, zxid: 0, err: 0 }));
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!("authentication failed for scheme {} from {}", p.scheme, conn.remote);
+            conn.reply(frame_header(&ReplyHeader { xid, zxid: 0, err: e.code() }));
+            conn.kill();
+            Ok(())
+        }
+    }
+}

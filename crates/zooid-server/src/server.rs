@@ -1,0 +1,90 @@
+//! The listener: binds the client port, starts the core and the ticker, and accepts
+//! connections within `maxClientCnxns` per address.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::conn;
+use crate::core::{Core, CoreMsg};
+use crate::state::Shared;
+
+/// A running server.
+pub struct Server {
+    pub shared: Arc<Shared>,
+    pub local_addr: SocketAddr,
+    listener: TcpListener,
+    core_tx: mpsc::Sender<CoreMsg>,
+}
+
+impl Server {
+    /// Binds the client port and starts the core; call [`Server::serve`] to accept.
+    pub async fn bind(config: Config) -> std::io::Result<Server> {
+        let ip = config.client_port_address.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let listener = TcpListener::bind(SocketAddr::new(ip, config.client_port)).await?;
+        let local_addr = listener.local_addr()?;
+        let tick_ms = (config.tick_time_ms / 2).max(10) as u64;
+        // The core's inbox is the global outstanding limit: past it, connections wait.
+        let cap = config.global_outstanding_limit.max(1) as usize;
+        let shared = Arc::new(Shared::new(config));
+        let (core_tx, core_rx) = mpsc::channel(cap);
+        tokio::spawn(Core::new(shared.clone()).run(core_rx));
+        let ticker = core_tx.clone();
+        tokio::spawn(async move {
+            let mut iv = tokio::time::interval(Duration::from_millis(tick_ms));
+            loop {
+                iv.tick().await;
+                if ticker.send(CoreMsg::Tick).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Server { shared, local_addr, listener, core_tx })
+    }
+
+    /// Accepts connections until the listener fails.
+    pub async fn serve(self) -> std::io::Result<()> {
+        let per_ip: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
+        let max = self.shared.config.max_client_cnxns;
+        loop {
+            let (stream, remote) = match self.listener.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            let ip = remote.ip();
+            {
+                let mut m = per_ip.lock();
+                let n = m.entry(ip).or_insert(0);
+                if max != 0 && *n >= max {
+                    tracing::warn!("Too many connections from /{ip} - max is {max}");
+                    drop(stream);
+                    continue;
+                }
+                *n += 1;
+            }
+            let shared = self.shared.clone();
+            let core = self.core_tx.clone();
+            let per_ip = per_ip.clone();
+            tokio::spawn(async move {
+                conn::serve(shared, core, stream, remote).await;
+                let mut m = per_ip.lock();
+                if let Some(n) = m.get_mut(&ip) {
+                    *n -= 1;
+                    if *n == 0 {
+                        m.remove(&ip);
+                    }
+                }
+            });
+        }
+    }
+}
