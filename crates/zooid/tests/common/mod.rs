@@ -1,0 +1,73 @@
+//! Starts a real `zooid` process on a free loopback port and stops it (by PID) on drop.
+#![allow(dead_code, clippy::disallowed_methods)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct ZooidProcess {
+    child: Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl ZooidProcess {
+    /// Starts `zooid server` with the given extra zoo.cfg lines.
+    pub fn start(extra: &str) -> ZooidProcess {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let cfg = dir.path().join("zoo.cfg");
+        let text = format!(
+            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n{extra}\n",
+            dir.path().join("data").display()
+        );
+        std::fs::write(&cfg, text).expect("write cfg");
+        let child = Command::new(env!("CARGO_BIN_EXE_zooid"))
+            .arg("server")
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn zooid");
+        let p = ZooidProcess { child, port, _dir: dir };
+        p.wait_ready();
+        p
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if four_letter(self.port, "ruok").as_deref() == Some("imok") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("zooid did not answer ruok within 20 s");
+    }
+}
+
+impl Drop for ZooidProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Sends a four-letter word and returns the reply text.
+pub fn four_letter(port: u16, cmd: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(cmd.as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
