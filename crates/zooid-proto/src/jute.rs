@@ -19,8 +19,6 @@ pub enum DecodeError {
     Truncated { offset: usize, needed: usize },
     #[error("negative length {len} at offset {offset}")]
     NegativeLength { offset: usize, len: i32 },
-    #[error("string at offset {offset} is not valid UTF-8")]
-    InvalidUtf8 { offset: usize },
     #[error("{count} trailing bytes after the record")]
     TrailingBytes { count: usize },
 }
@@ -108,13 +106,12 @@ impl<'a> Reader<'a> {
         Ok(Bytes::copy_from_slice(self.read_buffer_slice()?))
     }
 
+    /// Reads a `ustring`. Malformed UTF-8 becomes U+FFFD, as Java's
+    /// `new String(bytes, UTF_8)` does on the ZooKeeper side, so a bad path then fails
+    /// path validation (BadArguments) or lookup (NoNode) exactly as it does there.
     pub fn read_string(&mut self) -> Result<String, DecodeError> {
-        let offset = self.pos;
         let bytes = self.read_buffer_slice()?;
-        match std::str::from_utf8(bytes) {
-            Ok(s) => Ok(s.to_owned()),
-            Err(_) => Err(DecodeError::InvalidUtf8 { offset }),
-        }
+        Ok(String::from_utf8_lossy(bytes).into_owned())
     }
 
     /// Reads a vector; the count is checked against the remaining input assuming every
@@ -321,11 +318,8 @@ mod tests {
     }
 
     #[test]
-    fn invalid_utf8_is_an_error() {
+    fn invalid_utf8_is_replaced_like_java() {
         let bytes = [0, 0, 0, 2, 0xc3, 0x28];
-        assert_eq!(
-            Reader::new(&bytes).read_string().unwrap_err(),
-            DecodeError::InvalidUtf8 { offset: 0 }
-        );
+        assert_eq!(Reader::new(&bytes).read_string().unwrap(), "\u{fffd}(");
     }
 }
