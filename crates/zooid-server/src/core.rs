@@ -31,9 +31,23 @@ const STANDALONE_SERVER_ID: i64 = 1;
 pub type Decoded = Result<Request, String>;
 
 pub enum CoreMsg {
-    Connect { conn: Arc<ConnHandle>, req: ConnectRequest, reply: oneshot::Sender<ConnectOutcome> },
-    Request { conn: Arc<ConnHandle>, xid: i32, op: i32, req: Decoded, auth: Arc<Vec<Id>>, received: Instant },
-    ConnClosed { conn_id: u64, session: i64 },
+    Connect {
+        conn: Arc<ConnHandle>,
+        req: ConnectRequest,
+        reply: oneshot::Sender<ConnectOutcome>,
+    },
+    Request {
+        conn: Arc<ConnHandle>,
+        xid: i32,
+        op: i32,
+        req: Decoded,
+        auth: Arc<Vec<Id>>,
+        received: Instant,
+    },
+    ConnClosed {
+        conn_id: u64,
+        session: i64,
+    },
     Tick,
 }
 
@@ -56,7 +70,10 @@ pub struct Core {
 }
 
 pub fn now_wall_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 impl Core {
@@ -88,12 +105,22 @@ impl Core {
                 let outcome = self.connect(&conn, &req);
                 let _ = reply.send(outcome);
             }
-            CoreMsg::Request { conn, xid, op, req, auth, received } => {
+            CoreMsg::Request {
+                conn,
+                xid,
+                op,
+                req,
+                auth,
+                received,
+            } => {
                 self.request(&conn, xid, op, req, &auth);
                 let ms = received.elapsed().as_millis() as i64;
                 self.shared.counters.latency().record(ms);
                 conn.in_core.fetch_sub(1, Ordering::AcqRel);
-                self.shared.counters.outstanding.fetch_sub(1, Ordering::Relaxed);
+                self.shared
+                    .counters
+                    .outstanding
+                    .fetch_sub(1, Ordering::Relaxed);
             }
             CoreMsg::ConnClosed { conn_id, session } => {
                 self.shared.watches.lock().remove_watcher(conn_id);
@@ -106,7 +133,6 @@ impl Core {
         }
     }
 
-
     fn connect(&mut self, conn: &Arc<ConnHandle>, req: &ConnectRequest) -> ConnectOutcome {
         let last = self.shared.tree.read().last_zxid();
         if req.last_zxid_seen > last {
@@ -116,10 +142,16 @@ impl Core {
                 req.last_zxid_seen,
                 last
             );
-            return ConnectOutcome { resp: None, session: None };
+            return ConnectOutcome {
+                resp: None,
+                session: None,
+            };
         }
         let cfg = &self.shared.config;
-        let timeout = req.time_out.clamp(cfg.min_session_timeout_ms as i32, cfg.max_session_timeout_ms as i32);
+        let timeout = req.time_out.clamp(
+            cfg.min_session_timeout_ms as i32,
+            cfg.max_session_timeout_ms as i32,
+        );
         let now = self.mono_ms();
         let session = if req.session_id == 0 {
             let sid = self.sessions.next_session_id();
@@ -127,7 +159,9 @@ impl Core {
             let ctx = make_ctx(&shared, sid, 0, &[]);
             let txn = Prep::create_session(&ctx, timeout);
             self.commit(&txn);
-            self.shared.session_count.store(self.sessions.len() + 1, Ordering::Relaxed);
+            self.shared
+                .session_count
+                .store(self.sessions.len() + 1, Ordering::Relaxed);
             Some(self.sessions.add(sid, timeout, now))
         } else {
             let pw_ok = req.passwd.as_ref() == session_password(req.session_id);
@@ -140,8 +174,14 @@ impl Core {
             }
         };
         let Some(s) = session else {
-            let resp = ConnectResponse { passwd: vec![0u8; 16].into(), ..ConnectResponse::default() };
-            return ConnectOutcome { resp: Some(resp), session: None };
+            let resp = ConnectResponse {
+                passwd: vec![0u8; 16].into(),
+                ..ConnectResponse::default()
+            };
+            return ConnectOutcome {
+                resp: Some(resp),
+                session: None,
+            };
         };
         if let Some(old) = self.owners.insert(s.id, conn.id) {
             if old != conn.id {
@@ -152,7 +192,8 @@ impl Core {
             }
         }
         conn.session_id.store(s.id, Ordering::Release);
-        conn.timeout_ms.store(s.timeout_ms as i64, Ordering::Release);
+        conn.timeout_ms
+            .store(s.timeout_ms as i64, Ordering::Release);
         let resp = ConnectResponse {
             protocol_version: 0,
             time_out: s.timeout_ms,
@@ -160,10 +201,20 @@ impl Core {
             passwd: session_password(s.id).to_vec().into(),
             read_only: false,
         };
-        ConnectOutcome { resp: Some(resp), session: Some(s) }
+        ConnectOutcome {
+            resp: Some(resp),
+            session: Some(s),
+        }
     }
 
-    fn request(&mut self, conn: &Arc<ConnHandle>, xid: i32, opcode: i32, req: Decoded, auth: &[Id]) {
+    fn request(
+        &mut self,
+        conn: &Arc<ConnHandle>,
+        xid: i32,
+        opcode: i32,
+        req: Decoded,
+        auth: &[Id],
+    ) {
         let sid = conn.session();
         let req = match req {
             Ok(r) if !r.is_write() => return read::execute(&self.shared, conn, xid, &r),
@@ -171,21 +222,37 @@ impl Core {
             Err(e) => {
                 tracing::warn!("malformed request from 0x{sid:x} (op {opcode}): {e}");
                 let shared = self.shared.clone();
-            let ctx = make_ctx(&shared, sid, xid, auth);
+                let ctx = make_ctx(&shared, sid, xid, auth);
                 let txn = Txn {
-                    hdr: zooid_proto::TxnHeader { client_id: sid, cxid: xid, zxid: ctx.zxid, time: ctx.time, op: op::ERROR },
-                    body: zooid_tree::TxnBody::Error(zooid_proto::ErrorTxn { err: ErrorCode::MarshallingError.code() }),
+                    hdr: zooid_proto::TxnHeader {
+                        client_id: sid,
+                        cxid: xid,
+                        zxid: ctx.zxid,
+                        time: ctx.time,
+                        op: op::ERROR,
+                    },
+                    body: zooid_tree::TxnBody::Error(zooid_proto::ErrorTxn {
+                        err: ErrorCode::MarshallingError.code(),
+                    }),
                 };
                 self.commit(&txn);
                 return self.reply_error(conn, xid, ErrorCode::MarshallingError);
             }
         };
         let shared = self.shared.clone();
-            let ctx = make_ctx(&shared, sid, xid, auth);
+        let ctx = make_ctx(&shared, sid, xid, auth);
         let txn = if self.sessions.get(sid).is_none() {
             Txn {
-                hdr: zooid_proto::TxnHeader { client_id: sid, cxid: xid, zxid: ctx.zxid, time: ctx.time, op: op::ERROR },
-                body: zooid_tree::TxnBody::Error(zooid_proto::ErrorTxn { err: ErrorCode::SessionExpired.code() }),
+                hdr: zooid_proto::TxnHeader {
+                    client_id: sid,
+                    cxid: xid,
+                    zxid: ctx.zxid,
+                    time: ctx.time,
+                    op: op::ERROR,
+                },
+                body: zooid_tree::TxnBody::Error(zooid_proto::ErrorTxn {
+                    err: ErrorCode::SessionExpired.code(),
+                }),
             }
         } else {
             let tree = self.shared.tree.read();
@@ -204,27 +271,47 @@ impl Core {
 
     fn reply_error(&self, conn: &ConnHandle, xid: i32, err: ErrorCode) {
         let zxid = self.shared.tree.read().last_zxid();
-        conn.reply(frame_header(&ReplyHeader { xid, zxid, err: err.code() }));
+        conn.reply(frame_header(&ReplyHeader {
+            xid,
+            zxid,
+            err: err.code(),
+        }));
     }
 
     fn reply_write(&self, conn: &ConnHandle, xid: i32, r: &TxnResult) {
         let zxid = self.shared.tree.read().last_zxid();
         conn.stats.last_zxid.store(zxid, Ordering::Relaxed);
-        let hdr = ReplyHeader { xid, zxid, err: if r.op == op::MULTI { 0 } else { r.err } };
+        let hdr = ReplyHeader {
+            xid,
+            zxid,
+            err: if r.op == op::MULTI { 0 } else { r.err },
+        };
         if hdr.err != 0 {
             return conn.reply(frame_header(&hdr));
         }
         let stat = r.stat.clone().unwrap_or_default();
         let f = match r.op {
-            op::CREATE => frame_record(&hdr, &CreateResponse { path: r.path.clone() }),
-            op::CREATE2 | op::CREATE_TTL | op::CREATE_CONTAINER => {
-                frame_record(&hdr, &Create2Response { path: r.path.clone(), stat })
-            }
+            op::CREATE => frame_record(
+                &hdr,
+                &CreateResponse {
+                    path: r.path.clone(),
+                },
+            ),
+            op::CREATE2 | op::CREATE_TTL | op::CREATE_CONTAINER => frame_record(
+                &hdr,
+                &Create2Response {
+                    path: r.path.clone(),
+                    stat,
+                },
+            ),
             op::SET_DATA => frame_record(&hdr, &SetDataResponse { stat }),
             op::SET_ACL => frame_record(&hdr, &SetAclResponse { stat }),
             op::MULTI => {
                 let results: Vec<MultiResult> = r.multi.iter().map(multi_result).collect();
-                frame(&hdr, Some(&|b: &mut bytes::BytesMut| encode_multi_response(&results, b)))
+                frame(
+                    &hdr,
+                    Some(&|b: &mut bytes::BytesMut| encode_multi_response(&results, b)),
+                )
             }
             _ => frame_header(&hdr),
         };
@@ -256,11 +343,19 @@ impl Core {
         for t in self.triggers.drain(..) {
             self.fired.clear();
             let (acl, parent_acl) = match &t {
-                Trigger::Created { path, acl, parent_acl } => {
+                Trigger::Created {
+                    path,
+                    acl,
+                    parent_acl,
+                } => {
                     reg.node_created(path, parent_of(path), &mut self.fired);
                     (acl, Some(parent_acl))
                 }
-                Trigger::Deleted { path, acl, parent_acl } => {
+                Trigger::Deleted {
+                    path,
+                    acl,
+                    parent_acl,
+                } => {
                     reg.node_deleted(path, parent_of(path), &mut self.fired);
                     (acl, Some(parent_acl))
                 }
@@ -270,12 +365,21 @@ impl Core {
                 }
             };
             for f in &self.fired {
-                let Some(c) = conns.get(&f.watcher) else { continue };
+                let Some(c) = conns.get(&f.watcher) else {
+                    continue;
+                };
                 let acl = match (f.event_type, parent_acl) {
                     (event_type::NODE_CHILDREN_CHANGED, Some(p)) => p,
                     _ => acl,
                 };
-                if check_acl(&self.shared.policy, acl, zooid_proto::perms::READ, &c.auth()).is_ok() {
+                if check_acl(
+                    &self.shared.policy,
+                    acl,
+                    zooid_proto::perms::READ,
+                    &c.auth(),
+                )
+                .is_ok()
+                {
                     read::notify(c, f.event_type, &f.path, zxid);
                 }
             }
@@ -284,7 +388,9 @@ impl Core {
 
     fn end_session(&mut self, sid: i64) {
         self.sessions.remove(sid);
-        self.shared.session_count.store(self.sessions.len(), Ordering::Relaxed);
+        self.shared
+            .session_count
+            .store(self.sessions.len(), Ordering::Relaxed);
         if let Some(conn_id) = self.owners.remove(&sid) {
             if let Some(c) = self.shared.conn(conn_id) {
                 c.kill();
@@ -323,13 +429,17 @@ impl Core {
             let containers = tree.containers().iter().filter(|p| {
                 tree.get(p).is_some_and(|n| {
                     n.children.is_empty()
-                        && (n.stat.cversion > 0 || (never_used != 0 && now - n.stat.mtime > never_used))
+                        && (n.stat.cversion > 0
+                            || (never_used != 0 && now - n.stat.mtime > never_used))
                 })
             });
             let ttls = tree.ttls().iter().filter(|p| {
                 tree.get(p).is_some_and(|n| {
-                    let kind = zooid_tree::tree::node_kind(n.stat.ephemeral_owner, tree.extended_types());
-                    let NodeKind::Ttl(ttl) = kind else { return false };
+                    let kind =
+                        zooid_tree::tree::node_kind(n.stat.ephemeral_owner, tree.extended_types());
+                    let NodeKind::Ttl(ttl) = kind else {
+                        return false;
+                    };
                     n.children.is_empty() && ttl != 0 && now - n.stat.mtime > ttl
                 })
             });
@@ -350,9 +460,14 @@ fn multi_result(r: &TxnResult) -> MultiResult {
     let stat = r.stat.clone().unwrap_or_default();
     match r.op {
         op::CHECK => MultiResult::Check,
-        op::CREATE => MultiResult::Create(CreateResponse { path: r.path.clone() }),
+        op::CREATE => MultiResult::Create(CreateResponse {
+            path: r.path.clone(),
+        }),
         op::CREATE2 | op::CREATE_TTL | op::CREATE_CONTAINER => {
-            MultiResult::Create2(Create2Response { path: r.path.clone(), stat })
+            MultiResult::Create2(Create2Response {
+                path: r.path.clone(),
+                stat,
+            })
         }
         op::DELETE | op::DELETE_CONTAINER => MultiResult::Delete,
         op::SET_DATA => MultiResult::SetData(SetDataResponse { stat }),
@@ -374,5 +489,6 @@ fn make_ctx<'a>(shared: &'a Shared, session_id: i64, cxid: i32, auth: &'a [Id]) 
         auth,
         policy: &shared.policy,
         extended_types: shared.config.extended_types_enabled,
+        enforce_quota: shared.config.enforce_quota,
     }
 }

@@ -32,7 +32,10 @@ impl AclCache {
             return OPEN_UNSAFE_ACL_ID;
         }
         if let Some(&i) = self.by_list.get(acl) {
-            self.by_index.get_mut(&i).expect("acl cache indexes agree").1 += 1;
+            self.by_index
+                .get_mut(&i)
+                .expect("acl cache indexes agree")
+                .1 += 1;
             return i;
         }
         let list: AclList = acl.into();
@@ -48,7 +51,9 @@ impl AclCache {
         if index == OPEN_UNSAFE_ACL_ID {
             return;
         }
-        let Some(entry) = self.by_index.get_mut(&index) else { return };
+        let Some(entry) = self.by_index.get_mut(&index) else {
+            return;
+        };
         entry.1 -= 1;
         if entry.1 == 0 {
             let (list, _) = self.by_index.remove(&index).expect("present");
@@ -133,7 +138,10 @@ fn parse_ip_expr(expr: &str) -> Option<(Vec<u8>, usize)> {
     let bytes = addr_bytes(addr)?;
     let width = bytes.len() * 8;
     let bits = match bits {
-        Some(b) => b.parse::<i64>().ok().filter(|b| (0..=width as i64).contains(b))? as usize,
+        Some(b) => b
+            .parse::<i64>()
+            .ok()
+            .filter(|b| (0..=width as i64).contains(b))? as usize,
         None => width,
     };
     Some((bytes, bits))
@@ -159,8 +167,12 @@ fn mask(bytes: &mut [u8], bits: usize) {
 
 /// `IPAuthenticationProvider.matches`.
 pub fn ip_matches(id: &str, acl_expr: &str) -> bool {
-    let Some((mut acl, bits)) = parse_ip_expr(acl_expr) else { return false };
-    let Some(mut remote) = addr_bytes(id) else { return false };
+    let Some((mut acl, bits)) = parse_ip_expr(acl_expr) else {
+        return false;
+    };
+    let Some(mut remote) = addr_bytes(id) else {
+        return false;
+    };
     if remote.len() != acl.len() {
         return false;
     }
@@ -173,7 +185,10 @@ pub fn ip_matches(id: &str, acl_expr: &str) -> bool {
 pub fn generate_digest(id_password: &str) -> String {
     let user = id_password.split(':').next().unwrap_or("");
     let hash = Sha1::digest(id_password.as_bytes());
-    format!("{user}:{}", base64::engine::general_purpose::STANDARD.encode(hash))
+    format!(
+        "{user}:{}",
+        base64::engine::general_purpose::STANDARD.encode(hash)
+    )
 }
 
 /// The identities an `addauth` adds, or `AuthFailed` for an unknown scheme.
@@ -213,7 +228,10 @@ pub fn fixup_acl(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
             let mut any = false;
             for id in ids.iter().filter(|i| i.scheme == "digest") {
                 any = true;
-                out.push(Acl { perms: a.perms, id: id.clone() });
+                out.push(Acl {
+                    perms: a.perms,
+                    id: id.clone(),
+                });
             }
             if !any {
                 return Err(ErrorCode::InvalidAcl);
@@ -235,7 +253,10 @@ mod tests {
     #[test]
     fn digest_matches_zookeepers() {
         // From ZooKeeper's documentation: super:admin.
-        assert_eq!(generate_digest("super:admin"), "super:xQJmxLMiHGwaqBvst5y6rkB6HQs=");
+        assert_eq!(
+            generate_digest("super:admin"),
+            "super:xQJmxLMiHGwaqBvst5y6rkB6HQs="
+        );
     }
 
     #[test]
@@ -253,15 +274,46 @@ mod tests {
     #[test]
     fn check_acl_rules() {
         let p = AclPolicy::default();
-        let acl = vec![Acl::new(perms::READ, "digest", "u:h"), Acl::new(perms::ALL, "ip", "10.0.0.0/8")];
+        let acl = vec![
+            Acl::new(perms::READ, "digest", "u:h"),
+            Acl::new(perms::ALL, "ip", "10.0.0.0/8"),
+        ];
         let ip = Id::new("ip", "127.0.0.1");
-        assert_eq!(check_acl(&p, &acl, perms::READ, std::slice::from_ref(&ip)), Err(ErrorCode::NoAuth));
-        assert_eq!(check_acl(&p, &acl, perms::READ, &[ip.clone(), Id::new("digest", "u:h")]), Ok(()));
-        assert_eq!(check_acl(&p, &acl, perms::WRITE, &[ip.clone(), Id::new("digest", "u:h")]), Err(ErrorCode::NoAuth));
-        assert_eq!(check_acl(&p, &acl, perms::WRITE, &[Id::new("ip", "10.9.9.9")]), Ok(()));
-        assert_eq!(check_acl(&p, &acl, perms::WRITE, &[Id::new("super", "")]), Ok(()));
+        assert_eq!(
+            check_acl(&p, &acl, perms::READ, std::slice::from_ref(&ip)),
+            Err(ErrorCode::NoAuth)
+        );
+        assert_eq!(
+            check_acl(
+                &p,
+                &acl,
+                perms::READ,
+                &[ip.clone(), Id::new("digest", "u:h")]
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check_acl(
+                &p,
+                &acl,
+                perms::WRITE,
+                &[ip.clone(), Id::new("digest", "u:h")]
+            ),
+            Err(ErrorCode::NoAuth)
+        );
+        assert_eq!(
+            check_acl(&p, &acl, perms::WRITE, &[Id::new("ip", "10.9.9.9")]),
+            Ok(())
+        );
+        assert_eq!(
+            check_acl(&p, &acl, perms::WRITE, &[Id::new("super", "")]),
+            Ok(())
+        );
         assert_eq!(check_acl(&p, &[], perms::WRITE, &[]), Ok(()));
-        let skip = AclPolicy { skip_acl: true, ..AclPolicy::default() };
+        let skip = AclPolicy {
+            skip_acl: true,
+            ..AclPolicy::default()
+        };
         assert_eq!(check_acl(&skip, &acl, perms::WRITE, &[]), Ok(()));
     }
 
@@ -270,12 +322,27 @@ mod tests {
         let ids = [Id::new("ip", "127.0.0.1"), Id::new("digest", "u:h")];
         let got = fixup_acl(&[Acl::new(perms::ALL, "auth", "")], &ids).unwrap();
         assert_eq!(got, vec![Acl::new(perms::ALL, "digest", "u:h")]);
-        assert_eq!(fixup_acl(&[Acl::new(perms::ALL, "auth", "")], &ids[..1]), Err(ErrorCode::InvalidAcl));
+        assert_eq!(
+            fixup_acl(&[Acl::new(perms::ALL, "auth", "")], &ids[..1]),
+            Err(ErrorCode::InvalidAcl)
+        );
         assert_eq!(fixup_acl(&[], &ids), Err(ErrorCode::InvalidAcl));
-        assert_eq!(fixup_acl(&[Acl::new(1, "digest", "nocolon")], &ids), Err(ErrorCode::InvalidAcl));
-        assert_eq!(fixup_acl(&[Acl::new(1, "ip", "300.1.1.1")], &ids), Err(ErrorCode::InvalidAcl));
-        assert_eq!(fixup_acl(&[Acl::new(1, "foo", "x")], &ids), Err(ErrorCode::InvalidAcl));
-        let dup = [Acl::new(1, "world", "anyone"), Acl::new(1, "world", "anyone")];
+        assert_eq!(
+            fixup_acl(&[Acl::new(1, "digest", "nocolon")], &ids),
+            Err(ErrorCode::InvalidAcl)
+        );
+        assert_eq!(
+            fixup_acl(&[Acl::new(1, "ip", "300.1.1.1")], &ids),
+            Err(ErrorCode::InvalidAcl)
+        );
+        assert_eq!(
+            fixup_acl(&[Acl::new(1, "foo", "x")], &ids),
+            Err(ErrorCode::InvalidAcl)
+        );
+        let dup = [
+            Acl::new(1, "world", "anyone"),
+            Acl::new(1, "world", "anyone"),
+        ];
         assert_eq!(fixup_acl(&dup, &ids).unwrap().len(), 1);
     }
 

@@ -5,6 +5,7 @@
 
 pub mod acl;
 pub mod prep;
+pub mod quota;
 pub mod tree;
 pub mod txn;
 pub mod watch;

@@ -32,6 +32,8 @@ pub struct PrepCtx<'a> {
     pub policy: &'a AclPolicy,
     /// `extendedTypesEnabled`: TTL nodes allowed.
     pub extended_types: bool,
+    /// `enforceQuota`: hard quota limits refuse writes.
+    pub enforce_quota: bool,
 }
 
 /// A node as prep sees it: the tree's version or a pending change's.
@@ -40,6 +42,7 @@ struct View {
     stat: StatPersisted,
     child_count: i32,
     acl: AclList,
+    data_len: i64,
 }
 
 /// `ChangeRecord`s: the latest pending state of each path touched by a prepped, not yet
@@ -51,12 +54,35 @@ pub struct Prep {
 
 /// A write, whether alone or inside a multi.
 enum Write<'a> {
-    Create { op: i32, path: &'a str, data: &'a Bytes, acl: &'a [Acl], flags: i32, ttl: i64 },
-    Delete { path: &'a str, version: i32 },
-    SetData { path: &'a str, data: &'a Bytes, version: i32 },
-    SetAcl { path: &'a str, acl: &'a [Acl], version: i32 },
-    Check { path: &'a str, version: i32 },
-    DeleteContainer { path: &'a str },
+    Create {
+        op: i32,
+        path: &'a str,
+        data: &'a Bytes,
+        acl: &'a [Acl],
+        flags: i32,
+        ttl: i64,
+    },
+    Delete {
+        path: &'a str,
+        version: i32,
+    },
+    SetData {
+        path: &'a str,
+        data: &'a Bytes,
+        version: i32,
+    },
+    SetAcl {
+        path: &'a str,
+        acl: &'a [Acl],
+        version: i32,
+    },
+    Check {
+        path: &'a str,
+        version: i32,
+    },
+    DeleteContainer {
+        path: &'a str,
+    },
 }
 
 impl<'a> Write<'a> {
@@ -78,9 +104,19 @@ impl<'a> Write<'a> {
                 flags: r.flags,
                 ttl: r.ttl,
             },
-            MultiOp::Delete(r) => Write::Delete { path: &r.path, version: r.version },
-            MultiOp::SetData(r) => Write::SetData { path: &r.path, data: &r.data, version: r.version },
-            MultiOp::Check(r) => Write::Check { path: &r.path, version: r.version },
+            MultiOp::Delete(r) => Write::Delete {
+                path: &r.path,
+                version: r.version,
+            },
+            MultiOp::SetData(r) => Write::SetData {
+                path: &r.path,
+                data: &r.data,
+                version: r.version,
+            },
+            MultiOp::Check(r) => Write::Check {
+                path: &r.path,
+                version: r.version,
+            },
             MultiOp::GetChildren(_) | MultiOp::GetData(_) => return None,
         })
     }
@@ -98,11 +134,20 @@ impl<'a> Write<'a> {
 }
 
 fn header(ctx: &PrepCtx<'_>, op: i32) -> TxnHeader {
-    TxnHeader { client_id: ctx.session_id, cxid: ctx.cxid, zxid: ctx.zxid, time: ctx.time, op }
+    TxnHeader {
+        client_id: ctx.session_id,
+        cxid: ctx.cxid,
+        zxid: ctx.zxid,
+        time: ctx.time,
+        op,
+    }
 }
 
 fn error_txn(ctx: &PrepCtx<'_>, err: ErrorCode) -> Txn {
-    Txn { hdr: header(ctx, op::ERROR), body: TxnBody::Error(ErrorTxn { err: err.code() }) }
+    Txn {
+        hdr: header(ctx, op::ERROR),
+        body: TxnBody::Error(ErrorTxn { err: err.code() }),
+    }
 }
 
 /// ZooKeeper keeps the root under "" too: the parent of "/a" is "" which is "/".
@@ -145,7 +190,12 @@ impl Prep {
             return v.clone().ok_or(ErrorCode::NoNode);
         }
         let n = tree.get(path).ok_or(ErrorCode::NoNode)?;
-        Ok(View { stat: n.stat.clone(), child_count: n.children.len() as i32, acl: tree.acl_of(n) })
+        Ok(View {
+            stat: n.stat.clone(),
+            child_count: n.children.len() as i32,
+            acl: tree.acl_of(n),
+            data_len: n.data.len() as i64,
+        })
     }
 
     fn record(&mut self, zxid: i64, path: &str, v: Option<View>) {
@@ -171,10 +221,24 @@ impl Prep {
                 flags: r.flags,
                 ttl: r.ttl,
             },
-            Request::Delete(r) => Write::Delete { path: &r.path, version: r.version },
-            Request::SetData(r) => Write::SetData { path: &r.path, data: &r.data, version: r.version },
-            Request::SetAcl(r) => Write::SetAcl { path: &r.path, acl: &r.acl, version: r.version },
-            Request::Check(r) => Write::Check { path: &r.path, version: r.version },
+            Request::Delete(r) => Write::Delete {
+                path: &r.path,
+                version: r.version,
+            },
+            Request::SetData(r) => Write::SetData {
+                path: &r.path,
+                data: &r.data,
+                version: r.version,
+            },
+            Request::SetAcl(r) => Write::SetAcl {
+                path: &r.path,
+                acl: &r.acl,
+                version: r.version,
+            },
+            Request::Check(r) => Write::Check {
+                path: &r.path,
+                version: r.version,
+            },
             Request::Multi(ops) => return self.prep_multi(tree, ctx, ops),
             Request::CloseSession => return self.close_session(tree, ctx),
             // Standalone: reconfig is disabled (ZooKeeper checks that first).
@@ -191,7 +255,10 @@ impl Prep {
 
     fn prep_one(&mut self, tree: &DataTree, ctx: &PrepCtx<'_>, w: &Write<'_>) -> Txn {
         match self.prep_write(tree, ctx, w) {
-            Ok(body) => Txn { hdr: header(ctx, w.opcode()), body },
+            Ok(body) => Txn {
+                hdr: header(ctx, w.opcode()),
+                body,
+            },
             Err(e) => error_txn(ctx, e),
         }
     }
@@ -202,7 +269,9 @@ impl Prep {
         let mut subs = Vec::with_capacity(ops.len());
         for o in ops {
             if failed {
-                let e = ErrorTxn { err: ErrorCode::RuntimeInconsistency.code() };
+                let e = ErrorTxn {
+                    err: ErrorCode::RuntimeInconsistency.code(),
+                };
                 subs.push((op::ERROR, TxnBody::Error(e)));
                 continue;
             }
@@ -221,26 +290,51 @@ impl Prep {
                 }
             }
         }
-        Txn { hdr: header(ctx, op::MULTI), body: TxnBody::Multi(subs) }
+        Txn {
+            hdr: header(ctx, op::MULTI),
+            body: TxnBody::Multi(subs),
+        }
     }
 
-    fn prep_write(&mut self, tree: &DataTree, ctx: &PrepCtx<'_>, w: &Write<'_>) -> Result<TxnBody, ErrorCode> {
+    fn prep_write(
+        &mut self,
+        tree: &DataTree,
+        ctx: &PrepCtx<'_>,
+        w: &Write<'_>,
+    ) -> Result<TxnBody, ErrorCode> {
         match *w {
-            Write::Create { op, path, data, acl, flags, ttl } => {
-                self.prep_create(tree, ctx, op, path, data, acl, flags, ttl)
-            }
+            Write::Create {
+                op,
+                path,
+                data,
+                acl,
+                flags,
+                ttl,
+            } => self.prep_create(tree, ctx, op, path, data, acl, flags, ttl),
             Write::Delete { path, version } => self.prep_delete(tree, ctx, path, Some(version)),
             Write::DeleteContainer { path } => self.prep_delete(tree, ctx, path, None),
-            Write::SetData { path, data, version } => {
+            Write::SetData {
+                path,
+                data,
+                version,
+            } => {
                 valid_path(path)?;
                 let mut v = self.view(tree, path)?;
                 check_acl(ctx.policy, &v.acl, perms::WRITE, ctx.auth)?;
+                if ctx.enforce_quota {
+                    tree.check_quota(path, data.len() as i64 - v.data_len, 0)?;
+                }
                 let new_version = check_version(v.stat.version, version)?;
+                v.data_len = data.len() as i64;
                 v.stat.version = new_version;
                 v.stat.mtime = ctx.time;
                 v.stat.mzxid = ctx.zxid;
                 self.record(ctx.zxid, path, Some(v));
-                Ok(TxnBody::SetData(SetDataTxn { path: path.into(), data: data.clone(), version: new_version }))
+                Ok(TxnBody::SetData(SetDataTxn {
+                    path: path.into(),
+                    data: data.clone(),
+                    version: new_version,
+                }))
             }
             Write::SetAcl { path, acl, version } => {
                 valid_path(path)?;
@@ -251,14 +345,21 @@ impl Prep {
                 v.stat.aversion = new_version;
                 v.acl = acl.clone().into();
                 self.record(ctx.zxid, path, Some(v));
-                Ok(TxnBody::SetAcl(SetAclTxn { path: path.into(), acl, version: new_version }))
+                Ok(TxnBody::SetAcl(SetAclTxn {
+                    path: path.into(),
+                    acl,
+                    version: new_version,
+                }))
             }
             Write::Check { path, version } => {
                 valid_path(path)?;
                 let v = self.view(tree, path)?;
                 check_acl(ctx.policy, &v.acl, perms::READ, ctx.auth)?;
                 let version = check_version(v.stat.version, version)?;
-                Ok(TxnBody::Check(CheckVersionTxn { path: path.into(), version }))
+                Ok(TxnBody::Check(CheckVersionTxn {
+                    path: path.into(),
+                    version,
+                }))
             }
         }
     }
@@ -279,7 +380,11 @@ impl Prep {
         if mode.ttl && !ctx.extended_types {
             return Err(ErrorCode::Unimplemented);
         }
-        let ttl_ok = if mode.ttl { ttl > 0 && ttl <= ephemeral::MAX_TTL } else { ttl < 0 };
+        let ttl_ok = if mode.ttl {
+            ttl > 0 && ttl <= ephemeral::MAX_TTL
+        } else {
+            ttl < 0
+        };
         if !ttl_ok {
             return Err(ErrorCode::BadArguments);
         }
@@ -298,8 +403,14 @@ impl Prep {
         if self.view(tree, &path).is_ok() {
             return Err(ErrorCode::NodeExists);
         }
-        if matches!(node_kind(parent.stat.ephemeral_owner, ctx.extended_types), NodeKind::Ephemeral(_)) {
+        if matches!(
+            node_kind(parent.stat.ephemeral_owner, ctx.extended_types),
+            NodeKind::Ephemeral(_)
+        ) {
             return Err(ErrorCode::NoChildrenForEphemerals);
+        }
+        if ctx.enforce_quota {
+            tree.check_quota(&path, data.len() as i64, 1)?;
         }
         let new_cversion = parent.stat.cversion.wrapping_add(1);
         let owner = if op == op::CREATE_CONTAINER {
@@ -324,16 +435,28 @@ impl Prep {
             pzxid: ctx.zxid,
             ..StatPersisted::default()
         };
-        let view = View { stat, child_count: 0, acl: acl.clone().into() };
+        let view = View {
+            stat,
+            child_count: 0,
+            acl: acl.clone().into(),
+            data_len: data.len() as i64,
+        };
         self.record(ctx.zxid, &path, Some(view));
         let data = data.clone();
         Ok(match op {
-            op::CREATE_CONTAINER => {
-                TxnBody::CreateContainer(CreateContainerTxn { path, data, acl, parent_c_version: new_cversion })
-            }
-            op::CREATE_TTL => {
-                TxnBody::CreateTtl(CreateTtlTxn { path, data, acl, parent_c_version: new_cversion, ttl })
-            }
+            op::CREATE_CONTAINER => TxnBody::CreateContainer(CreateContainerTxn {
+                path,
+                data,
+                acl,
+                parent_c_version: new_cversion,
+            }),
+            op::CREATE_TTL => TxnBody::CreateTtl(CreateTtlTxn {
+                path,
+                data,
+                acl,
+                parent_c_version: new_cversion,
+                ttl,
+            }),
             _ => TxnBody::Create(CreateTxn {
                 path,
                 data,
@@ -371,7 +494,10 @@ impl Prep {
             if node.child_count > 0 {
                 return Err(ErrorCode::NotEmpty);
             }
-            if matches!(node_kind(node.stat.ephemeral_owner, ctx.extended_types), NodeKind::Ephemeral(_)) {
+            if matches!(
+                node_kind(node.stat.ephemeral_owner, ctx.extended_types),
+                NodeKind::Ephemeral(_)
+            ) {
                 return Err(ErrorCode::BadVersion);
             }
             parent = self.view(tree, parent_path)?;
@@ -401,14 +527,24 @@ impl Prep {
         for p in &paths {
             self.record(ctx.zxid, p, None);
         }
-        let body = CloseSessionTxn { paths_to_delete: paths.into_iter().collect() };
-        Txn { hdr: header(ctx, op::CLOSE_SESSION), body: TxnBody::CloseSession(body) }
+        let body = CloseSessionTxn {
+            paths_to_delete: paths.into_iter().collect(),
+        };
+        Txn {
+            hdr: header(ctx, op::CLOSE_SESSION),
+            body: TxnBody::CloseSession(body),
+        }
     }
 
     /// `createSession`.
     pub fn create_session(ctx: &PrepCtx<'_>, timeout_ms: i32) -> Txn {
-        let body = TxnBody::CreateSession(CreateSessionTxn { time_out: timeout_ms });
-        Txn { hdr: header(ctx, op::CREATE_SESSION), body }
+        let body = TxnBody::CreateSession(CreateSessionTxn {
+            time_out: timeout_ms,
+        });
+        Txn {
+            hdr: header(ctx, op::CREATE_SESSION),
+            body,
+        }
     }
 }
 
@@ -430,6 +566,10 @@ impl Mode {
             create_mode::PERSISTENT_SEQUENTIAL_WITH_TTL => (false, true, true),
             _ => return Err(ErrorCode::BadArguments),
         };
-        Ok(Mode { ephemeral, sequential, ttl })
+        Ok(Mode {
+            ephemeral,
+            sequential,
+            ttl,
+        })
     }
 }

@@ -9,6 +9,7 @@ use zooid_proto::path::{basename, join, parent};
 use zooid_proto::{Acl, ErrorCode, Stat, StatPersisted, TxnHeader};
 
 use crate::acl::{AclCache, AclList};
+use crate::quota::{self, StatsTrack};
 use crate::txn::{Txn, TxnBody};
 
 /// One znode.
@@ -61,9 +62,20 @@ pub fn node_kind(owner: i64, extended_types: bool) -> NodeKind {
 /// see it (`WatchManager.triggerWatch` filters by READ on the node).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trigger {
-    Created { path: String, acl: AclList, parent_acl: AclList },
-    Deleted { path: String, acl: AclList, parent_acl: AclList },
-    DataChanged { path: String, acl: AclList },
+    Created {
+        path: String,
+        acl: AclList,
+        parent_acl: AclList,
+    },
+    Deleted {
+        path: String,
+        acl: AclList,
+        parent_acl: AclList,
+    },
+    DataChanged {
+        path: String,
+        acl: AclList,
+    },
 }
 
 /// `DataTree.ProcessTxnResult`: what a txn did, for the reply.
@@ -92,6 +104,8 @@ pub struct DataTree {
     extended_types: bool,
     last_zxid: i64,
     data_size: u64,
+    /// Paths that have a quota (a `zookeeper_limits` node), ZooKeeper's `pTrie`.
+    quota_roots: BTreeSet<String>,
 }
 
 impl DataTree {
@@ -107,13 +121,18 @@ impl DataTree {
             extended_types,
             last_zxid: 0,
             data_size: 0,
+            quota_roots: BTreeSet::new(),
         };
         t.insert_system_node("/", zooid_proto::open_acl_unsafe());
         t.insert_system_node(ZOOKEEPER_PATH, zooid_proto::open_acl_unsafe());
         t.insert_system_node(QUOTA_PATH, zooid_proto::open_acl_unsafe());
         t.insert_system_node(CONFIG_PATH, zooid_proto::read_acl_unsafe());
         // ZooKeeper sets the config node's ACL with setACL(..., -1), leaving aversion -1.
-        t.nodes.get_mut(CONFIG_PATH).expect("just added").stat.aversion = -1;
+        t.nodes
+            .get_mut(CONFIG_PATH)
+            .expect("just added")
+            .stat
+            .aversion = -1;
         t
     }
 
@@ -125,7 +144,11 @@ impl DataTree {
             children: BTreeSet::new(),
         };
         if let Some(p) = parent(path) {
-            self.nodes.get_mut(p).expect("system parents first").children.insert(basename(path).into());
+            self.nodes
+                .get_mut(p)
+                .expect("system parents first")
+                .children
+                .insert(basename(path).into());
         }
         self.nodes.insert(path.to_owned(), node);
     }
@@ -195,23 +218,56 @@ impl DataTree {
         r
     }
 
-    fn apply_body(&mut self, hdr: &TxnHeader, op: i32, body: &TxnBody, trig: &mut Vec<Trigger>) -> TxnResult {
-        let mut r = TxnResult { op, ..TxnResult::default() };
+    fn apply_body(
+        &mut self,
+        hdr: &TxnHeader,
+        op: i32,
+        body: &TxnBody,
+        trig: &mut Vec<Trigger>,
+    ) -> TxnResult {
+        let mut r = TxnResult {
+            op,
+            ..TxnResult::default()
+        };
         let outcome = match body {
             TxnBody::Create(t) => {
                 r.path = t.path.clone();
                 let owner = if t.ephemeral { hdr.client_id } else { 0 };
-                self.create_node(&t.path, &t.data, &t.acl, owner, t.parent_c_version, hdr, trig)
+                self.create_node(
+                    &t.path,
+                    &t.data,
+                    &t.acl,
+                    owner,
+                    t.parent_c_version,
+                    hdr,
+                    trig,
+                )
             }
             TxnBody::CreateTtl(t) => {
                 r.path = t.path.clone();
                 let owner = ephemeral::TTL_MASK | t.ttl;
-                self.create_node(&t.path, &t.data, &t.acl, owner, t.parent_c_version, hdr, trig)
+                self.create_node(
+                    &t.path,
+                    &t.data,
+                    &t.acl,
+                    owner,
+                    t.parent_c_version,
+                    hdr,
+                    trig,
+                )
             }
             TxnBody::CreateContainer(t) => {
                 r.path = t.path.clone();
                 let owner = ephemeral::CONTAINER_OWNER;
-                self.create_node(&t.path, &t.data, &t.acl, owner, t.parent_c_version, hdr, trig)
+                self.create_node(
+                    &t.path,
+                    &t.data,
+                    &t.acl,
+                    owner,
+                    t.parent_c_version,
+                    hdr,
+                    trig,
+                )
             }
             TxnBody::Delete(t) => {
                 r.path = t.path.clone();
@@ -219,7 +275,8 @@ impl DataTree {
             }
             TxnBody::SetData(t) => {
                 r.path = t.path.clone();
-                self.set_data(&t.path, &t.data, t.version, hdr, trig).map(Some)
+                self.set_data(&t.path, &t.data, t.version, hdr, trig)
+                    .map(Some)
             }
             TxnBody::SetAcl(t) => {
                 r.path = t.path.clone();
@@ -248,7 +305,12 @@ impl DataTree {
         r
     }
 
-    fn apply_multi(&mut self, hdr: &TxnHeader, subs: &[(i32, TxnBody)], trig: &mut Vec<Trigger>) -> Vec<TxnResult> {
+    fn apply_multi(
+        &mut self,
+        hdr: &TxnHeader,
+        subs: &[(i32, TxnBody)],
+        trig: &mut Vec<Trigger>,
+    ) -> Vec<TxnResult> {
         // A multi with an error sub-txn applies nothing: ops before the error report OK,
         // ops after it RuntimeInconsistency (DataTree.processTxn).
         let failed = subs.iter().any(|(op, _)| *op == op::ERROR);
@@ -264,9 +326,16 @@ impl DataTree {
                     _ if post_failed => ErrorCode::RuntimeInconsistency.code(),
                     _ => 0,
                 };
-                out.push(TxnResult { op: op::ERROR, err, ..TxnResult::default() });
+                out.push(TxnResult {
+                    op: op::ERROR,
+                    err,
+                    ..TxnResult::default()
+                });
             } else {
-                let sub_hdr = TxnHeader { op: *sub_op, ..hdr.clone() };
+                let sub_hdr = TxnHeader {
+                    op: *sub_op,
+                    ..hdr.clone()
+                };
                 out.push(self.apply_body(&sub_hdr, *sub_op, body, trig));
             }
         }
@@ -304,14 +373,23 @@ impl DataTree {
         };
         let acl_index = self.acls.intern(acl);
         let p = self.nodes.get_mut(parent_path).expect("checked above");
-        let pcv = if parent_cversion == -1 { p.stat.cversion.wrapping_add(1) } else { parent_cversion };
+        let pcv = if parent_cversion == -1 {
+            p.stat.cversion.wrapping_add(1)
+        } else {
+            parent_cversion
+        };
         if pcv > p.stat.cversion {
             p.stat.cversion = pcv;
             p.stat.pzxid = hdr.zxid;
         }
         p.children.insert(basename(path).to_owned());
         let parent_acl = p.acl;
-        let node = Node { data: data.clone(), acl: acl_index, stat, children: BTreeSet::new() };
+        let node = Node {
+            data: data.clone(),
+            acl: acl_index,
+            stat,
+            children: BTreeSet::new(),
+        };
         let out = node.stat();
         self.data_size += (path.len() + data.len()) as u64;
         self.nodes.insert(path.to_owned(), node);
@@ -323,10 +401,14 @@ impl DataTree {
                 self.ttls.insert(path.to_owned());
             }
             NodeKind::Ephemeral(s) => {
-                self.ephemerals.entry(s).or_default().insert(path.to_owned());
+                self.ephemerals
+                    .entry(s)
+                    .or_default()
+                    .insert(path.to_owned());
             }
             NodeKind::Persistent => {}
         }
+        self.quota_after_create(path, parent_path, data.len() as i64);
         trig.push(Trigger::Created {
             path: path.to_owned(),
             acl: self.acls.get(acl_index),
@@ -351,7 +433,9 @@ impl DataTree {
             p.stat.pzxid = zxid;
         }
         let parent_acl = p.acl;
-        self.data_size = self.data_size.saturating_sub((path.len() + node.data.len()) as u64);
+        self.data_size = self
+            .data_size
+            .saturating_sub((path.len() + node.data.len()) as u64);
         let acl = self.acls.get(node.acl);
         self.acls.release(node.acl);
         match node_kind(node.stat.ephemeral_owner, self.extended_types) {
@@ -371,22 +455,41 @@ impl DataTree {
             }
             NodeKind::Persistent => {}
         }
-        trig.push(Trigger::Deleted { path: path.to_owned(), acl, parent_acl: self.acls.get(parent_acl) });
+        self.quota_after_delete(path, parent_path, node.data.len() as i64);
+        trig.push(Trigger::Deleted {
+            path: path.to_owned(),
+            acl,
+            parent_acl: self.acls.get(parent_acl),
+        });
         Ok(())
     }
 
-    fn set_data(&mut self, path: &str, data: &Bytes, version: i32, hdr: &TxnHeader, trig: &mut Vec<Trigger>) -> Result<Stat, i32> {
+    fn set_data(
+        &mut self,
+        path: &str,
+        data: &Bytes,
+        version: i32,
+        hdr: &TxnHeader,
+        trig: &mut Vec<Trigger>,
+    ) -> Result<Stat, i32> {
         let Some(n) = self.nodes.get_mut(path) else {
             return Err(ErrorCode::NoNode.code());
         };
         self.data_size = self.data_size.saturating_sub(n.data.len() as u64) + data.len() as u64;
+        let bytes_diff = data.len() as i64 - n.data.len() as i64;
         n.data = data.clone();
         n.stat.mtime = hdr.time;
         n.stat.mzxid = hdr.zxid;
         n.stat.version = version;
         let stat = n.stat();
         let acl = self.acls.get(n.acl);
-        trig.push(Trigger::DataChanged { path: path.to_owned(), acl });
+        if let Some(root) = self.max_prefix_with_quota(path) {
+            self.update_quota_stat(&root, bytes_diff, 0);
+        }
+        trig.push(Trigger::DataChanged {
+            path: path.to_owned(),
+            acl,
+        });
         Ok(stat)
     }
 
@@ -405,15 +508,130 @@ impl DataTree {
 
     /// Deletes a closed session's ephemerals: the ones the txn lists plus any the tree
     /// still holds for it (`DataTree.killSession`).
-    fn kill_session(&mut self, session: i64, listed: &[String], zxid: i64, trig: &mut Vec<Trigger>) {
+    fn kill_session(
+        &mut self,
+        session: i64,
+        listed: &[String],
+        zxid: i64,
+        trig: &mut Vec<Trigger>,
+    ) {
         let mut paths: BTreeSet<String> = self.ephemerals.remove(&session).unwrap_or_default();
         paths.extend(listed.iter().cloned());
         for p in paths {
             // A path may already be gone (deleted earlier in the same batch): skip it.
-            let owned = self.nodes.get(&p).is_some_and(|n| n.stat.ephemeral_owner == session);
+            let owned = self
+                .nodes
+                .get(&p)
+                .is_some_and(|n| n.stat.ephemeral_owner == session);
             if owned {
                 let _ = self.delete_node(&p, zxid, trig);
             }
+        }
+    }
+
+    /// The deepest quota root at or above `path`, never "/" (`getMaxPrefixWithQuota`).
+    pub fn max_prefix_with_quota(&self, path: &str) -> Option<String> {
+        if self.quota_roots.is_empty() {
+            return None;
+        }
+        let ends = path
+            .match_indices('/')
+            .map(|(i, _)| i)
+            .filter(|&i| i > 0)
+            .chain([path.len()]);
+        let best = ends
+            .map(|i| &path[..i])
+            .filter(|p| self.quota_roots.contains(*p))
+            .last();
+        best.filter(|p| *p != "/").map(str::to_owned)
+    }
+
+    /// Refuses a write that breaks a hard quota (`enforceQuota`).
+    pub fn check_quota(
+        &self,
+        path: &str,
+        bytes_diff: i64,
+        count_diff: i64,
+    ) -> Result<(), ErrorCode> {
+        let Some(root) = self.max_prefix_with_quota(path) else {
+            return Ok(());
+        };
+        let Some(limits) = self.nodes.get(&quota::limit_path(&root)) else {
+            return Ok(());
+        };
+        let current = self
+            .nodes
+            .get(&quota::stat_path(&root))
+            .map(|n| StatsTrack::parse(&n.data))
+            .unwrap_or_default();
+        if quota::exceeds(
+            &StatsTrack::parse(&limits.data),
+            &current,
+            bytes_diff,
+            count_diff,
+        ) {
+            return Err(ErrorCode::QuotaExceeded);
+        }
+        Ok(())
+    }
+
+    fn quota_after_create(&mut self, path: &str, parent_path: &str, bytes: i64) {
+        if let Some(root) = parent_path.strip_prefix(quota::QUOTA_ROOT) {
+            match basename(path) {
+                quota::LIMIT_NODE => {
+                    self.quota_roots.insert(root.to_owned());
+                }
+                quota::STAT_NODE => self.recount_quota(root),
+                _ => {}
+            }
+        }
+        if let Some(root) = self.max_prefix_with_quota(path) {
+            self.update_quota_stat(&root, bytes, 1);
+        }
+    }
+
+    fn quota_after_delete(&mut self, path: &str, parent_path: &str, bytes: i64) {
+        if parent_path.starts_with(ZOOKEEPER_PATH) && basename(path) == quota::LIMIT_NODE {
+            if let Some(root) = parent_path.strip_prefix(quota::QUOTA_ROOT) {
+                self.quota_roots.remove(root);
+            }
+        }
+        if let Some(root) = self.max_prefix_with_quota(path) {
+            self.update_quota_stat(&root, -bytes, -1);
+        }
+    }
+
+    fn update_quota_stat(&mut self, root: &str, bytes_diff: i64, count_diff: i64) {
+        let Some(n) = self.nodes.get_mut(&quota::stat_path(root)) else {
+            return;
+        };
+        let mut t = StatsTrack::parse(&n.data);
+        t.set_count(t.count() + count_diff);
+        t.set_bytes(t.bytes() + bytes_diff);
+        let text = t.to_text();
+        self.data_size = self.data_size.saturating_sub(n.data.len() as u64) + text.len() as u64;
+        n.data = Bytes::from(text);
+    }
+
+    /// `updateQuotaForPath`: counts the subtree at `root` into its stat node.
+    fn recount_quota(&mut self, root: &str) {
+        let (mut count, mut bytes) = (0i64, 0i64);
+        let mut stack = vec![root.to_owned()];
+        while let Some(p) = stack.pop() {
+            let Some(n) = self.nodes.get(&p) else {
+                continue;
+            };
+            count += 1;
+            bytes += n.data.len() as i64;
+            stack.extend(n.children.iter().map(|c| join(&p, c)));
+        }
+        let mut t = StatsTrack::default();
+        t.set_bytes(bytes);
+        t.set_count(count);
+        if let Some(n) = self.nodes.get_mut(&quota::stat_path(root)) {
+            let text = t.to_text();
+            self.data_size = self.data_size.saturating_sub(n.data.len() as u64) + text.len() as u64;
+            n.data = Bytes::from(text);
         }
     }
 
@@ -426,7 +644,9 @@ impl DataTree {
 
     /// Children of `path`, sorted.
     pub fn children(&self, path: &str) -> Option<Vec<String>> {
-        self.nodes.get(path).map(|n| n.children.iter().cloned().collect())
+        self.nodes
+            .get(path)
+            .map(|n| n.children.iter().cloned().collect())
     }
 
     /// Full path of a child.

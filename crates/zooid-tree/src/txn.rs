@@ -55,7 +55,10 @@ impl TxnBody {
                     .map(|(op, b)| {
                         let mut v = Vec::new();
                         b.encode(&mut v);
-                        zooid_proto::Txn { op: *op, data: Bytes::from(v) }
+                        zooid_proto::Txn {
+                            op: *op,
+                            data: Bytes::from(v),
+                        }
                     })
                     .collect();
                 MultiTxn { txns }.encode(w)
@@ -114,9 +117,21 @@ mod tests {
     #[test]
     fn multi_txn_round_trips() {
         let t = Txn {
-            hdr: TxnHeader { client_id: 5, cxid: 7, zxid: 9, time: 11, op: op::MULTI },
+            hdr: TxnHeader {
+                client_id: 5,
+                cxid: 7,
+                zxid: 9,
+                time: 11,
+                op: op::MULTI,
+            },
             body: TxnBody::Multi(vec![
-                (op::CREATE, TxnBody::Create(CreateTxn { path: "/a".into(), ..Default::default() })),
+                (
+                    op::CREATE,
+                    TxnBody::Create(CreateTxn {
+                        path: "/a".into(),
+                        ..Default::default()
+                    }),
+                ),
                 (op::ERROR, TxnBody::Error(ErrorTxn { err: -101 })),
             ]),
         };
