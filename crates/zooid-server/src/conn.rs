@@ -15,10 +15,12 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Notify};
 use zooid_proto::opcode::op;
 use zooid_proto::request::Request;
-use zooid_proto::{AuthPacket, ConnectRequest, ErrorCode, Id, Reader, Record, ReplyHeader, RequestHeader};
+use zooid_proto::{
+    AuthPacket, ConnectRequest, ErrorCode, Id, Reader, Record, ReplyHeader, RequestHeader,
+};
 use zooid_tree::acl::authenticate;
 
-use crate::core::{CoreMsg, ConnectOutcome};
+use crate::core::{ConnectOutcome, CoreMsg};
 use crate::fourlw;
 use crate::read;
 use crate::session::SessionState;
@@ -46,7 +48,11 @@ async fn read_frame(rd: &mut BufReader<OwnedReadHalf>, max: usize) -> Result<Vec
     read_body(rd, len, max).await
 }
 
-async fn read_body(rd: &mut BufReader<OwnedReadHalf>, len: i32, max: usize) -> Result<Vec<u8>, ConnError> {
+async fn read_body(
+    rd: &mut BufReader<OwnedReadHalf>,
+    len: i32,
+    max: usize,
+) -> Result<Vec<u8>, ConnError> {
     if len < 0 || len as usize > max {
         return Err(ConnError::Len(len as i64));
     }
@@ -55,7 +61,11 @@ async fn read_body(rd: &mut BufReader<OwnedReadHalf>, len: i32, max: usize) -> R
     Ok(buf)
 }
 
-async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Out>, queued: Arc<AtomicUsize>) {
+async fn write_loop(
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<Out>,
+    queued: Arc<AtomicUsize>,
+) {
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     'outer: while let Some(m) = rx.recv().await {
         let mut close = false;
@@ -86,7 +96,12 @@ async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Out>
 }
 
 /// Serves one accepted socket to its end.
-pub async fn serve(shared: Arc<Shared>, core: mpsc::Sender<CoreMsg>, stream: TcpStream, remote: SocketAddr) {
+pub async fn serve(
+    shared: Arc<Shared>,
+    core: mpsc::Sender<CoreMsg>,
+    stream: TcpStream,
+    remote: SocketAddr,
+) {
     let _ = stream.set_nodelay(true);
     let (rd, wr) = stream.into_split();
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
@@ -126,15 +141,25 @@ pub async fn serve(shared: Arc<Shared>, core: mpsc::Sender<CoreMsg>, stream: Tcp
         close_notify: Notify::new(),
         stats: ConnStats::default(),
     });
-    conn.stats.established_ms.store(crate::core::now_wall_ms(), Ordering::Relaxed);
+    conn.stats
+        .established_ms
+        .store(crate::core::now_wall_ms(), Ordering::Relaxed);
     shared.conns.lock().insert(conn.id, conn.clone());
     let writer = tokio::spawn(write_loop(wr, rx, queued));
     let result = session_loop(&shared, &core, &conn, req, &mut rd).await;
     if let Err(e) = result {
-        tracing::info!("closing connection from {remote} (session 0x{:x}): {e}", conn.session());
+        tracing::info!(
+            "closing connection from {remote} (session 0x{:x}): {e}",
+            conn.session()
+        );
     }
     conn.kill();
-    let _ = core.send(CoreMsg::ConnClosed { conn_id: conn.id, session: conn.session() }).await;
+    let _ = core
+        .send(CoreMsg::ConnClosed {
+            conn_id: conn.id,
+            session: conn.session(),
+        })
+        .await;
     let _ = writer.await;
 }
 
@@ -150,7 +175,11 @@ async fn session_loop(
     rd: &mut BufReader<OwnedReadHalf>,
 ) -> Result<(), ConnError> {
     let (tx, rx) = oneshot::channel();
-    let msg = CoreMsg::Connect { conn: conn.clone(), req, reply: tx };
+    let msg = CoreMsg::Connect {
+        conn: conn.clone(),
+        req,
+        reply: tx,
+    };
     core.send(msg).await.map_err(|_| ConnError::Shutdown)?;
     let ConnectOutcome { resp, session } = rx.await.map_err(|_| ConnError::Shutdown)?;
     let Some(resp) = resp else {
@@ -158,7 +187,9 @@ async fn session_loop(
     };
     conn.reply(frame_bare(&resp));
     let Some(session) = session else {
-        return Err(ConnError::Malformed("session expired or wrong password".into()));
+        return Err(ConnError::Malformed(
+            "session expired or wrong password".into(),
+        ));
     };
     let max = shared.config.jute_maxbuffer as usize;
     loop {
@@ -186,13 +217,22 @@ async fn packet(
     session.touch(shared.started.elapsed().as_millis() as i64);
     let mut r = Reader::new(buf);
     let hdr = RequestHeader::decode(&mut r).map_err(|e| ConnError::Malformed(e.to_string()))?;
-    conn.stats.last_cxid.store(hdr.xid as i64, Ordering::Relaxed);
+    conn.stats
+        .last_cxid
+        .store(hdr.xid as i64, Ordering::Relaxed);
     let body = r.rest();
     match hdr.op {
         op::AUTH => return auth(shared, conn, hdr.xid, body),
         op::SASL => {
             // No SASL server is configured: ZooKeeper answers OK with a null token.
-            let f = frame(&ReplyHeader { xid: hdr.xid, zxid: 0, err: 0 }, Some(&|b: &mut BytesMut| b.put_i32(-1)));
+            let f = frame(
+                &ReplyHeader {
+                    xid: hdr.xid,
+                    zxid: 0,
+                    err: 0,
+                },
+                Some(&|b: &mut BytesMut| b.put_i32(-1)),
+            );
             conn.reply(f);
             return Ok(());
         }
@@ -200,29 +240,57 @@ async fn packet(
     }
     let req = Request::decode(hdr.op, body).map_err(|e| e.to_string());
     if let Ok(Request::Unknown(code)) = req {
-        tracing::warn!("received packet of unknown type {code} from 0x{:x}", conn.session());
+        tracing::warn!(
+            "received packet of unknown type {code} from 0x{:x}",
+            conn.session()
+        );
         let zxid = shared.tree.read().last_zxid();
-        conn.reply(frame_header(&ReplyHeader { xid: hdr.xid, zxid, err: ErrorCode::Unimplemented.code() }));
+        conn.reply(frame_header(&ReplyHeader {
+            xid: hdr.xid,
+            zxid,
+            err: ErrorCode::Unimplemented.code(),
+        }));
         conn.kill();
         return Ok(());
     }
-    let is_read = req.as_ref().map(|r| !r.is_write()).unwrap_or(!zooid_proto::opcode::is_write_op(hdr.op));
+    let is_read = req
+        .as_ref()
+        .map(|r| !r.is_write())
+        .unwrap_or(!zooid_proto::opcode::is_write_op(hdr.op));
     if is_read && conn.in_core.load(Ordering::Acquire) == 0 {
         match &req {
             Ok(r) => read::execute(shared, conn, hdr.xid, r),
             Err(e) => {
-                tracing::warn!("malformed request from 0x{:x} (op {}): {e}", conn.session(), hdr.op);
+                tracing::warn!(
+                    "malformed request from 0x{:x} (op {}): {e}",
+                    conn.session(),
+                    hdr.op
+                );
                 let zxid = shared.tree.read().last_zxid();
                 let err = ErrorCode::MarshallingError.code();
-                conn.reply(frame_header(&ReplyHeader { xid: hdr.xid, zxid, err }));
+                conn.reply(frame_header(&ReplyHeader {
+                    xid: hdr.xid,
+                    zxid,
+                    err,
+                }));
             }
         }
-        shared.counters.latency().record(received.elapsed().as_millis() as i64);
+        shared
+            .counters
+            .latency()
+            .record(received.elapsed().as_millis() as i64);
         return Ok(());
     }
     conn.in_core.fetch_add(1, Ordering::AcqRel);
     shared.counters.outstanding.fetch_add(1, Ordering::Relaxed);
-    let msg = CoreMsg::Request { conn: conn.clone(), xid: hdr.xid, op: hdr.op, req, auth: conn.auth(), received };
+    let msg = CoreMsg::Request {
+        conn: conn.clone(),
+        xid: hdr.xid,
+        op: hdr.op,
+        req,
+        auth: conn.auth(),
+        received,
+    };
     core.send(msg).await.map_err(|_| ConnError::Shutdown)
 }
 
@@ -242,12 +310,24 @@ fn auth(shared: &Shared, conn: &ConnHandle, xid: i32, body: &[u8]) -> Result<(),
             }
             *a = Arc::new(v);
             drop(a);
-            conn.reply(frame_header(&ReplyHeader { xid, zxid: 0, err: 0 }));
+            conn.reply(frame_header(&ReplyHeader {
+                xid,
+                zxid: 0,
+                err: 0,
+            }));
             Ok(())
         }
         Err(e) => {
-            tracing::warn!("authentication failed for scheme {} from {}", p.scheme, conn.remote);
-            conn.reply(frame_header(&ReplyHeader { xid, zxid: 0, err: e.code() }));
+            tracing::warn!(
+                "authentication failed for scheme {} from {}",
+                p.scheme,
+                conn.remote
+            );
+            conn.reply(frame_header(&ReplyHeader {
+                xid,
+                zxid: 0,
+                err: e.code(),
+            }));
             conn.kill();
             Ok(())
         }

@@ -39,7 +39,9 @@ pub fn execute(shared: &Shared, conn: &ConnHandle, xid: i32, req: &Request) {
         Ok(Some(enc)) => encode_with(&hdr, enc),
         _ => frame_header(&hdr),
     };
-    conn.stats.last_zxid.store(zxid, std::sync::atomic::Ordering::Relaxed);
+    conn.stats
+        .last_zxid
+        .store(zxid, std::sync::atomic::Ordering::Relaxed);
     conn.reply(f);
     drop(tree);
 }
@@ -98,12 +100,17 @@ fn read(shared: &Shared, tree: &DataTree, conn: &ConnHandle, req: &Request) -> R
                     a.id.id = format!("{user}:x");
                 }
             }
-            body(GetAclResponse { acl, stat: n.stat() })
+            body(GetAclResponse {
+                acl,
+                stat: n.stat(),
+            })
         }
         Request::GetAllChildrenNumber(r) => {
             let n = tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
             can(&tree.acl_of(n), perms::READ)?;
-            body(GetAllChildrenNumberResponse { total_number: tree.all_children_number(&r.path) as i32 })
+            body(GetAllChildrenNumberResponse {
+                total_number: tree.all_children_number(&r.path) as i32,
+            })
         }
         Request::GetEphemerals(r) => {
             let prefix = r.prefix_path.trim();
@@ -115,7 +122,9 @@ fn read(shared: &Shared, tree: &DataTree, conn: &ConnHandle, req: &Request) -> R
                 .collect();
             body(GetEphemeralsResponse { ephemerals })
         }
-        Request::Sync(r) => body(SyncResponse { path: r.path.clone() }),
+        Request::Sync(r) => body(SyncResponse {
+            path: r.path.clone(),
+        }),
         Request::Ping => Ok(None),
         Request::SetWatches(w) => {
             set_watches(shared, tree, conn, w);
@@ -127,7 +136,10 @@ fn read(shared: &Shared, tree: &DataTree, conn: &ConnHandle, req: &Request) -> R
                 add_watch_mode::PERSISTENT_RECURSIVE => true,
                 _ => return Err(ErrorCode::MarshallingError),
             };
-            shared.watches.lock().add_persistent(&r.path, conn.id, recursive);
+            shared
+                .watches
+                .lock()
+                .add_persistent(&r.path, conn.id, recursive);
             body(ErrorResponse { err: 0 })
         }
         Request::CheckWatches(r) => {
@@ -149,13 +161,21 @@ fn read(shared: &Shared, tree: &DataTree, conn: &ConnHandle, req: &Request) -> R
         Request::WhoAmI => {
             let client_info = auth
                 .iter()
-                .map(|id| ClientInfo { auth_scheme: id.scheme.clone(), user: id.id.clone() })
+                .map(|id| ClientInfo {
+                    auth_scheme: id.scheme.clone(),
+                    user: id.id.clone(),
+                })
                 .collect();
             body(WhoAmIResponse { client_info })
         }
         Request::MultiRead(ops) => {
-            let results = ops.iter().map(|o| multi_read_op(shared, tree, conn, o, &can)).collect::<Vec<_>>();
-            Ok(Some(Box::new(move |b: &mut BytesMut| encode_multi_response(&results, b))))
+            let results = ops
+                .iter()
+                .map(|o| multi_read_op(shared, tree, conn, o, &can))
+                .collect::<Vec<_>>();
+            Ok(Some(Box::new(move |b: &mut BytesMut| {
+                encode_multi_response(&results, b)
+            })))
         }
         _ => Err(ErrorCode::MarshallingError),
     }
@@ -246,7 +266,15 @@ fn set_watches(shared: &Shared, tree: &DataTree, conn: &ConnHandle, w: &SetWatch
 
 /// Queues a watch notification (xid -1) on a connection.
 pub fn notify(conn: &ConnHandle, kind: i32, path: &str, zxid: i64) {
-    let hdr = ReplyHeader { xid: xid::NOTIFICATION, zxid, err: 0 };
-    let ev = WatcherEvent { kind, state: keeper_state::SYNC_CONNECTED, path: path.to_owned() };
+    let hdr = ReplyHeader {
+        xid: xid::NOTIFICATION,
+        zxid,
+        err: 0,
+    };
+    let ev = WatcherEvent {
+        kind,
+        state: keeper_state::SYNC_CONNECTED,
+        path: path.to_owned(),
+    };
     conn.reply(frame_record(&hdr, &ev));
 }

@@ -26,7 +26,9 @@ pub struct Server {
 impl Server {
     /// Binds the client port and starts the core; call [`Server::serve`] to accept.
     pub async fn bind(config: Config) -> std::io::Result<Server> {
-        let ip = config.client_port_address.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let ip = config
+            .client_port_address
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let listener = TcpListener::bind(SocketAddr::new(ip, config.client_port)).await?;
         let local_addr = listener.local_addr()?;
         let tick_ms = (config.tick_time_ms / 2).max(10) as u64;
@@ -45,7 +47,12 @@ impl Server {
                 }
             }
         });
-        Ok(Server { shared, local_addr, listener, core_tx })
+        Ok(Server {
+            shared,
+            local_addr,
+            listener,
+            core_tx,
+        })
     }
 
     /// Accepts connections until the listener fails.

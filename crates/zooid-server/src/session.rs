@@ -18,7 +18,9 @@ impl JavaRandom {
     const MASK: i64 = (1 << 48) - 1;
 
     fn new(seed: i64) -> Self {
-        JavaRandom { seed: (seed ^ Self::MULTIPLIER) & Self::MASK }
+        JavaRandom {
+            seed: (seed ^ Self::MULTIPLIER) & Self::MASK,
+        }
     }
 
     fn next_int(&mut self) -> i32 {
@@ -78,7 +80,10 @@ pub struct SessionTracker {
 
 impl SessionTracker {
     pub fn new(now_ms: i64, server_id: i64) -> Self {
-        SessionTracker { sessions: HashMap::new(), next_id: initial_session_id(now_ms, server_id) }
+        SessionTracker {
+            sessions: HashMap::new(),
+            next_id: initial_session_id(now_ms, server_id),
+        }
     }
 
     /// Allocates the next id (the session is added once its txn is applied).
@@ -92,7 +97,11 @@ impl SessionTracker {
     }
 
     pub fn add(&mut self, id: i64, timeout_ms: i32, now_ms: i64) -> Arc<SessionState> {
-        let s = Arc::new(SessionState { id, timeout_ms, last_seen_ms: AtomicI64::new(now_ms) });
+        let s = Arc::new(SessionState {
+            id,
+            timeout_ms,
+            last_seen_ms: AtomicI64::new(now_ms),
+        });
         self.sessions.insert(id, s.clone());
         s
     }

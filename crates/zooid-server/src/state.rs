@@ -39,7 +39,15 @@ impl Outbox {
     pub fn new(max_bytes: usize) -> (Outbox, mpsc::UnboundedReceiver<Out>, Arc<AtomicUsize>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
-        (Outbox { tx, queued: queued.clone(), max_bytes }, rx, queued)
+        (
+            Outbox {
+                tx,
+                queued: queued.clone(),
+                max_bytes,
+            },
+            rx,
+            queued,
+        )
     }
 
     /// Queues a frame; false when the connection is gone or over its byte budget (the
@@ -139,7 +147,10 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(config: Config) -> Shared {
-        let policy = AclPolicy { skip_acl: config.skip_acl, super_digest: config.super_digest.clone() };
+        let policy = AclPolicy {
+            skip_acl: config.skip_acl,
+            super_digest: config.super_digest.clone(),
+        };
         let tree = DataTree::new(config.extended_types_enabled);
         Shared {
             config,

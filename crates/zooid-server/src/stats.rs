@@ -44,8 +44,17 @@ impl Latency {
         let count = self.count.load(Ordering::Relaxed);
         let min = self.min_ms.load(Ordering::Relaxed);
         let total = self.total_ms.load(Ordering::Relaxed);
-        let avg = if count == 0 { 0.0 } else { total as f64 / count as f64 };
-        (if count == 0 { 0 } else { min }, avg, self.max_ms.load(Ordering::Relaxed), count)
+        let avg = if count == 0 {
+            0.0
+        } else {
+            total as f64 / count as f64
+        };
+        (
+            if count == 0 { 0 } else { min },
+            avg,
+            self.max_ms.load(Ordering::Relaxed),
+            count,
+        )
     }
 
     pub fn reset(&self) {

@@ -37,7 +37,11 @@ fn closed(s: &mut TcpStream) -> bool {
 }
 
 fn handshake(s: &mut TcpStream) -> ConnectResponse {
-    let req = ConnectRequest { time_out: 30000, passwd: vec![0u8; 16].into(), ..Default::default() };
+    let req = ConnectRequest {
+        time_out: 30000,
+        passwd: vec![0u8; 16].into(),
+        ..Default::default()
+    };
     send_frame(s, &req.to_vec());
     ConnectResponse::from_bytes(&read_frame(s).expect("connect response")).unwrap()
 }
@@ -123,7 +127,11 @@ fn connections_past_max_client_cnxns_are_refused() {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let mut s = raw(&server);
-        let req = ConnectRequest { time_out: 30000, passwd: vec![0u8; 16].into(), ..Default::default() };
+        let req = ConnectRequest {
+            time_out: 30000,
+            passwd: vec![0u8; 16].into(),
+            ..Default::default()
+        };
         send_frame(&mut s, &req.to_vec());
         if read_frame(&mut s).is_some() {
             break;

@@ -30,7 +30,11 @@ impl ZooidProcess {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn zooid");
-        let p = ZooidProcess { child, port, _dir: dir };
+        let p = ZooidProcess {
+            child,
+            port,
+            _dir: dir,
+        };
         p.wait_ready();
         p
     }
@@ -59,7 +63,11 @@ impl Drop for ZooidProcess {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Sends a four-letter word and returns the reply text.
