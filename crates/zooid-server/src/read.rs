@@ -18,6 +18,9 @@ use zooid_tree::DataTree;
 
 use crate::state::{frame_header, frame_record, ConnHandle, Shared};
 
+/// Checks a permission against the caller's identities.
+type AclCheck<'a> = &'a dyn Fn(&[Acl], i32) -> Result<(), ErrorCode>;
+
 /// The outcome of one read: a body to encode, or an error code.
 type ReadResult = Result<Option<Box<dyn FnOnce(&mut BytesMut)>>, ErrorCode>;
 
@@ -186,7 +189,7 @@ fn multi_read_op(
     tree: &DataTree,
     conn: &ConnHandle,
     o: &MultiOp,
-    can: &dyn Fn(&[Acl], i32) -> Result<(), ErrorCode>,
+    can: AclCheck<'_>,
 ) -> MultiResult {
     let r = match o {
         MultiOp::GetChildren(r) => get_children(shared, tree, conn, &r.path, r.watch, can)
@@ -204,7 +207,7 @@ fn get_data(
     conn: &ConnHandle,
     path: &str,
     watch: bool,
-    can: &dyn Fn(&[Acl], i32) -> Result<(), ErrorCode>,
+    can: AclCheck<'_>,
 ) -> Result<(Bytes, Stat), ErrorCode> {
     let n = tree.get(path).ok_or(ErrorCode::NoNode)?;
     can(&tree.acl_of(n), perms::READ)?;
@@ -220,7 +223,7 @@ fn get_children(
     conn: &ConnHandle,
     path: &str,
     watch: bool,
-    can: &dyn Fn(&[Acl], i32) -> Result<(), ErrorCode>,
+    can: AclCheck<'_>,
 ) -> Result<(Vec<String>, Stat), ErrorCode> {
     let n = tree.get(path).ok_or(ErrorCode::NoNode)?;
     can(&tree.acl_of(n), perms::READ)?;

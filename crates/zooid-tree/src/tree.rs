@@ -540,9 +540,9 @@ impl DataTree {
             .filter(|&i| i > 0)
             .chain([path.len()]);
         let best = ends
+            .rev()
             .map(|i| &path[..i])
-            .filter(|p| self.quota_roots.contains(*p))
-            .last();
+            .find(|p| self.quota_roots.contains(*p));
         best.filter(|p| *p != "/").map(str::to_owned)
     }
 

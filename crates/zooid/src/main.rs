@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod bench;
+
 use clap::{Parser, Subcommand};
 use zooid_server::{Config, Server};
 
@@ -26,6 +28,8 @@ enum Command {
         /// Path to a zoo.cfg file.
         config: Option<PathBuf>,
     },
+    /// Load generator for any ZooKeeper-compatible server.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Server { config } => run_server(config),
+        Command::Bench(args) => run_bench(args),
     }
 }
 
@@ -91,6 +96,26 @@ fn run_server(path: Option<PathBuf>) -> ExitCode {
             }
         }
     })
+}
+
+fn run_bench(args: bench::BenchArgs) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("zooid: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(bench::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("zooid bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 async fn shutdown_signal() {

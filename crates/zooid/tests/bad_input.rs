@@ -1,5 +1,6 @@
 //! Bad input on the client port: every case gets a clear error or a closed connection,
 //! and the server keeps serving other clients afterwards.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! The `zookeeper-client` crate against a real `zooid` process.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 

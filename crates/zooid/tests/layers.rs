@@ -1,4 +1,5 @@
 //! Layers point down: the pure crates depend on no runtime and on no crate above them.
+#![allow(clippy::disallowed_methods)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -10,21 +11,37 @@ fn closure() -> BTreeMap<String, BTreeSet<String>> {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let names: BTreeMap<String, String> = meta["packages"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p["id"].as_str().unwrap().to_owned(), p["name"].as_str().unwrap().to_owned()))
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().to_owned(),
+                p["name"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     let mut direct: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for node in meta["resolve"]["nodes"].as_array().unwrap() {
         let name = names[node["id"].as_str().unwrap()].clone();
         let deps = node["deps"].as_array().unwrap().iter().filter(|d| {
-            d["dep_kinds"].as_array().unwrap().iter().any(|k| k["kind"].is_null())
+            d["dep_kinds"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|k| k["kind"].is_null())
         });
-        direct.entry(name).or_default().extend(deps.map(|d| names[d["pkg"].as_str().unwrap()].clone()));
+        direct
+            .entry(name)
+            .or_default()
+            .extend(deps.map(|d| names[d["pkg"].as_str().unwrap()].clone()));
     }
     let mut all = BTreeMap::new();
     for name in direct.keys() {
@@ -51,5 +68,8 @@ fn pure_crates_have_no_runtime_and_no_upward_edges() {
             assert!(!all[pure].contains(f), "{pure} depends on {f}");
         }
     }
-    assert!(!all["zooid-proto"].contains("zooid-tree"), "zooid-proto depends on zooid-tree");
+    assert!(
+        !all["zooid-proto"].contains("zooid-tree"),
+        "zooid-proto depends on zooid-tree"
+    );
 }
