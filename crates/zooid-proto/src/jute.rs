@@ -133,7 +133,9 @@ impl<'a> Reader<'a> {
                 needed: min - self.remaining(),
             });
         }
-        let mut out = Vec::with_capacity(n);
+        // Decoded elements can be larger than their encoding (a String is 24 bytes, its
+        // encoding 4 at the least): reserve no more memory than the input backs.
+        let mut out = Vec::with_capacity(n.min(self.remaining() / std::mem::size_of::<T>().max(1)));
         for _ in 0..n {
             out.push(elem(self)?);
         }

@@ -71,6 +71,8 @@ pub enum RequestError {
     InvalidMultiOp(i32),
     #[error("mixing different kind of ops in multi")]
     MixedMulti,
+    #[error("invalid flag {0} for create mode in multi")]
+    InvalidCreateMode(i32),
 }
 
 /// A client request, decoded from its opcode and body.
@@ -207,6 +209,17 @@ fn decode_multi(r: &mut Reader<'_>) -> Result<Vec<MultiOp>, RequestError> {
             op::GET_DATA => MultiOp::GetData(GetDataRequest::decode(r)?),
             other => return Err(RequestError::InvalidMultiOp(other)),
         };
+        // MultiOperationRecord builds a CreateMode from the flags and fails the whole
+        // request when they name no mode (or a TTL mode the op cannot carry).
+        match &o {
+            MultiOp::Create { req, .. } if !(0..=4).contains(&req.flags) => {
+                return Err(RequestError::InvalidCreateMode(req.flags))
+            }
+            MultiOp::CreateTtl(r) if !(5..=6).contains(&r.flags) => {
+                return Err(RequestError::InvalidCreateMode(r.flags))
+            }
+            _ => {}
+        }
         if ops
             .first()
             .is_some_and(|f: &MultiOp| f.is_read() != o.is_read())
@@ -381,6 +394,28 @@ mod tests {
         let mut buf = Vec::new();
         encode_multi_response(&res, &mut buf);
         assert_eq!(decode_multi_response(&mut Reader::new(&buf)).unwrap(), res);
+    }
+
+    #[test]
+    fn multi_create_with_invalid_flags_is_rejected() {
+        let req = CreateRequest {
+            path: "/a".into(),
+            acl: open_acl_unsafe(),
+            flags: 9,
+            ..Default::default()
+        };
+        let mut buf = Vec::new();
+        encode_multi(
+            &[MultiOp::Create {
+                op: op::CREATE,
+                req,
+            }],
+            &mut buf,
+        );
+        assert_eq!(
+            Request::decode(op::MULTI, &buf),
+            Err(RequestError::InvalidCreateMode(9))
+        );
     }
 
     #[test]

@@ -377,8 +377,15 @@ fn create_op() -> impl Strategy<Value = i32> {
 
 fn write_op() -> BoxedStrategy<MultiOp> {
     prop_oneof![
-        (create_op(), CreateRequest::arb()).prop_map(|(op, req)| MultiOp::Create { op, req }),
-        CreateTtlRequest::arb().prop_map(MultiOp::CreateTtl),
+        // Inside a multi the flags must name a create mode the op can carry.
+        (create_op(), CreateRequest::arb(), 0..=4i32).prop_map(|(op, req, flags)| {
+            MultiOp::Create {
+                op,
+                req: CreateRequest { flags, ..req },
+            }
+        }),
+        (CreateTtlRequest::arb(), 5..=6i32)
+            .prop_map(|(r, flags)| MultiOp::CreateTtl(CreateTtlRequest { flags, ..r })),
         DeleteRequest::arb().prop_map(MultiOp::Delete),
         SetDataRequest::arb().prop_map(MultiOp::SetData),
         CheckVersionRequest::arb().prop_map(MultiOp::Check),

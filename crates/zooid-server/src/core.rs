@@ -219,6 +219,10 @@ impl Core {
         let req = match req {
             Ok(r) if !r.is_write() => return read::execute(&self.shared, conn, xid, &r),
             Ok(r) => r,
+            Err(e) if !zooid_proto::opcode::is_write_op(opcode) => {
+                tracing::warn!("malformed request from 0x{sid:x} (op {opcode}): {e}");
+                return self.reply_error(conn, xid, ErrorCode::MarshallingError);
+            }
             Err(e) => {
                 tracing::warn!("malformed request from 0x{sid:x} (op {opcode}): {e}");
                 let shared = self.shared.clone();

@@ -192,9 +192,10 @@ fn multi_read_op(
     can: AclCheck<'_>,
 ) -> MultiResult {
     let r = match o {
-        MultiOp::GetChildren(r) => get_children(shared, tree, conn, &r.path, r.watch, can)
+        // multiRead never sets watches: ZooKeeper builds its ops without the flag.
+        MultiOp::GetChildren(r) => get_children(shared, tree, conn, &r.path, false, can)
             .map(|(children, _)| MultiResult::GetChildren(GetChildrenResponse { children })),
-        MultiOp::GetData(r) => get_data(shared, tree, conn, &r.path, r.watch, can)
+        MultiOp::GetData(r) => get_data(shared, tree, conn, &r.path, false, can)
             .map(|(data, stat)| MultiResult::GetData(GetDataResponse { data, stat })),
         _ => Err(ErrorCode::MarshallingError),
     };
