@@ -73,6 +73,54 @@ impl AclCache {
         self.by_index.len()
     }
 
+    /// Every list with its index, in index order (what a snapshot stores).
+    pub fn entries(&self) -> impl Iterator<Item = (i64, &AclList)> {
+        self.by_index.iter().map(|(i, (l, _))| (*i, l))
+    }
+
+    /// A cache holding `entries` with no references yet (`ReferenceCountedACLCache
+    /// .deserialize`); nodes add theirs with [`AclCache::add_usage`], then
+    /// [`AclCache::purge_unused`] drops the rest.
+    pub fn from_entries(entries: impl IntoIterator<Item = (i64, Vec<Acl>)>) -> AclCache {
+        let mut c = AclCache::default();
+        for (i, acl) in entries {
+            let list: AclList = acl.into();
+            c.by_list.insert(list.clone(), i);
+            c.by_index.insert(i, (list, 0));
+            c.next_index = c.next_index.max(i + 1);
+        }
+        c
+    }
+
+    /// Adds a reference to an existing index; false when the index is unknown.
+    pub fn add_usage(&mut self, index: i64) -> bool {
+        if index == OPEN_UNSAFE_ACL_ID {
+            return true;
+        }
+        match self.by_index.get_mut(&index) {
+            Some(e) => {
+                e.1 += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Forgets lists no node refers to.
+    pub fn purge_unused(&mut self) {
+        let unused: Vec<i64> = self
+            .by_index
+            .iter()
+            .filter(|(_, (_, n))| *n == 0)
+            .map(|(i, _)| *i)
+            .collect();
+        for i in unused {
+            if let Some((l, _)) = self.by_index.remove(&i) {
+                self.by_list.remove(&l);
+            }
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.by_index.is_empty()
     }

@@ -150,6 +150,7 @@ impl DataTree {
                 .children
                 .insert(basename(path).into());
         }
+        self.data_size += path.len() as u64;
         self.nodes.insert(path.to_owned(), node);
     }
 
@@ -635,6 +636,104 @@ impl DataTree {
         }
     }
 
+    /// Every node depth-first from the root, parents before children, as a snapshot
+    /// stores them. The root is named "" as in ZooKeeper's snapshots.
+    pub fn walk(&self, mut visit: impl FnMut(&str, &Node)) {
+        let mut stack: Vec<String> = vec!["/".to_owned()];
+        while let Some(path) = stack.pop() {
+            let Some(n) = self.nodes.get(&path) else {
+                continue;
+            };
+            visit(if path == "/" { "" } else { &path }, n);
+            for c in n.children.iter().rev() {
+                stack.push(join(&path, c));
+            }
+        }
+    }
+
+    /// Rebuilds a tree from a snapshot's ACL table and nodes (`DataTree.deserialize`):
+    /// parents must come before children; indexes (ephemerals, containers, TTLs, quota
+    /// roots and usage) are derived from the nodes. `last_zxid` is the snapshot's zxid.
+    pub fn from_snapshot(
+        extended_types: bool,
+        acls: impl IntoIterator<Item = (i64, Vec<Acl>)>,
+        nodes: impl IntoIterator<Item = (String, Node)>,
+        last_zxid: i64,
+    ) -> Result<DataTree, String> {
+        let mut t = DataTree::new(extended_types);
+        t.nodes.clear();
+        t.data_size = 0;
+        t.acls = AclCache::from_entries(acls);
+        t.last_zxid = last_zxid;
+        for (path, mut node) in nodes {
+            let path = if path.is_empty() {
+                "/".to_owned()
+            } else {
+                path
+            };
+            if !t.acls.add_usage(node.acl) {
+                return Err(format!(
+                    "node {path} refers to unknown ACL index {}",
+                    node.acl
+                ));
+            }
+            node.children.clear();
+            if path != "/" {
+                let parent_path = parent(&path).ok_or_else(|| format!("invalid path {path:?}"))?;
+                let p = t.nodes.get_mut(parent_path).ok_or_else(|| {
+                    format!("Invalid Datatree, unable to find parent {parent_path} of path {path}")
+                })?;
+                p.children.insert(basename(&path).to_owned());
+                t.index_node(&path, node.stat.ephemeral_owner);
+            }
+            t.data_size += (path.len() + node.data.len()) as u64;
+            t.nodes.insert(path, node);
+        }
+        if !t.nodes.contains_key("/") {
+            return Err("snapshot has no root node".into());
+        }
+        t.acls.purge_unused();
+        t.setup_quota();
+        Ok(t)
+    }
+
+    fn index_node(&mut self, path: &str, owner: i64) {
+        match node_kind(owner, self.extended_types) {
+            NodeKind::Container => {
+                self.containers.insert(path.to_owned());
+            }
+            NodeKind::Ttl(_) => {
+                self.ttls.insert(path.to_owned());
+            }
+            NodeKind::Ephemeral(s) => {
+                self.ephemerals
+                    .entry(s)
+                    .or_default()
+                    .insert(path.to_owned());
+            }
+            NodeKind::Persistent => {}
+        }
+    }
+
+    /// `setupQuota`: every `zookeeper_limits` leaf under the quota root makes its path a
+    /// quota root, and its usage is recounted.
+    fn setup_quota(&mut self) {
+        let suffix = format!("/{}", quota::LIMIT_NODE);
+        let prefix = format!("{}/", quota::QUOTA_ROOT);
+        let limits: Vec<String> = self
+            .nodes
+            .iter()
+            .filter(|(p, n)| {
+                p.starts_with(&prefix) && p.ends_with(&suffix) && n.children.is_empty()
+            })
+            .map(|(p, _)| p[quota::QUOTA_ROOT.len()..p.len() - suffix.len()].to_owned())
+            .collect();
+        for root in limits {
+            self.recount_quota(&root);
+            self.quota_roots.insert(root);
+        }
+    }
+
     /// Every path in the tree, sorted (for dumps and tests).
     pub fn paths(&self) -> Vec<&String> {
         let mut v: Vec<&String> = self.nodes.keys().collect();
@@ -652,5 +751,70 @@ impl DataTree {
     /// Full path of a child.
     pub fn child_path(path: &str, child: &str) -> String {
         join(path, child)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::txn::TxnBody;
+    use zooid_proto::opcode::op;
+    use zooid_proto::{CreateTxn, TxnHeader};
+
+    fn create(t: &mut DataTree, zxid: i64, path: &str, owner_session: i64) {
+        let hdr = TxnHeader {
+            client_id: owner_session,
+            cxid: 0,
+            zxid,
+            time: 5,
+            op: op::CREATE,
+        };
+        let body = TxnBody::Create(CreateTxn {
+            path: path.into(),
+            data: Bytes::from_static(b"d"),
+            acl: vec![Acl::new(1, "digest", "u:x")],
+            ephemeral: owner_session != 0,
+            parent_c_version: -1,
+        });
+        let r = t.apply(&Txn { hdr, body }, &mut Vec::new());
+        assert_eq!(r.err, 0, "{path}");
+    }
+
+    #[test]
+    fn walk_then_rebuild_gives_the_same_tree() {
+        let mut t = DataTree::new(false);
+        create(&mut t, 1, "/a", 0);
+        create(&mut t, 2, "/a/b", 0);
+        create(&mut t, 3, "/a/e", 77);
+        create(&mut t, 4, "/c", 0);
+        let mut nodes = Vec::new();
+        t.walk(|p, n| nodes.push((p.to_owned(), n.clone())));
+        assert_eq!(nodes[0].0, "");
+        let acls: Vec<(i64, Vec<Acl>)> = t.acls.entries().map(|(i, l)| (i, l.to_vec())).collect();
+        let back = DataTree::from_snapshot(false, acls, nodes, t.last_zxid()).unwrap();
+        assert_eq!(back.paths(), t.paths());
+        for p in t.paths() {
+            let (a, b) = (t.get(p).unwrap(), back.get(p).unwrap());
+            assert_eq!(
+                (a.stat(), &a.data, a.acl),
+                (b.stat(), &b.data, b.acl),
+                "{p}"
+            );
+        }
+        assert_eq!(back.ephemerals_of(77).collect::<Vec<_>>(), vec!["/a/e"]);
+        assert_eq!(back.approximate_data_size(), t.approximate_data_size());
+        assert_eq!(back.acls.len(), t.acls.len());
+    }
+
+    #[test]
+    fn rebuild_refuses_orphans() {
+        let t = DataTree::new(false);
+        let mut nodes = Vec::new();
+        t.walk(|p, n| nodes.push((p.to_owned(), n.clone())));
+        let orphan = nodes[1].1.clone();
+        nodes.push(("/x/y".into(), orphan));
+        let acls: Vec<(i64, Vec<Acl>)> = t.acls.entries().map(|(i, l)| (i, l.to_vec())).collect();
+        let err = DataTree::from_snapshot(false, acls, nodes, 0).unwrap_err();
+        assert!(err.contains("unable to find parent /x"), "{err}");
     }
 }
