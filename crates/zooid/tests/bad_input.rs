@@ -4,48 +4,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{four_letter, ZooidProcess};
-use zooid_proto::{ConnectRequest, ConnectResponse, Record, ReplyHeader, RequestHeader};
-
-fn raw(server: &ZooidProcess) -> TcpStream {
-    let s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s
-}
-
-fn send_frame(s: &mut TcpStream, body: &[u8]) {
-    let mut f = (body.len() as i32).to_be_bytes().to_vec();
-    f.extend_from_slice(body);
-    s.write_all(&f).unwrap();
-}
-
-fn read_frame(s: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).ok()?;
-    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
-    s.read_exact(&mut body).ok()?;
-    Some(body)
-}
-
-/// True when the server closed the connection (EOF or reset) without sending more.
-fn closed(s: &mut TcpStream) -> bool {
-    let mut buf = [0u8; 64];
-    matches!(s.read(&mut buf), Ok(0) | Err(_))
-}
-
-fn handshake(s: &mut TcpStream) -> ConnectResponse {
-    let req = ConnectRequest {
-        time_out: 30000,
-        passwd: vec![0u8; 16].into(),
-        ..Default::default()
-    };
-    send_frame(s, &req.to_vec());
-    ConnectResponse::from_bytes(&read_frame(s).expect("connect response")).unwrap()
-}
+use common::{closed, four_letter, handshake, raw, read_frame, send_frame, ZooidProcess};
+use zooid_proto::{ConnectRequest, Record, ReplyHeader, RequestHeader};
 
 fn still_serves(server: &ZooidProcess) {
     assert_eq!(four_letter(server.port, "ruok").as_deref(), Some("imok"));

@@ -6,6 +6,8 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use zooid_proto::{ConnectRequest, ConnectResponse, Record};
+
 pub struct ZooidProcess {
     child: Child,
     pub port: u16,
@@ -78,4 +80,40 @@ pub fn four_letter(port: u16, cmd: &str) -> Option<String> {
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     Some(out)
+}
+
+pub fn raw(server: &ZooidProcess) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s
+}
+
+pub fn send_frame(s: &mut TcpStream, body: &[u8]) {
+    let mut f = (body.len() as i32).to_be_bytes().to_vec();
+    f.extend_from_slice(body);
+    s.write_all(&f).unwrap();
+}
+
+pub fn read_frame(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).ok()?;
+    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
+    s.read_exact(&mut body).ok()?;
+    Some(body)
+}
+
+/// True when the server closed the connection (EOF or reset) without sending more.
+pub fn closed(s: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(s.read(&mut buf), Ok(0) | Err(_))
+}
+
+pub fn handshake(s: &mut TcpStream) -> ConnectResponse {
+    let req = ConnectRequest {
+        time_out: 30000,
+        passwd: vec![0u8; 16].into(),
+        ..Default::default()
+    };
+    send_frame(s, &req.to_vec());
+    ConnectResponse::from_bytes(&read_frame(s).expect("connect response")).unwrap()
 }
