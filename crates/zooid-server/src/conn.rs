@@ -110,7 +110,7 @@ pub async fn serve(
         return;
     }
     if let Some(cmd) = fourlw::command(first) {
-        return fourlw::serve(&shared, cmd, wr).await;
+        return fourlw::serve(&shared, cmd, &mut rd, wr, remote).await;
     }
     let max = shared.config.jute_maxbuffer as usize;
     let connect = match read_body(&mut rd, i32::from_be_bytes(first), max).await {
@@ -139,8 +139,9 @@ pub async fn serve(
         in_core: AtomicUsize::new(0),
         closed: AtomicBool::new(false),
         close_notify: Notify::new(),
-        stats: ConnStats::default(),
+        stats: ConnStats::new(shared.counters.clone()),
     });
+    conn.received(); // the ConnectRequest
     conn.stats
         .established_ms
         .store(crate::core::now_wall_ms(), Ordering::Relaxed);
@@ -174,6 +175,7 @@ async fn session_loop(
     req: ConnectRequest,
     rd: &mut BufReader<OwnedReadHalf>,
 ) -> Result<(), ConnError> {
+    let (new_session, started) = (req.session_id == 0, Instant::now());
     let (tx, rx) = oneshot::channel();
     let msg = CoreMsg::Connect {
         conn: conn.clone(),
@@ -191,6 +193,11 @@ async fn session_loop(
             "session expired or wrong password".into(),
         ));
     };
+    if new_session {
+        let zxid = shared.tree.read().last_zxid();
+        conn.stats.last_zxid.store(zxid, Ordering::Relaxed);
+        conn.responded(op::CREATE_SESSION, 0, started);
+    }
     let max = shared.config.jute_maxbuffer as usize;
     loop {
         let buf = tokio::select! {
@@ -212,14 +219,10 @@ async fn packet(
     buf: &[u8],
 ) -> Result<(), ConnError> {
     let received = Instant::now();
-    shared.counters.received();
-    conn.stats.received.fetch_add(1, Ordering::Relaxed);
+    conn.received();
     session.touch(shared.started.elapsed().as_millis() as i64);
     let mut r = Reader::new(buf);
     let hdr = RequestHeader::decode(&mut r).map_err(|e| ConnError::Malformed(e.to_string()))?;
-    conn.stats
-        .last_cxid
-        .store(hdr.xid as i64, Ordering::Relaxed);
     let body = r.rest();
     match hdr.op {
         op::AUTH => return auth(shared, conn, hdr.xid, body),
@@ -275,10 +278,7 @@ async fn packet(
                 }));
             }
         }
-        shared
-            .counters
-            .latency()
-            .record(received.elapsed().as_millis() as i64);
+        conn.responded(hdr.op, hdr.xid, received);
         return Ok(());
     }
     conn.in_core.fetch_add(1, Ordering::AcqRel);

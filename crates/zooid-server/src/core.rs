@@ -79,7 +79,8 @@ pub fn now_wall_ms() -> i64 {
 impl Core {
     pub fn new(shared: Arc<Shared>) -> Core {
         Core {
-            sessions: SessionTracker::new(now_wall_ms(), STANDALONE_SERVER_ID),
+            sessions: SessionTracker::new(now_wall_ms(), STANDALONE_SERVER_ID)
+                .with_view(shared.sessions.clone()),
             shared,
             prep: Prep::new(),
             owners: HashMap::new(),
@@ -114,8 +115,7 @@ impl Core {
                 received,
             } => {
                 self.request(&conn, xid, op, req, &auth);
-                let ms = received.elapsed().as_millis() as i64;
-                self.shared.counters.latency().record(ms);
+                conn.responded(op, xid, received);
                 conn.in_core.fetch_sub(1, Ordering::AcqRel);
                 self.shared
                     .counters

@@ -1,9 +1,11 @@
 //! Sessions: ids and passwords generated as ZooKeeper generates them, and the tracker
 //! that expires sessions whose clients went quiet.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 /// `ZooKeeperServer.superSecret`, mixed into the password seed.
 const SUPER_SECRET: i64 = 0xB3415C00;
@@ -71,11 +73,16 @@ impl SessionState {
     }
 }
 
+/// A read-only copy of the tracker's sessions for the four letter words (`dump`), kept
+/// in step by the tracker. Only the tracker writes it.
+pub type SessionView = Arc<Mutex<BTreeMap<i64, Arc<SessionState>>>>;
+
 /// Which sessions exist and when they expire. Owned by the core (single writer).
 #[derive(Debug, Default)]
 pub struct SessionTracker {
     sessions: HashMap<i64, Arc<SessionState>>,
     next_id: i64,
+    view: SessionView,
 }
 
 impl SessionTracker {
@@ -83,7 +90,19 @@ impl SessionTracker {
         SessionTracker {
             sessions: HashMap::new(),
             next_id: initial_session_id(now_ms, server_id),
+            view: SessionView::default(),
         }
+    }
+
+    /// Publishes the sessions to `view` (which must start empty) from now on.
+    pub fn with_view(mut self, view: SessionView) -> Self {
+        assert!(
+            self.sessions.is_empty(),
+            "view attached after sessions exist"
+        );
+        assert!(view.lock().is_empty(), "view already holds sessions");
+        self.view = view;
+        self
     }
 
     /// Allocates the next id (the session is added once its txn is applied).
@@ -103,6 +122,7 @@ impl SessionTracker {
             last_seen_ms: AtomicI64::new(now_ms),
         });
         self.sessions.insert(id, s.clone());
+        self.view.lock().insert(id, s.clone());
         s
     }
 
@@ -111,6 +131,7 @@ impl SessionTracker {
     }
 
     pub fn remove(&mut self, id: i64) -> Option<Arc<SessionState>> {
+        self.view.lock().remove(&id);
         self.sessions.remove(&id)
     }
 

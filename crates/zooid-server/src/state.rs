@@ -16,6 +16,7 @@ use zooid_tree::watch::WatchRegistry;
 use zooid_tree::DataTree;
 
 use crate::config::Config;
+use crate::session::SessionView;
 use crate::stats::Counters;
 
 /// What the writer task of a connection is asked to do.
@@ -71,21 +72,65 @@ impl Outbox {
     }
 }
 
-/// Per-connection counters for `cons`.
-#[derive(Debug, Default)]
+/// Per-connection counters for `cons` (`ServerCnxn`'s stats), rolled up into the
+/// server's [`Counters`].
+#[derive(Debug)]
 pub struct ConnStats {
     pub received: AtomicU64,
     pub sent: AtomicU64,
+    /// The xid of the last answered request; -1 until then. Negative (special) xids
+    /// never overwrite it.
     pub last_cxid: AtomicI64,
     pub last_zxid: AtomicI64,
     pub last_op: Mutex<&'static str>,
     pub last_latency_ms: AtomicI64,
+    /// `i64::MAX` until the first response.
     pub min_latency_ms: AtomicI64,
     pub max_latency_ms: AtomicI64,
     pub total_latency_ms: AtomicI64,
     pub count: AtomicU64,
+    /// Wall-clock milliseconds of the handshake.
     pub established_ms: AtomicI64,
+    /// Wall-clock milliseconds of the last response; 0 until then.
     pub last_response_ms: AtomicI64,
+    /// The server-wide counters this connection's packets also count in.
+    pub server: Arc<Counters>,
+}
+
+impl ConnStats {
+    /// Stats as `ServerCnxn.resetStats` leaves them.
+    pub fn new(server: Arc<Counters>) -> ConnStats {
+        ConnStats {
+            received: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            last_cxid: AtomicI64::new(-1),
+            last_zxid: AtomicI64::new(-1),
+            last_op: Mutex::new("NA"),
+            last_latency_ms: AtomicI64::new(0),
+            min_latency_ms: AtomicI64::new(i64::MAX),
+            max_latency_ms: AtomicI64::new(0),
+            total_latency_ms: AtomicI64::new(0),
+            count: AtomicU64::new(0),
+            established_ms: AtomicI64::new(0),
+            last_response_ms: AtomicI64::new(0),
+            server,
+        }
+    }
+
+    /// `crst`: everything but the established time (`ServerCnxn.resetStats`).
+    pub fn reset(&self) {
+        self.received.store(0, Ordering::Relaxed);
+        self.sent.store(0, Ordering::Relaxed);
+        self.last_cxid.store(-1, Ordering::Relaxed);
+        self.last_zxid.store(-1, Ordering::Relaxed);
+        *self.last_op.lock() = "NA";
+        self.last_latency_ms.store(0, Ordering::Relaxed);
+        self.min_latency_ms.store(i64::MAX, Ordering::Relaxed);
+        self.max_latency_ms.store(0, Ordering::Relaxed);
+        self.total_latency_ms.store(0, Ordering::Relaxed);
+        self.count.store(0, Ordering::Relaxed);
+        self.last_response_ms.store(0, Ordering::Relaxed);
+    }
 }
 
 /// One client connection as the rest of the server sees it.
@@ -114,12 +159,42 @@ impl ConnHandle {
         self.session_id.load(Ordering::Acquire)
     }
 
-    /// Sends a reply frame and counts it.
+    /// Sends a reply frame and counts it (`ServerCnxn.packetSent` and, for the response
+    /// size, `serialize`: the frame without its length prefix).
     pub fn reply(&self, frame: Bytes) {
         self.stats.sent.fetch_add(1, Ordering::Relaxed);
+        self.stats.server.sent();
+        let size = frame.len().saturating_sub(4) as i64;
+        self.stats.server.response_size().record(size);
         if !self.out.send(frame) {
             self.kill();
         }
+    }
+
+    /// Counts a packet read from the client (`ServerCnxn.packetReceived`).
+    pub fn received(&self) {
+        self.stats.received.fetch_add(1, Ordering::Relaxed);
+        self.stats.server.received();
+    }
+
+    /// Counts an answered request `op` with `xid` that arrived at `received`: the
+    /// server's latency and this connection's `cons` stats
+    /// (`FinalRequestProcessor.updateStats`). The caller keeps `last_zxid` up to date.
+    pub fn responded(&self, op: i32, xid: i32, received: Instant) {
+        let ms = received.elapsed().as_millis() as i64;
+        self.stats.server.latency().record(ms);
+        let s = &self.stats;
+        if xid >= 0 {
+            s.last_cxid.store(xid as i64, Ordering::Relaxed);
+        }
+        *s.last_op.lock() = crate::stats::last_op_name(op);
+        s.last_response_ms
+            .store(crate::core::now_wall_ms(), Ordering::Relaxed);
+        s.last_latency_ms.store(ms, Ordering::Relaxed);
+        s.min_latency_ms.fetch_min(ms, Ordering::Relaxed);
+        s.max_latency_ms.fetch_max(ms, Ordering::Relaxed);
+        s.total_latency_ms.fetch_add(ms, Ordering::Relaxed);
+        s.count.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Closes the connection after what is queued.
@@ -138,11 +213,13 @@ pub struct Shared {
     pub tree: RwLock<DataTree>,
     pub watches: Mutex<WatchRegistry>,
     pub conns: Mutex<HashMap<u64, Arc<ConnHandle>>>,
-    pub counters: Counters,
+    pub counters: Arc<Counters>,
     pub started: Instant,
     pub next_conn_id: AtomicU64,
     /// Live sessions and their timeouts, for `cons`/`dump`/mntr (the core owns the truth).
     pub session_count: AtomicUsize,
+    /// The sessions themselves, published by the core's tracker for `dump`.
+    pub sessions: SessionView,
 }
 
 impl Shared {
@@ -158,10 +235,11 @@ impl Shared {
             tree: RwLock::new(tree),
             watches: Mutex::new(WatchRegistry::new()),
             conns: Mutex::new(HashMap::new()),
-            counters: Counters::default(),
+            counters: Arc::new(Counters::default()),
             started: Instant::now(),
             next_conn_id: AtomicU64::new(1),
             session_count: AtomicUsize::new(0),
+            sessions: SessionView::default(),
         }
     }
 
