@@ -76,7 +76,7 @@ fn read(shared: &Shared, tree: &DataTree, conn: &ConnHandle, req: &Request) -> R
                 shared.watches.lock().add(Which::Data, &r.path, conn.id);
             }
             match node {
-                Some(n) => body(ExistsResponse { stat: n.stat() }),
+                Some(n) => body(ExistsResponse { stat: n.stat(tree.extended_types()) }),
                 None => Err(ErrorCode::NoNode),
             }
         }
@@ -105,7 +105,7 @@ fn read(shared: &Shared, tree: &DataTree, conn: &ConnHandle, req: &Request) -> R
             }
             body(GetAclResponse {
                 acl,
-                stat: n.stat(),
+                stat: n.stat(tree.extended_types()),
             })
         }
         Request::GetAllChildrenNumber(r) => {
@@ -215,7 +215,7 @@ fn get_data(
     if watch {
         shared.watches.lock().add(Which::Data, path, conn.id);
     }
-    Ok((n.data.clone(), n.stat()))
+    Ok((n.data.clone(), n.stat(tree.extended_types())))
 }
 
 fn get_children(
@@ -231,7 +231,7 @@ fn get_children(
     if watch {
         shared.watches.lock().add(Which::Child, path, conn.id);
     }
-    Ok((n.children.iter().cloned().collect(), n.stat()))
+    Ok((n.children.iter().cloned().collect(), n.stat(tree.extended_types())))
 }
 
 /// `DataTree.setWatches`: re-registers a reconnecting client's watches and fires, right

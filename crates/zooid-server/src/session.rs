@@ -178,6 +178,6 @@ mod tests {
     fn session_ids_carry_the_server_id() {
         let id = initial_session_id(0x0123_4567_89ab, 1);
         assert_eq!(id >> 56, 1);
-        assert_eq!(id & 0xff_ffff, 0);
+        assert_eq!(id & 0xffff, 0);
     }
 }

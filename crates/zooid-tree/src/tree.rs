@@ -23,11 +23,19 @@ pub struct Node {
 }
 
 impl Node {
-    /// The client-visible Stat (adds dataLength and numChildren).
-    pub fn stat(&self) -> Stat {
+    /// The Stat a client sees (`DataNode.copyStat`): adds dataLength and numChildren,
+    /// reports cversion as ZooKeeper 3 counts it (every create has a delete except for
+    /// the children still present: `2 * creates - numChildren`), and hides the owner of
+    /// container and TTL nodes.
+    pub fn stat(&self, extended_types: bool) -> Stat {
         let mut s = Stat::from(&self.stat);
+        let n = self.children.len() as i32;
         s.data_length = self.data.len() as i32;
-        s.num_children = self.children.len() as i32;
+        s.num_children = n;
+        s.cversion = self.stat.cversion.wrapping_mul(2).wrapping_sub(n);
+        if !matches!(node_kind(self.stat.ephemeral_owner, extended_types), NodeKind::Ephemeral(_)) {
+            s.ephemeral_owner = 0;
+        }
         s
     }
 }
@@ -106,7 +114,35 @@ pub struct DataTree {
     data_size: u64,
     /// Paths that have a quota (a `zookeeper_limits` node), ZooKeeper's `pTrie`.
     quota_roots: BTreeSet<String>,
+    /// ZooKeeper's tree digest: the wrapping sum of every node's [`node_digest`].
+    digest: u64,
 }
+
+/// `DigestCalculator.calculateDigest`, digest version 2: CRC32 of the path ("" for the
+/// root), the data and the persisted stat; nodes under `/zookeeper/` do not count.
+pub fn node_digest(path: &str, data: &[u8], stat: &StatPersisted) -> u64 {
+    if path.starts_with("/zookeeper/") {
+        return 0;
+    }
+    let path = if path == "/" { "" } else { path };
+    let mut b = [0u8; 60];
+    let longs = [stat.czxid, stat.mzxid, stat.pzxid, stat.ctime, stat.mtime];
+    for (i, v) in longs.iter().enumerate() {
+        b[i * 8..i * 8 + 8].copy_from_slice(&v.to_be_bytes());
+    }
+    b[40..44].copy_from_slice(&stat.version.to_be_bytes());
+    b[44..48].copy_from_slice(&stat.cversion.to_be_bytes());
+    b[48..52].copy_from_slice(&stat.aversion.to_be_bytes());
+    b[52..60].copy_from_slice(&stat.ephemeral_owner.to_be_bytes());
+    let mut h = crc32fast::Hasher::new();
+    h.update(path.as_bytes());
+    h.update(data);
+    h.update(&b);
+    h.finalize() as u64
+}
+
+/// The digest version ZooKeeper 3.6+ writes next to its digests.
+pub const DIGEST_VERSION: i32 = 2;
 
 impl DataTree {
     /// A new tree with `/`, `/zookeeper`, `/zookeeper/quota` and `/zookeeper/config`
@@ -122,6 +158,7 @@ impl DataTree {
             last_zxid: 0,
             data_size: 0,
             quota_roots: BTreeSet::new(),
+            digest: 0,
         };
         t.insert_system_node("/", zooid_proto::open_acl_unsafe());
         t.insert_system_node(ZOOKEEPER_PATH, zooid_proto::open_acl_unsafe());
@@ -152,6 +189,7 @@ impl DataTree {
         }
         self.data_size += path.len() as u64;
         self.nodes.insert(path.to_owned(), node);
+        self.digest_add(path);
     }
 
     pub fn get(&self, path: &str) -> Option<&Node> {
@@ -162,8 +200,10 @@ impl DataTree {
         self.acls.get(node.acl)
     }
 
+    /// ZooKeeper's node count (`DataTree.getNodeCount`): its map holds the root twice,
+    /// under "" and "/", so it counts one more than there are nodes.
     pub fn node_count(&self) -> usize {
-        self.nodes.len()
+        self.nodes.len() + 1
     }
 
     pub fn last_zxid(&self) -> i64 {
@@ -373,6 +413,7 @@ impl DataTree {
             pzxid: hdr.zxid,
         };
         let acl_index = self.acls.intern(acl);
+        self.digest_remove(parent_path);
         let p = self.nodes.get_mut(parent_path).expect("checked above");
         let pcv = if parent_cversion == -1 {
             p.stat.cversion.wrapping_add(1)
@@ -391,9 +432,11 @@ impl DataTree {
             stat,
             children: BTreeSet::new(),
         };
-        let out = node.stat();
+        let out = node.stat(self.extended_types);
         self.data_size += (path.len() + data.len()) as u64;
         self.nodes.insert(path.to_owned(), node);
+        self.digest_add(parent_path);
+        self.digest_add(path);
         match node_kind(owner, self.extended_types) {
             NodeKind::Container => {
                 self.containers.insert(path.to_owned());
@@ -427,6 +470,8 @@ impl DataTree {
             return Err(ErrorCode::NoNode.code());
         };
         let _ = (node, p);
+        self.digest_remove(path);
+        self.digest_remove(parent_path);
         let node = self.nodes.remove(path).expect("checked above");
         let p = self.nodes.get_mut(parent_path).expect("checked above");
         p.children.remove(basename(path));
@@ -434,6 +479,7 @@ impl DataTree {
             p.stat.pzxid = zxid;
         }
         let parent_acl = p.acl;
+        self.digest_add(parent_path);
         self.data_size = self
             .data_size
             .saturating_sub((path.len() + node.data.len()) as u64);
@@ -473,6 +519,7 @@ impl DataTree {
         hdr: &TxnHeader,
         trig: &mut Vec<Trigger>,
     ) -> Result<Stat, i32> {
+        self.digest_remove(path);
         let Some(n) = self.nodes.get_mut(path) else {
             return Err(ErrorCode::NoNode.code());
         };
@@ -482,8 +529,9 @@ impl DataTree {
         n.stat.mtime = hdr.time;
         n.stat.mzxid = hdr.zxid;
         n.stat.version = version;
-        let stat = n.stat();
+        let stat = n.stat(self.extended_types);
         let acl = self.acls.get(n.acl);
+        self.digest_add(path);
         if let Some(root) = self.max_prefix_with_quota(path) {
             self.update_quota_stat(&root, bytes_diff, 0);
         }
@@ -496,14 +544,16 @@ impl DataTree {
 
     fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Result<Stat, i32> {
         let new_index = self.acls.intern(acl);
+        self.digest_remove(path);
         let Some(n) = self.nodes.get_mut(path) else {
             self.acls.release(new_index);
             return Err(ErrorCode::NoNode.code());
         };
         let old = std::mem::replace(&mut n.acl, new_index);
         n.stat.aversion = version;
-        let stat = n.stat();
+        let stat = n.stat(self.extended_types);
         self.acls.release(old);
+        self.digest_add(path);
         Ok(stat)
     }
 
@@ -636,6 +686,29 @@ impl DataTree {
         }
     }
 
+    /// ZooKeeper's tree digest (`DataTree.getTreeDigest`).
+    pub fn digest(&self) -> i64 {
+        self.digest as i64
+    }
+
+    fn digest_add(&mut self, path: &str) {
+        if let Some(n) = self.nodes.get(path) {
+            self.digest = self.digest.wrapping_add(node_digest(path, &n.data, &n.stat));
+        }
+    }
+
+    fn digest_remove(&mut self, path: &str) {
+        if let Some(n) = self.nodes.get(path) {
+            self.digest = self.digest.wrapping_sub(node_digest(path, &n.data, &n.stat));
+        }
+    }
+
+    /// Recomputes the digest from every node (for checks; apply keeps it incrementally).
+    pub fn full_digest(&self) -> i64 {
+        let sum = self.nodes.iter().fold(0u64, |acc, (p, n)| acc.wrapping_add(node_digest(p, &n.data, &n.stat)));
+        sum as i64
+    }
+
     /// Every node depth-first from the root, parents before children, as a snapshot
     /// stores them. The root is named "" as in ZooKeeper's snapshots.
     pub fn walk(&self, mut visit: impl FnMut(&str, &Node)) {
@@ -663,6 +736,7 @@ impl DataTree {
         let mut t = DataTree::new(extended_types);
         t.nodes.clear();
         t.data_size = 0;
+        t.digest = 0;
         t.acls = AclCache::from_entries(acls);
         t.last_zxid = last_zxid;
         for (path, mut node) in nodes {
@@ -687,6 +761,7 @@ impl DataTree {
                 t.index_node(&path, node.stat.ephemeral_owner);
             }
             t.data_size += (path.len() + node.data.len()) as u64;
+            t.digest = t.digest.wrapping_add(node_digest(&path, &node.data, &node.stat));
             t.nodes.insert(path, node);
         }
         if !t.nodes.contains_key("/") {
@@ -796,8 +871,8 @@ mod tests {
         for p in t.paths() {
             let (a, b) = (t.get(p).unwrap(), back.get(p).unwrap());
             assert_eq!(
-                (a.stat(), &a.data, a.acl),
-                (b.stat(), &b.data, b.acl),
+                (a.stat(false), &a.data, a.acl),
+                (b.stat(false), &b.data, b.acl),
                 "{p}"
             );
         }

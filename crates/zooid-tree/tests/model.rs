@@ -197,6 +197,7 @@ proptest! {
             let want = model_apply(&mut model, &inner);
             let got = if as_multi { result.multi[0].err } else { result.err };
             prop_assert_eq!(got, want.err().map(|e| e.code()).unwrap_or(0), "op {:?}", o);
+            prop_assert_eq!(tree.digest(), tree.full_digest(), "incremental digest after {:?}", o);
         }
         for (path, m) in &model {
             let n = tree.get(path).expect("model path in tree");
