@@ -111,7 +111,7 @@ impl<'a> Reader<'a> {
     /// path validation (BadArguments) or lookup (NoNode) exactly as it does there.
     pub fn read_string(&mut self) -> Result<String, DecodeError> {
         let bytes = self.read_buffer_slice()?;
-        Ok(String::from_utf8_lossy(bytes).into_owned())
+        Ok(java_utf8_lossy(bytes))
     }
 
     /// Reads a vector; the count is checked against the remaining input assuming every
@@ -140,6 +140,37 @@ impl<'a> Reader<'a> {
             out.push(elem(self)?);
         }
         Ok(out)
+    }
+}
+
+/// Decodes UTF-8 as Java's `new String(bytes, UTF_8)` does: each malformed sequence
+/// becomes one U+FFFD. It agrees with `String::from_utf8_lossy` except for a
+/// three-byte encoding of a surrogate (ED A0..BF xx), which Java replaces as one unit.
+pub fn java_utf8_lossy(mut bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    loop {
+        match std::str::from_utf8(bytes) {
+            Ok(s) => {
+                out.push_str(s);
+                return out;
+            }
+            Err(e) => {
+                let (good, bad) = bytes.split_at(e.valid_up_to());
+                // `good` is valid: from_utf8 checked it up to `valid_up_to`.
+                out.push_str(std::str::from_utf8(good).unwrap_or_default());
+                out.push('\u{fffd}');
+                let surrogate = bad.len() >= 3
+                    && bad[0] == 0xed
+                    && (0xa0..=0xbf).contains(&bad[1])
+                    && bad[2] & 0xc0 == 0x80;
+                let skip = if surrogate {
+                    3
+                } else {
+                    e.error_len().unwrap_or(bad.len())
+                };
+                bytes = &bad[skip..];
+            }
+        }
     }
 }
 
@@ -317,6 +348,21 @@ mod tests {
             Reader::new(&bytes).read_buffer().unwrap_err(),
             DecodeError::NegativeLength { offset: 0, len: -2 }
         );
+    }
+
+    #[test]
+    fn java_decoding_of_malformed_sequences() {
+        let cases: [(&[u8], &str); 6] = [
+            (b"a\xff", "a\u{fffd}"),
+            (b"a\xed\xa0\x80", "a\u{fffd}"),
+            (b"a\xc0\x80", "a\u{fffd}\u{fffd}"),
+            (b"a\xe2\x82", "a\u{fffd}"),
+            (b"\xe0\x80\x80", "\u{fffd}\u{fffd}\u{fffd}"),
+            ("ok\u{e9}".as_bytes(), "ok\u{e9}"),
+        ];
+        for (b, want) in cases {
+            assert_eq!(java_utf8_lossy(b), want, "{b:?}");
+        }
     }
 
     #[test]

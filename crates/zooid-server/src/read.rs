@@ -231,7 +231,7 @@ fn get_children(
     if watch {
         shared.watches.lock().add(Which::Child, path, conn.id);
     }
-    Ok((n.children.iter().cloned().collect(), n.stat(tree.extended_types())))
+    Ok((n.children.java_order(), n.stat(tree.extended_types())))
 }
 
 /// `DataTree.setWatches`: re-registers a reconnecting client's watches and fires, right

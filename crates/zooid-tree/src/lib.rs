@@ -4,6 +4,7 @@
 #![deny(clippy::disallowed_methods)]
 
 pub mod acl;
+pub mod children;
 pub mod prep;
 pub mod quota;
 pub mod tree;

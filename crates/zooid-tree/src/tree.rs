@@ -9,6 +9,7 @@ use zooid_proto::path::{basename, join, parent};
 use zooid_proto::{Acl, ErrorCode, Stat, StatPersisted, TxnHeader};
 
 use crate::acl::{AclCache, AclList};
+use crate::children::Children;
 use crate::quota::{self, StatsTrack};
 use crate::txn::{Txn, TxnBody};
 
@@ -19,7 +20,7 @@ pub struct Node {
     /// Index into the tree's [`AclCache`].
     pub acl: i64,
     pub stat: StatPersisted,
-    pub children: BTreeSet<String>,
+    pub children: Children,
 }
 
 impl Node {
@@ -33,7 +34,10 @@ impl Node {
         s.data_length = self.data.len() as i32;
         s.num_children = n;
         s.cversion = self.stat.cversion.wrapping_mul(2).wrapping_sub(n);
-        if !matches!(node_kind(self.stat.ephemeral_owner, extended_types), NodeKind::Ephemeral(_)) {
+        if !matches!(
+            node_kind(self.stat.ephemeral_owner, extended_types),
+            NodeKind::Ephemeral(_)
+        ) {
             s.ephemeral_owner = 0;
         }
         s
@@ -178,7 +182,7 @@ impl DataTree {
             data: Bytes::new(),
             acl: self.acls.intern(&acl),
             stat: StatPersisted::default(),
-            children: BTreeSet::new(),
+            children: Children::default(),
         };
         if let Some(p) = parent(path) {
             self.nodes
@@ -192,8 +196,9 @@ impl DataTree {
         self.digest_add(path);
     }
 
+    /// The node at `path`. ZooKeeper's map also holds the root under "", so "" finds it.
     pub fn get(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(path)
+        self.nodes.get(if path.is_empty() { "/" } else { path })
     }
 
     pub fn acl_of(&self, node: &Node) -> AclList {
@@ -430,7 +435,7 @@ impl DataTree {
             data: data.clone(),
             acl: acl_index,
             stat,
-            children: BTreeSet::new(),
+            children: Children::default(),
         };
         let out = node.stat(self.extended_types);
         self.data_size += (path.len() + data.len()) as u64;
@@ -693,19 +698,25 @@ impl DataTree {
 
     fn digest_add(&mut self, path: &str) {
         if let Some(n) = self.nodes.get(path) {
-            self.digest = self.digest.wrapping_add(node_digest(path, &n.data, &n.stat));
+            self.digest = self
+                .digest
+                .wrapping_add(node_digest(path, &n.data, &n.stat));
         }
     }
 
     fn digest_remove(&mut self, path: &str) {
         if let Some(n) = self.nodes.get(path) {
-            self.digest = self.digest.wrapping_sub(node_digest(path, &n.data, &n.stat));
+            self.digest = self
+                .digest
+                .wrapping_sub(node_digest(path, &n.data, &n.stat));
         }
     }
 
     /// Recomputes the digest from every node (for checks; apply keeps it incrementally).
     pub fn full_digest(&self) -> i64 {
-        let sum = self.nodes.iter().fold(0u64, |acc, (p, n)| acc.wrapping_add(node_digest(p, &n.data, &n.stat)));
+        let sum = self.nodes.iter().fold(0u64, |acc, (p, n)| {
+            acc.wrapping_add(node_digest(p, &n.data, &n.stat))
+        });
         sum as i64
     }
 
@@ -761,7 +772,9 @@ impl DataTree {
                 t.index_node(&path, node.stat.ephemeral_owner);
             }
             t.data_size += (path.len() + node.data.len()) as u64;
-            t.digest = t.digest.wrapping_add(node_digest(&path, &node.data, &node.stat));
+            t.digest = t
+                .digest
+                .wrapping_add(node_digest(&path, &node.data, &node.stat));
             t.nodes.insert(path, node);
         }
         if !t.nodes.contains_key("/") {
@@ -816,11 +829,9 @@ impl DataTree {
         v
     }
 
-    /// Children of `path`, sorted.
+    /// Children of `path` in ZooKeeper's order.
     pub fn children(&self, path: &str) -> Option<Vec<String>> {
-        self.nodes
-            .get(path)
-            .map(|n| n.children.iter().cloned().collect())
+        self.nodes.get(path).map(|n| n.children.java_order())
     }
 
     /// Full path of a child.

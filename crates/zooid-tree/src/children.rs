@@ -1,0 +1,160 @@
+//! A node's child names, and the order ZooKeeper lists them in.
+//!
+//! ZooKeeper keeps children in a `java.util.HashSet<String>` created with capacity 8 and
+//! returns them in that set's iteration order: by bucket (`hash ^ hash >>> 16` masked by
+//! the table size, which doubles past a 0.75 load and never shrinks), then by insertion
+//! within a bucket. Clients see that order, so we reproduce it.
+
+use std::collections::BTreeMap;
+
+/// Child names with their insertion sequence and the Java table size.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Children {
+    names: BTreeMap<String, u64>,
+    next_seq: u64,
+    /// The Java HashMap table size; 0 until the first child.
+    table: u32,
+}
+
+/// Java's `String.hashCode` over UTF-16 code units.
+fn java_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
+}
+
+/// `HashMap.hash` then the bucket index for a table of `table` slots.
+fn bucket(s: &str, table: u32) -> u32 {
+    let h = java_hash(s) as u32;
+    (h ^ (h >> 16)) & (table - 1)
+}
+
+impl Children {
+    pub fn insert(&mut self, name: String) -> bool {
+        if self.names.contains_key(&name) {
+            return false;
+        }
+        if self.table == 0 {
+            self.table = 8;
+        }
+        self.names.insert(name, self.next_seq);
+        self.next_seq += 1;
+        // HashMap resizes when size exceeds 0.75 of the table.
+        while self.names.len() as u64 * 4 > self.table as u64 * 3 {
+            self.table *= 2;
+        }
+        true
+    }
+
+    pub fn remove(&mut self, name: &str) -> bool {
+        self.names.remove(name).is_some()
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.names.contains_key(name)
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        *self = Children::default();
+    }
+
+    /// Names in lexical order (for walks and dumps).
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &String> {
+        self.names.keys()
+    }
+
+    /// Names in the order ZooKeeper's `getChildren` returns them.
+    pub fn java_order(&self) -> Vec<String> {
+        let mut v: Vec<(u32, u64, &String)> = self
+            .names
+            .iter()
+            .map(|(n, seq)| (bucket(n, self.table), *seq, n))
+            .collect();
+        v.sort_unstable();
+        v.into_iter().map(|(_, _, n)| n.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_string_hash() {
+        assert_eq!(java_hash(""), 0);
+        assert_eq!(java_hash("a"), 97);
+        assert_eq!(java_hash("zookeeper"), 1_600_681_804);
+        assert_eq!(java_hash("test_invalid_paths"), -1_873_899_591);
+    }
+
+    #[test]
+    fn table_grows_past_three_quarters() {
+        let mut c = Children::default();
+        for i in 0..7 {
+            c.insert(format!("n{i}"));
+        }
+        assert_eq!(c.table, 16);
+        for i in 7..13 {
+            c.insert(format!("n{i}"));
+        }
+        assert_eq!(c.table, 32);
+        for i in 0..13 {
+            c.remove(&format!("n{i}"));
+        }
+        assert_eq!(c.table, 32, "Java tables never shrink");
+    }
+
+    #[test]
+    fn matches_zookeeper_3_8_listing() {
+        // Created in this order on Apache ZooKeeper 3.8, listed by getChildren.
+        let mut c = Children::default();
+        for n in [
+            "b",
+            "a",
+            "c",
+            "zz",
+            "a1",
+            "0",
+            "B",
+            "node-10",
+            "node-2",
+            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        ] {
+            c.insert(n.into());
+        }
+        let want = [
+            "zz",
+            "a1",
+            "0",
+            "a",
+            "b",
+            "B",
+            "c",
+            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            "node-2",
+            "node-10",
+        ];
+        assert_eq!(c.java_order(), want);
+    }
+
+    #[test]
+    fn order_is_bucket_then_insertion() {
+        let mut c = Children::default();
+        // "Aa" and "BB" have the same Java hash: same bucket, insertion order decides.
+        c.insert("BB".into());
+        c.insert("Aa".into());
+        let o = c.java_order();
+        let (ib, ia) = (
+            o.iter().position(|x| x == "BB"),
+            o.iter().position(|x| x == "Aa"),
+        );
+        assert!(ib < ia, "{o:?}");
+    }
+}
