@@ -102,7 +102,16 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Reads a `buffer`; a null one (`-1`) becomes [`null_buffer`], so it is written
+    /// back as null: ZooKeeper keeps "no data" apart from "empty data" and a Java client
+    /// gets `null` back for the former.
     pub fn read_buffer(&mut self) -> Result<Bytes, DecodeError> {
+        let offset = self.pos;
+        let len = self.read_i32()?;
+        if len == -1 {
+            return Ok(null_buffer());
+        }
+        self.pos = offset;
         Ok(Bytes::copy_from_slice(self.read_buffer_slice()?))
     }
 
@@ -141,6 +150,21 @@ impl<'a> Reader<'a> {
         }
         Ok(out)
     }
+}
+
+/// The one address a null buffer points at; `static`s have unique addresses.
+static NULL_BUFFER: [u8; 1] = [0];
+
+/// A zero-length buffer that encodes as jute's null (`-1`) instead of an empty buffer.
+/// It compares equal to any empty `Bytes`; [`is_null_buffer`] tells them apart by
+/// address, which clones and zero-length slices of it keep.
+pub fn null_buffer() -> Bytes {
+    Bytes::from_static(&NULL_BUFFER[..0])
+}
+
+/// Whether `b` is (a clone of) [`null_buffer`].
+pub fn is_null_buffer(b: &[u8]) -> bool {
+    b.is_empty() && std::ptr::eq(b.as_ptr(), NULL_BUFFER.as_ptr())
 }
 
 /// Decodes UTF-8 as Java's `new String(bytes, UTF_8)` does: each malformed sequence
@@ -186,6 +210,10 @@ pub trait JuteWrite: BufMut {
         self.put_u8(v as u8);
     }
     fn write_buffer(&mut self, v: &[u8]) {
+        if is_null_buffer(v) {
+            self.put_i32(-1);
+            return;
+        }
         self.put_i32(v.len() as i32);
         self.put_slice(v);
     }
@@ -330,6 +358,23 @@ mod tests {
         let bytes = [0xff, 0xff, 0xff, 0xff];
         assert_eq!(Reader::new(&bytes).read_string().unwrap(), "");
         assert!(Reader::new(&bytes).read_buffer().unwrap().is_empty());
+    }
+
+    #[test]
+    fn null_buffers_survive_a_round_trip() {
+        let null = [0xff, 0xff, 0xff, 0xff];
+        let b = Reader::new(&null).read_buffer().unwrap();
+        assert!(is_null_buffer(&b) && is_null_buffer(&b.clone()));
+        let mut out = Vec::new();
+        out.write_buffer(&b);
+        assert_eq!(out, null);
+        let empty = [0, 0, 0, 0];
+        let e = Reader::new(&empty).read_buffer().unwrap();
+        assert!(!is_null_buffer(&e));
+        assert!(!is_null_buffer(&Bytes::new()));
+        let mut out = Vec::new();
+        out.write_buffer(&e);
+        assert_eq!(out, empty);
     }
 
     #[test]

@@ -128,5 +128,6 @@ pub fn is_write_op(opcode: i32) -> bool {
             | op::MULTI
             | op::RECONFIG
             | op::CLOSE_SESSION
+            | op::CREATE_SESSION
     )
 }

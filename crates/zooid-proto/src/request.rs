@@ -73,6 +73,8 @@ pub enum RequestError {
     MixedMulti,
     #[error("invalid flag {0} for create mode in multi")]
     InvalidCreateMode(i32),
+    #[error("opcode {0} is not a client request")]
+    NotAClientOp(i32),
 }
 
 /// A client request, decoded from its opcode and body.
@@ -166,6 +168,9 @@ impl Request {
             op::ADD_WATCH => Request::AddWatch(AddWatchRequest::decode(r)?),
             op::WHO_AM_I => Request::WhoAmI,
             op::CLOSE_SESSION => Request::CloseSession,
+            // createSession only comes from the handshake; as a request its body is not a
+            // CreateSessionTxn ZooKeeper can use, and it fails like a malformed write.
+            op::CREATE_SESSION => return Err(RequestError::NotAClientOp(opcode)),
             other => Request::Unknown(other),
         })
     }

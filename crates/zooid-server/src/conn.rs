@@ -127,13 +127,15 @@ pub async fn serve(
             return;
         }
     };
+    // An old client sends no readOnly byte and must get none back (ProtocolManager).
+    let with_read_only = connect.len() > connect_len_without_read_only(&req);
     let out_max = (max * 4).max(OUTBOX_BYTES_MIN);
     let (outbox, rx, queued) = Outbox::new(out_max);
     let conn = Arc::new(ConnHandle {
         id: shared.next_conn_id.fetch_add(1, Ordering::Relaxed),
         remote,
         out: outbox,
-        auth: RwLock::new(Arc::new(vec![Id::new("ip", &remote.ip().to_string())])),
+        auth: RwLock::new(Arc::new(vec![Id::new("ip", &java_host_address(remote.ip()))])),
         session_id: AtomicI64::new(0),
         timeout_ms: AtomicI64::new(0),
         in_core: AtomicUsize::new(0),
@@ -147,7 +149,7 @@ pub async fn serve(
         .store(crate::core::now_wall_ms(), Ordering::Relaxed);
     shared.conns.lock().insert(conn.id, conn.clone());
     let writer = tokio::spawn(write_loop(wr, rx, queued));
-    let result = session_loop(&shared, &core, &conn, req, &mut rd).await;
+    let result = session_loop(&shared, &core, &conn, req, with_read_only, &mut rd).await;
     if let Err(e) = result {
         tracing::info!(
             "closing connection from {remote} (session 0x{:x}): {e}",
@@ -173,6 +175,7 @@ async fn session_loop(
     core: &mpsc::Sender<CoreMsg>,
     conn: &Arc<ConnHandle>,
     req: ConnectRequest,
+    with_read_only: bool,
     rd: &mut BufReader<OwnedReadHalf>,
 ) -> Result<(), ConnError> {
     let (new_session, started) = (req.session_id == 0, Instant::now());
@@ -187,7 +190,13 @@ async fn session_loop(
     let Some(resp) = resp else {
         return Err(ConnError::Malformed("client has seen a newer zxid".into()));
     };
-    conn.reply(frame_bare(&resp));
+    let mut f = frame_bare(&resp).to_vec();
+    if !with_read_only {
+        f.pop();
+        let len = (f.len() - 4) as i32;
+        f[..4].copy_from_slice(&len.to_be_bytes());
+    }
+    conn.reply(f.into());
     let Some(session) = session else {
         return Err(ConnError::Malformed(
             "session expired or wrong password".into(),
@@ -247,10 +256,10 @@ async fn packet(
             "received packet of unknown type {code} from 0x{:x}",
             conn.session()
         );
-        let zxid = shared.tree.read().last_zxid();
+        // UnimplementedRequestProcessor answers with the request's zxid, never set: -1.
         conn.reply(frame_header(&ReplyHeader {
             xid: hdr.xid,
-            zxid,
+            zxid: -1,
             err: ErrorCode::Unimplemented.code(),
         }));
         conn.kill();
@@ -299,7 +308,12 @@ fn auth(shared: &Shared, conn: &ConnHandle, xid: i32, body: &[u8]) -> Result<(),
     let p = AuthPacket::from_bytes(body)
         .or_else(|_| AuthPacket::decode(&mut Reader::new(body)))
         .map_err(|e| ConnError::Malformed(e.to_string()))?;
-    match authenticate(&shared.policy, &p.scheme, &p.auth) {
+    // The ip provider "authenticates" anyone as their own address.
+    let result = match p.scheme.as_str() {
+        "ip" => Ok(vec![Id::new("ip", &java_host_address(conn.remote.ip()))]),
+        _ => authenticate(&shared.policy, &p.scheme, &p.auth),
+    };
+    match result {
         Ok(ids) => {
             let mut a = conn.auth.write();
             let mut v: Vec<Id> = a.as_ref().clone();
@@ -332,4 +346,21 @@ fn auth(shared: &Shared, conn: &ConnHandle, xid: i32, body: &[u8]) -> Result<(),
             Ok(())
         }
     }
+}
+
+/// `InetAddress.getHostAddress`: dotted IPv4, or all eight IPv6 groups in lower-case hex
+/// without `::` compression, as the ip provider's ids are written.
+pub fn java_host_address(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(a) => a.to_string(),
+        std::net::IpAddr::V6(a) => {
+            let groups: Vec<String> = a.segments().iter().map(|g| format!("{g:x}")).collect();
+            groups.join(":")
+        }
+    }
+}
+
+/// The bytes of a ConnectRequest up to and including its password.
+fn connect_len_without_read_only(req: &ConnectRequest) -> usize {
+    4 + 8 + 4 + 8 + 4 + req.passwd.len()
 }

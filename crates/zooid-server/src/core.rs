@@ -164,6 +164,15 @@ impl Core {
                 .store(self.sessions.len() + 1, Ordering::Relaxed);
             Some(self.sessions.add(sid, timeout, now))
         } else {
+            // ZooKeeper closes the session's live connection before it even checks the
+            // password (processConnectRequest: closeSession(..., CLIENT_RECONNECT)).
+            if let Some(old) = self.owners.get(&req.session_id).copied() {
+                if old != conn.id {
+                    if let Some(c) = self.shared.conn(old) {
+                        c.kill();
+                    }
+                }
+            }
             let pw_ok = req.passwd.as_ref() == session_password(req.session_id);
             match self.sessions.get(req.session_id) {
                 Some(s) if pw_ok => {

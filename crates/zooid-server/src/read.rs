@@ -31,12 +31,24 @@ fn body<R: Record + 'static>(r: R) -> ReadResult {
 /// Executes a read request and queues its reply on `conn`.
 pub fn execute(shared: &Shared, conn: &ConnHandle, xid: i32, req: &Request) {
     let tree = shared.tree.read();
+    if let Request::MultiRead(ops) = req {
+        if ops.iter().any(|o| !o.is_read()) {
+            // FinalRequestProcessor fails on the first non-read op with an IOException:
+            // MarshallingError, with the (empty) MultiResponse it had started.
+            let zxid = tree.last_zxid();
+            let hdr = ReplyHeader { xid, zxid, err: ErrorCode::MarshallingError.code() };
+            conn.reply(encode_with(&hdr, Box::new(|b: &mut BytesMut| encode_multi_response(&[], b))));
+            return;
+        }
+    }
     let result = read(shared, &tree, conn, req);
     let zxid = tree.last_zxid();
     let err = match &result {
         Ok(_) => 0,
         Err(e) => e.code(),
     };
+    // Pings are answered with the ping xid whatever the client sent.
+    let xid = if matches!(req, Request::Ping) { zooid_proto::opcode::xid::PING } else { xid };
     let hdr = ReplyHeader { xid, zxid, err };
     let f = match result {
         Ok(Some(enc)) => encode_with(&hdr, enc),
@@ -166,7 +178,11 @@ fn read(shared: &Shared, tree: &DataTree, conn: &ConnHandle, req: &Request) -> R
                 .iter()
                 .map(|id| ClientInfo {
                     auth_scheme: id.scheme.clone(),
-                    user: id.id.clone(),
+                    // AuthenticationProvider.getUserName: digest ids show the user only.
+                    user: match id.scheme.as_str() {
+                        "digest" => id.id.split(':').next().unwrap_or("").to_owned(),
+                        _ => id.id.clone(),
+                    },
                 })
                 .collect();
             body(WhoAmIResponse { client_info })
