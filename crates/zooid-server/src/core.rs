@@ -1,8 +1,10 @@
 //! The core: the one task that changes the tree. It owns sessions and prep, turns each
-//! write into a txn, applies it, fires its watches and replies, in arrival order. Reads
-//! of a session with writes in flight come here too, so replies keep request order.
+//! write into a txn and hands it to the log; once the log says the txn is durable, it
+//! applies it, fires its watches and replies. Work waits in one FIFO pipeline, so a
+//! read queued behind its session's writes runs after they are applied, and replies
+//! keep request order.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -51,6 +53,75 @@ pub enum CoreMsg {
     Tick,
 }
 
+/// What the log reports back: everything up to a zxid is durable, or a batch failed.
+#[derive(Debug)]
+pub enum Durable {
+    Upto(i64),
+    /// The batch holding these zxids was not made durable; the log truncated it away
+    /// and can take writes again (`recovered`) or cannot be trusted any more.
+    Failed {
+        reason: String,
+        recovered: bool,
+    },
+}
+
+/// Where txns go to become durable.
+pub trait TxnSink: Send {
+    /// Queues a txn; the sink reports through the `Durable` channel it was built with.
+    fn append(&mut self, txn: Txn);
+}
+
+/// Work waiting for its txn to be durable, in arrival order.
+enum Pending {
+    /// A client write: reply once applied.
+    Write {
+        conn: Arc<ConnHandle>,
+        xid: i32,
+        op: i32,
+        received: Instant,
+        txn: Txn,
+        close_session: bool,
+    },
+    /// A read queued behind a write of the same session.
+    Read {
+        conn: Arc<ConnHandle>,
+        xid: i32,
+        op: i32,
+        received: Instant,
+        req: Request,
+    },
+    /// A new session: the handshake is answered once its createSession txn is durable.
+    Connect {
+        conn: Arc<ConnHandle>,
+        txn: Txn,
+        reply: oneshot::Sender<ConnectOutcome>,
+    },
+    /// Server-made txns: expiry (closeSession) and the container reaper.
+    Internal {
+        txn: Txn,
+        expired_session: Option<i64>,
+    },
+    /// A reply decided without a txn that must still wait its turn.
+    Reply {
+        conn: Arc<ConnHandle>,
+        xid: i32,
+        op: i32,
+        received: Instant,
+        frame: bytes::Bytes,
+    },
+}
+
+impl Pending {
+    fn zxid(&self) -> Option<i64> {
+        match self {
+            Pending::Write { txn, .. }
+            | Pending::Connect { txn, .. }
+            | Pending::Internal { txn, .. } => Some(txn.zxid()),
+            Pending::Read { .. } | Pending::Reply { .. } => None,
+        }
+    }
+}
+
 /// What the connection does after the handshake.
 pub struct ConnectOutcome {
     /// None: refuse silently (client is ahead of us); the connection is closed.
@@ -67,6 +138,16 @@ pub struct Core {
     last_reap: Instant,
     fired: Vec<Fired>,
     triggers: Vec<Trigger>,
+    /// Work in arrival order; the writes in it are not yet durable.
+    pipeline: VecDeque<Pending>,
+    /// The zxid the next txn gets (the tree lags behind by the pipeline's writes).
+    next_zxid: i64,
+    /// None: no log, a txn is durable once prepped (in-memory server).
+    sink: Option<Box<dyn TxnSink>>,
+    /// Set when the log can no longer be trusted: writes are refused, reads go on.
+    log_broken: bool,
+    /// Sessions whose closeSession txn is in flight (ZooKeeper's `setSessionClosing`).
+    closing: std::collections::HashSet<i64>,
 }
 
 pub fn now_wall_ms() -> i64 {
@@ -87,25 +168,61 @@ impl Core {
             last_reap: Instant::now(),
             fired: Vec::new(),
             triggers: Vec::new(),
+            pipeline: VecDeque::new(),
+            next_zxid: 0,
+            sink: None,
+            log_broken: false,
+            closing: std::collections::HashSet::new(),
         }
+        .starting_after_tree()
+    }
+
+    fn starting_after_tree(mut self) -> Core {
+        self.next_zxid = self.shared.tree.read().last_zxid() + 1;
+        self
+    }
+
+    /// Sends txns to `sink` and applies them once it reports them durable.
+    pub fn with_sink(mut self, sink: Box<dyn TxnSink>) -> Core {
+        self.sink = Some(sink);
+        self
+    }
+
+    /// Sessions restored from disk: they get a full timeout to reconnect.
+    pub fn restore_sessions(&mut self, sessions: impl IntoIterator<Item = (i64, i32)>) {
+        let now = self.mono_ms();
+        for (id, timeout) in sessions {
+            self.sessions.add(id, timeout, now);
+        }
+        self.shared
+            .session_count
+            .store(self.sessions.len(), Ordering::Relaxed);
     }
 
     pub fn mono_ms(&self) -> i64 {
         self.shared.started.elapsed().as_millis() as i64
     }
 
-    pub async fn run(mut self, mut rx: mpsc::Receiver<CoreMsg>) {
-        while let Some(msg) = rx.recv().await {
-            self.handle(msg);
+    pub async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<CoreMsg>,
+        mut durable: mpsc::UnboundedReceiver<Durable>,
+    ) {
+        loop {
+            tokio::select! {
+                biased;
+                Some(d) = durable.recv() => self.on_durable(d),
+                msg = rx.recv() => match msg {
+                    Some(m) => self.handle(m),
+                    None => return,
+                },
+            }
         }
     }
 
     fn handle(&mut self, msg: CoreMsg) {
         match msg {
-            CoreMsg::Connect { conn, req, reply } => {
-                let outcome = self.connect(&conn, &req);
-                let _ = reply.send(outcome);
-            }
+            CoreMsg::Connect { conn, req, reply } => self.connect(conn, &req, reply),
             CoreMsg::Request {
                 conn,
                 xid,
@@ -113,15 +230,7 @@ impl Core {
                 req,
                 auth,
                 received,
-            } => {
-                self.request(&conn, xid, op, req, &auth);
-                conn.responded(op, xid, received);
-                conn.in_core.fetch_sub(1, Ordering::AcqRel);
-                self.shared
-                    .counters
-                    .outstanding
-                    .fetch_sub(1, Ordering::Relaxed);
-            }
+            } => self.request(conn, xid, op, req, &auth, received),
             CoreMsg::ConnClosed { conn_id, session } => {
                 self.shared.watches.lock().remove_watcher(conn_id);
                 self.shared.conns.lock().remove(&conn_id);
@@ -133,7 +242,12 @@ impl Core {
         }
     }
 
-    fn connect(&mut self, conn: &Arc<ConnHandle>, req: &ConnectRequest) -> ConnectOutcome {
+    fn connect(
+        &mut self,
+        conn: Arc<ConnHandle>,
+        req: &ConnectRequest,
+        reply: oneshot::Sender<ConnectOutcome>,
+    ) {
         let last = self.shared.tree.read().last_zxid();
         if req.last_zxid_seen > last {
             tracing::info!(
@@ -142,56 +256,67 @@ impl Core {
                 req.last_zxid_seen,
                 last
             );
-            return ConnectOutcome {
+            let _ = reply.send(ConnectOutcome {
                 resp: None,
                 session: None,
-            };
+            });
+            return;
         }
         let cfg = &self.shared.config;
         let timeout = req.time_out.clamp(
             cfg.min_session_timeout_ms as i32,
             cfg.max_session_timeout_ms as i32,
         );
-        let now = self.mono_ms();
-        let session = if req.session_id == 0 {
+        if req.session_id == 0 {
+            if self.log_broken {
+                let _ = reply.send(ConnectOutcome {
+                    resp: None,
+                    session: None,
+                });
+                return;
+            }
             let sid = self.sessions.next_session_id();
-            let shared = self.shared.clone();
-            let ctx = make_ctx(&shared, sid, 0, &[]);
-            let txn = Prep::create_session(&ctx, timeout);
-            self.commit(&txn);
-            self.shared
-                .session_count
-                .store(self.sessions.len() + 1, Ordering::Relaxed);
-            Some(self.sessions.add(sid, timeout, now))
-        } else {
-            // ZooKeeper closes the session's live connection before it even checks the
-            // password (processConnectRequest: closeSession(..., CLIENT_RECONNECT)).
-            if let Some(old) = self.owners.get(&req.session_id).copied() {
-                if old != conn.id {
-                    if let Some(c) = self.shared.conn(old) {
-                        c.kill();
-                    }
+            let txn = {
+                let shared = self.shared.clone();
+                let ctx = make_ctx(&shared, sid, 0, &[], self.next_zxid);
+                Prep::create_session(&ctx, timeout)
+            };
+            self.submit(Pending::Connect { conn, txn, reply });
+            return;
+        }
+        // ZooKeeper closes the session's live connection before it even checks the
+        // password (processConnectRequest: closeSession(..., CLIENT_RECONNECT)).
+        if let Some(old) = self.owners.get(&req.session_id).copied() {
+            if old != conn.id {
+                if let Some(c) = self.shared.conn(old) {
+                    c.kill();
                 }
             }
-            let pw_ok = req.passwd.as_ref() == session_password(req.session_id);
-            match self.sessions.get(req.session_id) {
-                Some(s) if pw_ok => {
-                    s.touch(now);
-                    Some(s.clone())
-                }
-                _ => None,
+        }
+        let pw_ok = req.passwd.as_ref() == session_password(req.session_id);
+        let now = self.mono_ms();
+        let session = match self.sessions.get(req.session_id) {
+            Some(s) if pw_ok && !self.closing.contains(&req.session_id) => {
+                s.touch(now);
+                s.clone()
+            }
+            _ => {
+                let resp = ConnectResponse {
+                    passwd: vec![0u8; 16].into(),
+                    ..ConnectResponse::default()
+                };
+                let _ = reply.send(ConnectOutcome {
+                    resp: Some(resp),
+                    session: None,
+                });
+                return;
             }
         };
-        let Some(s) = session else {
-            let resp = ConnectResponse {
-                passwd: vec![0u8; 16].into(),
-                ..ConnectResponse::default()
-            };
-            return ConnectOutcome {
-                resp: Some(resp),
-                session: None,
-            };
-        };
+        let _ = reply.send(self.attach(&conn, session));
+    }
+
+    /// Makes `conn` the session's connection and builds the handshake answer.
+    fn attach(&mut self, conn: &Arc<ConnHandle>, s: Arc<SessionState>) -> ConnectOutcome {
         if let Some(old) = self.owners.insert(s.id, conn.id) {
             if old != conn.id {
                 if let Some(c) = self.shared.conn(old) {
@@ -218,77 +343,268 @@ impl Core {
 
     fn request(
         &mut self,
-        conn: &Arc<ConnHandle>,
+        conn: Arc<ConnHandle>,
         xid: i32,
-        opcode: i32,
+        op: i32,
         req: Decoded,
         auth: &[Id],
+        received: Instant,
     ) {
         let sid = conn.session();
         let req = match req {
-            Ok(r) if !r.is_write() => return read::execute(&self.shared, conn, xid, &r),
-            Ok(r) => r,
-            Err(e) if !zooid_proto::opcode::is_write_op(opcode) => {
-                tracing::warn!("malformed request from 0x{sid:x} (op {opcode}): {e}");
-                return self.reply_error(conn, xid, ErrorCode::MarshallingError);
+            Ok(r) if !r.is_write() => {
+                if self.pipeline.is_empty() {
+                    read::execute(&self.shared, &conn, xid, &r);
+                    self.answered(&conn, op, xid, received);
+                } else {
+                    self.pipeline.push_back(Pending::Read {
+                        conn,
+                        xid,
+                        op,
+                        received,
+                        req: r,
+                    });
+                }
+                return;
             }
+            Ok(r) => Some(r),
             Err(e) => {
-                tracing::warn!("malformed request from 0x{sid:x} (op {opcode}): {e}");
-                let shared = self.shared.clone();
-                let ctx = make_ctx(&shared, sid, xid, auth);
-                let txn = Txn {
-                    hdr: zooid_proto::TxnHeader {
-                        client_id: sid,
-                        cxid: xid,
-                        zxid: ctx.zxid,
-                        time: ctx.time,
-                        op: op::ERROR,
-                    },
-                    body: zooid_tree::TxnBody::Error(zooid_proto::ErrorTxn {
-                        err: ErrorCode::MarshallingError.code(),
-                    }),
-                };
-                self.commit(&txn);
-                return self.reply_error(conn, xid, ErrorCode::MarshallingError);
+                tracing::warn!("malformed request from 0x{sid:x} (op {op}): {e}");
+                None
             }
         };
+        if self.log_broken {
+            // Nothing reaches the log any more: answer in order without a zxid.
+            let zxid = self.shared.tree.read().last_zxid();
+            let f = frame_header(&ReplyHeader {
+                xid,
+                zxid,
+                err: ErrorCode::SystemError.code(),
+            });
+            return self.reply_in_order(conn, xid, op, received, f);
+        }
         let shared = self.shared.clone();
-        let ctx = make_ctx(&shared, sid, xid, auth);
-        let txn = if self.sessions.get(sid).is_none() {
-            Txn {
-                hdr: zooid_proto::TxnHeader {
-                    client_id: sid,
-                    cxid: xid,
-                    zxid: ctx.zxid,
-                    time: ctx.time,
-                    op: op::ERROR,
-                },
-                body: zooid_tree::TxnBody::Error(zooid_proto::ErrorTxn {
-                    err: ErrorCode::SessionExpired.code(),
-                }),
+        let ctx = make_ctx(&shared, sid, xid, auth, self.next_zxid);
+        let txn = match &req {
+            None if !zooid_proto::opcode::is_write_op(op) => {
+                let zxid = self.shared.tree.read().last_zxid();
+                let f = frame_header(&ReplyHeader {
+                    xid,
+                    zxid,
+                    err: ErrorCode::MarshallingError.code(),
+                });
+                return self.reply_in_order(conn, xid, op, received, f);
             }
-        } else {
-            let tree = self.shared.tree.read();
-            let t = self.prep.prep(&tree, &ctx, &req);
-            drop(tree);
-            t
+            None => error_txn(&ctx, ErrorCode::MarshallingError),
+            Some(_) if self.sessions.get(sid).is_none() || self.closing.contains(&sid) => {
+                error_txn(&ctx, ErrorCode::SessionExpired)
+            }
+            Some(r) => {
+                let tree = self.shared.tree.read();
+                let t = self.prep.prep(&tree, &ctx, r);
+                drop(tree);
+                t
+            }
         };
-        let result = self.commit(&txn);
-        self.reply_write(conn, xid, &result);
-        if matches!(req, Request::CloseSession) && result.err == 0 {
-            // After the reply: ending the session closes its connection.
-            self.end_session(sid);
-            conn.kill();
+        let close_session = matches!(req, Some(Request::CloseSession));
+        self.submit(Pending::Write {
+            conn,
+            xid,
+            op,
+            received,
+            txn,
+            close_session,
+        });
+    }
+
+    /// Queues a ready reply behind the session's pending work (or sends it now).
+    fn reply_in_order(
+        &mut self,
+        conn: Arc<ConnHandle>,
+        xid: i32,
+        op: i32,
+        received: Instant,
+        frame: bytes::Bytes,
+    ) {
+        if self.pipeline.is_empty() {
+            conn.reply(frame);
+            self.answered(&conn, op, xid, received);
+        } else {
+            self.pipeline.push_back(Pending::Reply {
+                conn,
+                xid,
+                op,
+                received,
+                frame,
+            });
         }
     }
 
-    fn reply_error(&self, conn: &ConnHandle, xid: i32, err: ErrorCode) {
-        let zxid = self.shared.tree.read().last_zxid();
-        conn.reply(frame_header(&ReplyHeader {
-            xid,
-            zxid,
-            err: err.code(),
-        }));
+    /// Books a finished request: stats, and the per-session in-flight count.
+    fn answered(&self, conn: &ConnHandle, op: i32, xid: i32, received: Instant) {
+        conn.responded(op, xid, received);
+        conn.in_core.fetch_sub(1, Ordering::AcqRel);
+        self.shared
+            .counters
+            .outstanding
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Hands a txn to the log and queues its work; without a log it is durable at once.
+    fn submit(&mut self, p: Pending) {
+        let zxid = p.zxid().expect("submit takes txn work");
+        assert_eq!(zxid, self.next_zxid, "txns are submitted in zxid order");
+        self.next_zxid += 1;
+        match &mut self.sink {
+            Some(sink) => {
+                let txn = match &p {
+                    Pending::Write { txn, .. }
+                    | Pending::Connect { txn, .. }
+                    | Pending::Internal { txn, .. } => txn.clone(),
+                    _ => unreachable!("checked by zxid()"),
+                };
+                sink.append(txn);
+                self.pipeline.push_back(p);
+            }
+            None => {
+                self.pipeline.push_back(p);
+                self.drain(zxid);
+            }
+        }
+    }
+
+    fn on_durable(&mut self, d: Durable) {
+        match d {
+            Durable::Upto(z) => self.drain(z),
+            Durable::Failed { reason, recovered } => {
+                tracing::error!("txn log write failed: {reason}");
+                if !recovered {
+                    tracing::error!(
+                        "the txn log cannot be trusted any more: refusing writes, serving reads"
+                    );
+                    self.log_broken = true;
+                }
+                self.fail_pending();
+            }
+        }
+    }
+
+    /// Finishes the pipeline's work whose txns are durable up to `upto`, in order.
+    fn drain(&mut self, upto: i64) {
+        while let Some(front) = self.pipeline.front() {
+            if front.zxid().is_some_and(|z| z > upto) {
+                break;
+            }
+            let p = self.pipeline.pop_front().expect("front exists");
+            self.finish(p);
+        }
+    }
+
+    fn finish(&mut self, p: Pending) {
+        match p {
+            Pending::Write {
+                conn,
+                xid,
+                op,
+                received,
+                txn,
+                close_session,
+            } => {
+                let sid = txn.hdr.client_id;
+                let result = self.commit(&txn);
+                self.reply_write(&conn, xid, &result);
+                self.answered(&conn, op, xid, received);
+                if close_session && result.err == 0 {
+                    // After the reply: ending the session closes its connection.
+                    self.end_session(sid);
+                    conn.kill();
+                }
+            }
+            Pending::Read {
+                conn,
+                xid,
+                op,
+                received,
+                req,
+            } => {
+                read::execute(&self.shared, &conn, xid, &req);
+                self.answered(&conn, op, xid, received);
+            }
+            Pending::Reply {
+                conn,
+                xid,
+                op,
+                received,
+                frame,
+            } => {
+                conn.reply(frame);
+                self.answered(&conn, op, xid, received);
+            }
+            Pending::Connect { conn, txn, reply } => {
+                self.commit(&txn);
+                let timeout = match &txn.body {
+                    zooid_tree::TxnBody::CreateSession(t) => t.time_out,
+                    _ => unreachable!("connect work carries a createSession txn"),
+                };
+                let s = self
+                    .sessions
+                    .add(txn.hdr.client_id, timeout, self.mono_ms());
+                self.shared
+                    .session_count
+                    .store(self.sessions.len(), Ordering::Relaxed);
+                let _ = reply.send(self.attach(&conn, s));
+            }
+            Pending::Internal {
+                txn,
+                expired_session,
+            } => {
+                self.commit(&txn);
+                if let Some(sid) = expired_session {
+                    self.end_session(sid);
+                }
+            }
+        }
+    }
+
+    /// The log lost a batch: every write in the pipeline fails (its client gets
+    /// SystemError), reads still run, and prep forgets what it assumed.
+    fn fail_pending(&mut self) {
+        let pending = std::mem::take(&mut self.pipeline);
+        for p in pending {
+            match p {
+                Pending::Write {
+                    conn,
+                    xid,
+                    op,
+                    received,
+                    ..
+                } => {
+                    let zxid = self.shared.tree.read().last_zxid();
+                    conn.reply(frame_header(&ReplyHeader {
+                        xid,
+                        zxid,
+                        err: ErrorCode::SystemError.code(),
+                    }));
+                    self.answered(&conn, op, xid, received);
+                }
+                Pending::Read { .. } | Pending::Reply { .. } => self.finish(p),
+                Pending::Connect { reply, .. } => {
+                    let _ = reply.send(ConnectOutcome {
+                        resp: None,
+                        session: None,
+                    });
+                }
+                Pending::Internal {
+                    expired_session, ..
+                } => {
+                    if let Some(sid) = expired_session {
+                        self.closing.remove(&sid);
+                    }
+                }
+            }
+        }
+        self.prep.reset();
+        self.next_zxid = self.shared.tree.read().last_zxid() + 1;
     }
 
     fn reply_write(&self, conn: &ConnHandle, xid: i32, r: &TxnResult) {
@@ -401,6 +717,7 @@ impl Core {
 
     fn end_session(&mut self, sid: i64) {
         self.sessions.remove(sid);
+        self.closing.remove(&sid);
         self.shared
             .session_count
             .store(self.sessions.len(), Ordering::Relaxed);
@@ -414,17 +731,22 @@ impl Core {
     fn tick(&mut self) {
         let now = self.mono_ms();
         for sid in self.sessions.expired(now) {
+            if self.log_broken || !self.closing.insert(sid) {
+                continue;
+            }
             tracing::info!("expiring session 0x{sid:x}");
             let shared = self.shared.clone();
-            let ctx = make_ctx(&shared, sid, 0, &[]);
+            let ctx = make_ctx(&shared, sid, 0, &[], self.next_zxid);
             let tree = self.shared.tree.read();
             let txn = self.prep.close_session(&tree, &ctx);
             drop(tree);
-            self.commit(&txn);
-            self.end_session(sid);
+            self.submit(Pending::Internal {
+                txn,
+                expired_session: Some(sid),
+            });
         }
         let interval = self.shared.config.container_check_interval_ms as u128;
-        if self.last_reap.elapsed().as_millis() >= interval {
+        if !self.log_broken && self.last_reap.elapsed().as_millis() >= interval {
             self.last_reap = Instant::now();
             self.reap_containers();
         }
@@ -460,11 +782,14 @@ impl Core {
         };
         for path in candidates {
             let shared = self.shared.clone();
-            let ctx = make_ctx(&shared, 0, 0, &[]);
+            let ctx = make_ctx(&shared, 0, 0, &[], self.next_zxid);
             let tree = self.shared.tree.read();
             let txn = self.prep.delete_container(&tree, &ctx, &path);
             drop(tree);
-            self.commit(&txn);
+            self.submit(Pending::Internal {
+                txn,
+                expired_session: None,
+            });
         }
     }
 }
@@ -492,12 +817,32 @@ fn parent_of(path: &str) -> &str {
     zooid_proto::path::parent(path).unwrap_or("/")
 }
 
-/// The prep inputs for the next txn: zxid after the last applied one, wall-clock time.
-fn make_ctx<'a>(shared: &'a Shared, session_id: i64, cxid: i32, auth: &'a [Id]) -> PrepCtx<'a> {
+/// A txn that records a failed write (it still takes a zxid, as in ZooKeeper).
+fn error_txn(ctx: &PrepCtx<'_>, err: ErrorCode) -> Txn {
+    Txn {
+        hdr: zooid_proto::TxnHeader {
+            client_id: ctx.session_id,
+            cxid: ctx.cxid,
+            zxid: ctx.zxid,
+            time: ctx.time,
+            op: op::ERROR,
+        },
+        body: zooid_tree::TxnBody::Error(zooid_proto::ErrorTxn { err: err.code() }),
+    }
+}
+
+/// The prep inputs for the txn that gets `zxid`: wall-clock time, the caller's ids.
+fn make_ctx<'a>(
+    shared: &'a Shared,
+    session_id: i64,
+    cxid: i32,
+    auth: &'a [Id],
+    zxid: i64,
+) -> PrepCtx<'a> {
     PrepCtx {
         session_id,
         cxid,
-        zxid: shared.tree.read().last_zxid() + 1,
+        zxid,
         time: now_wall_ms(),
         auth,
         policy: &shared.policy,

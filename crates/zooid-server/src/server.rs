@@ -36,7 +36,8 @@ impl Server {
         let cap = config.global_outstanding_limit.max(1) as usize;
         let shared = Arc::new(Shared::new(config));
         let (core_tx, core_rx) = mpsc::channel(cap);
-        tokio::spawn(Core::new(shared.clone()).run(core_rx));
+        let (_durable_tx, durable_rx) = mpsc::unbounded_channel();
+        tokio::spawn(Core::new(shared.clone()).run(core_rx, durable_rx));
         let ticker = core_tx.clone();
         tokio::spawn(async move {
             let mut iv = tokio::time::interval(Duration::from_millis(tick_ms));

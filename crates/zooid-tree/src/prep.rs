@@ -181,6 +181,11 @@ impl Prep {
         self.pending.retain(|_, (z, _)| *z > zxid);
     }
 
+    /// Forgets every pending change (the txns that made them were lost).
+    pub fn reset(&mut self) {
+        self.pending.clear();
+    }
+
     pub fn pending_len(&self) -> usize {
         self.pending.len()
     }

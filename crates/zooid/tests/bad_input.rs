@@ -80,9 +80,27 @@ fn malformed_body_gets_marshalling_error_and_connection_stays() {
 #[test]
 fn connections_past_max_client_cnxns_are_refused() {
     let server = ZooidProcess::start("maxClientCnxns=3");
-    let mut held: Vec<TcpStream> = (0..3).map(|_| raw(&server)).collect();
-    for s in &mut held {
-        handshake(s);
+    // The readiness probe's own connections may still hold a slot for a moment:
+    // retry until three sessions are up.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut held: Vec<TcpStream> = Vec::new();
+    while held.len() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "could not open 3 sessions"
+        );
+        let mut s = raw(&server);
+        let req = ConnectRequest {
+            time_out: 30000,
+            passwd: vec![0u8; 16].into(),
+            ..Default::default()
+        };
+        send_frame(&mut s, &req.to_vec());
+        if read_frame(&mut s).is_some() {
+            held.push(s);
+        } else {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
     let mut extra = raw(&server);
     let _ = extra.write_all(&[0, 0, 0, 1]);
