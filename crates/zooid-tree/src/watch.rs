@@ -1309,3 +1309,18 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod mode_tests {
+    use super::*;
+
+    #[test]
+    fn persistent_plus_one_shot_fire_once() {
+        let mut r = WatchRegistry::new();
+        r.add_persistent("/p", 1, false);
+        r.add(Which::Data, "/p", 1);
+        let mut out = Vec::new();
+        r.node_data_changed("/p", &mut out);
+        assert_eq!(out.len(), 1, "{out:?}");
+    }
+}
