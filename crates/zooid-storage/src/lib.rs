@@ -1,0 +1,27 @@
+//! zooid-storage: durability in Apache ZooKeeper's own on-disk formats, so a data
+//! directory moves between ZooKeeper and Zooid in both directions.
+//!
+//! - [`log`]: the txn log (`version-2/log.<zxid>`): group-commit writer, reader that
+//!   finds the end of the valid data and tells a torn tail from corruption, truncation.
+//! - [`snap`]: snapshots (`version-2/snapshot.<zxid>[.gz|.snappy]`): atomic writer,
+//!   checksum-validating reader, the choice of the newest valid ones.
+//! - [`purge`]: `PurgeTxnLog`: keep the newest N snapshots and the logs they need.
+//! - [`dump`]: human-readable and JSON dumps of a log file or a snapshot.
+//!
+//! Everything here is blocking `std::fs` IO: the server calls it from a dedicated thread.
+//! Bytes read from disk never panic and never make us allocate more than the file backs.
+#![deny(clippy::disallowed_methods)]
+
+pub mod dump;
+mod error;
+pub mod files;
+pub mod log;
+pub mod purge;
+pub mod snap;
+
+pub use error::StorageError;
+pub use files::version_dir;
+pub use log::{read_from, truncate_tail, LogEntry, Tail, TxnLogReader, TxnLogWriter};
+pub use snap::{
+    find_valid_snapshots, read_snapshot, write_snapshot, SnapNode, Snapshot, ZxidDigest,
+};

@@ -1,0 +1,643 @@
+//! Snapshots, in ZooKeeper's `FileSnap` format.
+//!
+//! Files live in `<dataDir>/version-2/` and are named `snapshot.<zxid hex>` after the
+//! last zxid applied when the snapshot started, with `.gz` or `.snappy` appended when
+//! compressed (`zookeeper.snapshot.compression.method`). The grammar is of the
+//! (decompressed) stream; `checksum` is the Adler32 of every stream byte before it:
+//!
+//! ```text
+//! snapshot  = FileHeader sessions tree seal digest? lastZxid?
+//! FileHeader= int magic ("ZKSN" = 0x5a4b534e) int version (2) long dbid (-1)
+//! sessions  = int count (long sessionId int timeoutMs){count}
+//! tree      = acls node* string "/"            ; DataTree.serialize
+//! acls      = int count (long index vector<ACL>){count}  ; ReferenceCountedACLCache
+//! node      = string path DataNode             ; depth-first from the root, whose path
+//!                                              ; is ""; a parent before its children
+//! DataNode  = buffer data long aclIndex StatPersisted
+//! seal      = long checksum string "/"         ; SnapStream.sealStream
+//! digest    = long zxid int version (long digest | string hexDigest if version < 2)
+//!             seal                             ; DataTree.serializeZxidDigest (3.6+)
+//! lastZxid  = long zxid seal                   ; serializeLastProcessedZxid (3.9+)
+//! ```
+//!
+//! Sources: `FileSnap.serialize`/`deserialize`, `SnapStream`, `SerializeUtils.
+//! serializeSnapshot`, `DataTree.serialize`/`serializeNode`/`serializeZxidDigest`,
+//! `ReferenceCountedACLCache.serialize`, `DataNode.serialize`.
+//!
+//! Reading the optional sections follows ZooKeeper: a stream that ends before the
+//! digest (or before lastZxid) simply has none; a section that is there must carry its
+//! seal. A writer with digests off but lastZxid on (ZooKeeper 3.9 with
+//! `zookeeper.digest.enabled=false`) leaves exactly 21 bytes after the first seal; we
+//! recognise that by size, where ZooKeeper would misread it as a digest.
+
+mod stream;
+
+pub use stream::Compression;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use zooid_proto::{Acl, FileHeader, JuteWrite, Reader, Record, StatPersisted};
+
+use crate::files::{self, SNAPSHOT_PREFIX};
+use crate::StorageError;
+use stream::{Checked, CheckedWriter, SNAPPY_MAGIC};
+
+/// `FileSnap.SNAP_MAGIC`.
+pub const SNAP_MAGIC: i32 = i32::from_be_bytes(*b"ZKSN");
+/// `FileSnap.VERSION`.
+pub const SNAP_VERSION: i32 = 2;
+/// `FileSnap.dbId`.
+pub const SNAP_DBID: i64 = -1;
+/// The digest version ZooKeeper 3.6+ writes (`DigestCalculator.DIGEST_VERSION`).
+pub const DIGEST_VERSION: i32 = 2;
+/// Bytes of a `StatPersisted`.
+const STAT_LEN: usize = 60;
+/// At most this much after the tree's seal is read (a digest and a lastZxid section
+/// take 54 bytes); ZooKeeper ignores whatever follows the sections it knows.
+const TRAILER_MAX: u64 = 4096;
+
+/// One znode as a snapshot stores it. The root's path is `""`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapNode {
+    pub path: String,
+    pub data: Bytes,
+    /// Index into the snapshot's ACL table (-1 = `OPEN_ACL_UNSAFE` without an entry).
+    pub acl: i64,
+    pub stat: StatPersisted,
+}
+
+/// `DataTree.ZxidDigest`: the tree digest after `zxid`. A zxid of 0 means "no digest"
+/// (ZooKeeper writes that when it has none yet, and ignores it when reading).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZxidDigest {
+    pub zxid: i64,
+    pub version: i32,
+    pub digest: i64,
+}
+
+/// A whole snapshot, tree-agnostic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// (session id, timeout ms), in file order.
+    pub sessions: Vec<(i64, i32)>,
+    /// (ACL index, list), in file order.
+    pub acls: Vec<(i64, Vec<Acl>)>,
+    /// Depth-first, parents before children, the root first.
+    pub nodes: Vec<SnapNode>,
+    pub digest: Option<ZxidDigest>,
+    pub last_processed_zxid: Option<i64>,
+}
+
+/// The zxid in a snapshot file's name.
+pub fn snapshot_zxid(path: &Path) -> Option<i64> {
+    files::zxid_from_name(path.file_name()?.to_str()?, SNAPSHOT_PREFIX)
+}
+
+// ---------------------------------------------------------------------------- writing
+
+/// Writes an uncompressed snapshot to `path` (normally `dir/`[`files::snapshot_name`]).
+/// The file is written under a temporary name that is not a snapshot name, synced, and
+/// renamed: `path` never names half a snapshot. `nodes` must come depth-first from the
+/// root (`""`), as `DataTree::walk` yields them; anything else is refused, since no
+/// reader could rebuild the tree from it. The digest section (an empty one when
+/// `digest` is `None`, as ZooKeeper writes) and the lastProcessedZxid section are always
+/// written: ZooKeeper 3.8 reads the first and ignores the second, 3.9 reads both.
+pub fn write_snapshot(
+    path: &Path,
+    sessions: &[(i64, i32)],
+    acls: &[(i64, Vec<Acl>)],
+    nodes: impl IntoIterator<Item = SnapNode>,
+    digest: Option<ZxidDigest>,
+    last_processed_zxid: i64,
+) -> Result<(), StorageError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| StorageError::Invalid(format!("bad snapshot path {}", path.display())))?;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let result = write_file(&tmp, sessions, acls, nodes, digest, last_processed_zxid)
+        .and_then(|()| fs::rename(&tmp, path).map_err(StorageError::io(path)))
+        .and_then(|()| files::sync_dir(dir));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn write_file(
+    tmp: &Path,
+    sessions: &[(i64, i32)],
+    acls: &[(i64, Vec<Acl>)],
+    nodes: impl IntoIterator<Item = SnapNode>,
+    digest: Option<ZxidDigest>,
+    last_processed_zxid: i64,
+) -> Result<(), StorageError> {
+    let f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(tmp)
+        .map_err(StorageError::io(tmp))?;
+    let mut w = CheckedWriter::new(BufWriter::with_capacity(256 * 1024, f));
+    let mut buf = Vec::with_capacity(64 * 1024);
+    FileHeader {
+        magic: SNAP_MAGIC,
+        version: SNAP_VERSION,
+        dbid: SNAP_DBID,
+    }
+    .encode(&mut buf);
+    buf.write_i32(sessions.len() as i32);
+    for (id, timeout) in sessions {
+        buf.write_i64(*id);
+        buf.write_i32(*timeout);
+    }
+    buf.write_i32(acls.len() as i32);
+    for (index, list) in acls {
+        buf.write_i64(*index);
+        buf.write_vec(list, |w, a| a.encode(w));
+    }
+    let mut order = DepthFirst::default();
+    for n in nodes {
+        order.check(&n.path)?;
+        buf.write_string(&n.path);
+        buf.write_buffer(&n.data);
+        buf.write_i64(n.acl);
+        n.stat.encode(&mut buf);
+        if buf.len() >= 64 * 1024 {
+            w.write_all(&buf).map_err(StorageError::io(tmp))?;
+            buf.clear();
+        }
+    }
+    if !order.saw_root {
+        return Err(StorageError::Invalid(
+            "a snapshot needs the root node".into(),
+        ));
+    }
+    buf.write_string("/");
+    w.write_all(&buf).map_err(StorageError::io(tmp))?;
+    seal(&mut w).map_err(StorageError::io(tmp))?;
+    let d = digest.unwrap_or(ZxidDigest {
+        zxid: 0,
+        version: DIGEST_VERSION,
+        digest: 0,
+    });
+    let mut buf = Vec::with_capacity(32);
+    buf.write_i64(d.zxid);
+    buf.write_i32(d.version);
+    if d.version < 2 {
+        buf.write_string(&format!("{:x}", d.digest as u64));
+    } else {
+        buf.write_i64(d.digest);
+    }
+    w.write_all(&buf).map_err(StorageError::io(tmp))?;
+    seal(&mut w).map_err(StorageError::io(tmp))?;
+    w.write_all(&last_processed_zxid.to_be_bytes())
+        .map_err(StorageError::io(tmp))?;
+    seal(&mut w).map_err(StorageError::io(tmp))?;
+    let f = w
+        .into_inner()
+        .into_inner()
+        .map_err(|e| StorageError::io(tmp)(e.into_error()))?;
+    f.sync_all().map_err(StorageError::io(tmp))
+}
+
+/// `SnapStream.sealStream`: the checksum so far, then the string "/".
+fn seal<W: Write>(w: &mut CheckedWriter<W>) -> io::Result<()> {
+    let mut b = Vec::with_capacity(13);
+    b.write_i64(w.checksum());
+    b.write_string("/");
+    w.write_all(&b)
+}
+
+/// Checks that paths come depth-first from the root with O(depth) memory: each node's
+/// parent must be on the stack of the current node's ancestors.
+#[derive(Default)]
+struct DepthFirst {
+    stack: Vec<String>,
+    saw_root: bool,
+}
+
+impl DepthFirst {
+    fn check(&mut self, path: &str) -> Result<(), StorageError> {
+        if !self.saw_root {
+            if !path.is_empty() {
+                return Err(StorageError::Invalid(format!(
+                    "the first snapshot node must be the root \"\", not {path:?}"
+                )));
+            }
+            self.saw_root = true;
+            self.stack.push(String::new());
+            return Ok(());
+        }
+        let parent = match path.rfind('/') {
+            Some(i) if path.len() > 1 && !path.ends_with('/') => &path[..i],
+            _ => return Err(StorageError::Invalid(format!("bad snapshot path {path:?}"))),
+        };
+        while self.stack.last().is_some_and(|top| top != parent) {
+            self.stack.pop();
+        }
+        if self.stack.is_empty() {
+            return Err(StorageError::Invalid(format!(
+                "snapshot node {path:?} does not follow its parent depth-first"
+            )));
+        }
+        self.stack.push(path.to_owned());
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------- reading
+
+/// Reads and validates a whole snapshot: magic, the tree's checksum, the optional
+/// sections' checksums, and that every node's parent came before it. Decompresses by
+/// file suffix. Lengths inside the file are never trusted for allocation: buffers grow
+/// as bytes actually arrive.
+pub fn read_snapshot(path: &Path) -> Result<Snapshot, StorageError> {
+    let raw = stream::open(path).map_err(StorageError::io(path))?;
+    let mut r = SnapReader {
+        path,
+        r: Checked::new(raw),
+    };
+    let snap = r.read()?;
+    check_parents(path, &snap.nodes)?;
+    Ok(snap)
+}
+
+struct SnapReader<'p> {
+    path: &'p Path,
+    r: Checked<Box<dyn Read>>,
+}
+
+impl SnapReader<'_> {
+    fn read(&mut self) -> Result<Snapshot, StorageError> {
+        let magic = self.i32()?;
+        let _version = self.i32()?;
+        let _dbid = self.i64()?;
+        if magic != SNAP_MAGIC {
+            return Err(StorageError::BadMagic {
+                file: self.path.to_path_buf(),
+                found: magic,
+                expected: SNAP_MAGIC,
+            });
+        }
+        let count = self.count("session count")?;
+        let mut sessions = Vec::with_capacity(count.min(4096));
+        for _ in 0..count {
+            sessions.push((self.i64()?, self.i32()?));
+        }
+        let count = self.count("ACL table size")?;
+        let mut acls = Vec::with_capacity(count.min(4096));
+        for _ in 0..count {
+            let index = self.i64()?;
+            let n = self.count("ACL list length")?;
+            let mut list = Vec::with_capacity(n.min(64));
+            for _ in 0..n {
+                let perms = self.i32()?;
+                let scheme = self.string()?;
+                let id = self.string()?;
+                list.push(Acl::new(perms, &scheme, &id));
+            }
+            acls.push((index, list));
+        }
+        let mut nodes = Vec::new();
+        loop {
+            let path = self.string()?;
+            if path == "/" {
+                break;
+            }
+            let data = Bytes::from(self.buffer()?);
+            let acl = self.i64()?;
+            let mut stat = [0u8; STAT_LEN];
+            self.exact(&mut stat)?;
+            let stat = StatPersisted::from_bytes(&stat).expect("60 bytes hold a StatPersisted");
+            nodes.push(SnapNode {
+                path,
+                data,
+                acl,
+                stat,
+            });
+        }
+        self.check_seal("the tree")?;
+        let (digest, last_processed_zxid) = self.trailer()?;
+        Ok(Snapshot {
+            sessions,
+            acls,
+            nodes,
+            digest,
+            last_processed_zxid,
+        })
+    }
+
+    fn corrupt(&self, reason: impl Into<String>) -> StorageError {
+        StorageError::corrupt(self.path, self.r.pos(), reason)
+    }
+
+    fn exact(&mut self, buf: &mut [u8]) -> Result<(), StorageError> {
+        let at = self.r.pos();
+        self.r.read_exact(buf).map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => {
+                StorageError::corrupt(self.path, at, "the snapshot ends early")
+            }
+            io::ErrorKind::InvalidData => StorageError::corrupt(self.path, at, e.to_string()),
+            _ => StorageError::io(self.path)(e),
+        })
+    }
+
+    fn i32(&mut self) -> Result<i32, StorageError> {
+        let mut b = [0u8; 4];
+        self.exact(&mut b)?;
+        Ok(i32::from_be_bytes(b))
+    }
+
+    fn i64(&mut self) -> Result<i64, StorageError> {
+        let mut b = [0u8; 8];
+        self.exact(&mut b)?;
+        Ok(i64::from_be_bytes(b))
+    }
+
+    /// A count or length: -1 (null) is 0, other negatives are corruption.
+    fn count(&mut self, what: &str) -> Result<usize, StorageError> {
+        match self.i32()? {
+            -1 => Ok(0),
+            n if n < 0 => Err(self.corrupt(format!("negative {what} {n}"))),
+            n => Ok(n as usize),
+        }
+    }
+
+    fn buffer(&mut self) -> Result<Vec<u8>, StorageError> {
+        let n = self.count("buffer length")?;
+        let mut v = Vec::with_capacity(n.min(64 * 1024));
+        let at = self.r.pos();
+        (&mut self.r)
+            .take(n as u64)
+            .read_to_end(&mut v)
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::InvalidData => StorageError::corrupt(self.path, at, e.to_string()),
+                _ => StorageError::io(self.path)(e),
+            })?;
+        if v.len() != n {
+            return Err(self.corrupt("the snapshot ends early"));
+        }
+        Ok(v)
+    }
+
+    /// Java's `new String(bytes, UTF_8)`: malformed UTF-8 becomes U+FFFD.
+    fn string(&mut self) -> Result<String, StorageError> {
+        let v = self.buffer()?;
+        Ok(match String::from_utf8(v) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        })
+    }
+
+    /// `SnapStream.checkSealIntegrity`.
+    fn check_seal(&mut self, what: &str) -> Result<(), StorageError> {
+        let expected = self.r.checksum();
+        let at = self.r.pos();
+        let found = self.i64()?;
+        let _slash = self.string()?;
+        if found != expected {
+            return Err(StorageError::corrupt(
+                self.path,
+                at,
+                format!("checksum of {what} is {expected:#x}, the file says {found:#x}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The optional digest and lastProcessedZxid sections (see the module doc).
+    fn trailer(&mut self) -> Result<(Option<ZxidDigest>, Option<i64>), StorageError> {
+        let base = self.r.pos();
+        let mut sum = self.r.hasher();
+        let mut rest = Vec::new();
+        (&mut self.r)
+            .take(TRAILER_MAX)
+            .read_to_end(&mut rest)
+            .map_err(StorageError::io(self.path))?;
+        let t = Trailer {
+            path: self.path,
+            base,
+            rest: &rest,
+        };
+        if rest.len() == 21 {
+            let mut probe = sum;
+            if let Ok(Some(z)) = t.last_zxid(&mut probe, 0) {
+                return Ok((None, Some(z.0)));
+            }
+        }
+        let Some((digest, at)) = t.digest(&mut sum)? else {
+            return Ok((None, None));
+        };
+        Ok((Some(digest), t.last_zxid(&mut sum, at)?.map(|(z, _)| z)))
+    }
+}
+
+/// The bytes after the tree's seal, parsed with ZooKeeper's EOF rules.
+struct Trailer<'a> {
+    path: &'a Path,
+    base: u64,
+    rest: &'a [u8],
+}
+
+impl Trailer<'_> {
+    /// A digest section at the start; `None` if the bytes end inside it.
+    fn digest(
+        &self,
+        sum: &mut adler2::Adler32,
+    ) -> Result<Option<(ZxidDigest, usize)>, StorageError> {
+        let mut r = Reader::new(self.rest);
+        let parsed = (|| {
+            let zxid = r.read_i64()?;
+            let version = r.read_i32()?;
+            let digest = if version < 2 {
+                Err(r.read_string()?)
+            } else {
+                Ok(r.read_i64()?)
+            };
+            Ok::<_, zooid_proto::DecodeError>((zxid, version, digest))
+        })();
+        let Ok((zxid, version, digest)) = parsed else {
+            return Ok(None);
+        };
+        let digest = match digest {
+            Ok(d) => d,
+            // Older digests are hex strings (`Long.parseLong(d, 16)`).
+            Err(hex) => i64::from_str_radix(&hex, 16).map_err(|_| {
+                StorageError::corrupt(self.path, self.base, format!("bad hex digest {hex:?}"))
+            })?,
+        };
+        let end = r.position();
+        let at = self.seal(sum, 0, end)?;
+        Ok(Some((
+            ZxidDigest {
+                zxid,
+                version,
+                digest,
+            },
+            at,
+        )))
+    }
+
+    /// A lastProcessedZxid section at `at`; `None` if fewer than 8 bytes remain.
+    fn last_zxid(
+        &self,
+        sum: &mut adler2::Adler32,
+        at: usize,
+    ) -> Result<Option<(i64, usize)>, StorageError> {
+        let Some(b) = self.rest.get(at..at + 8) else {
+            return Ok(None);
+        };
+        let zxid = i64::from_be_bytes(b.try_into().expect("8 bytes"));
+        let end = self.seal(sum, at, at + 8)?;
+        Ok(Some((zxid, end)))
+    }
+
+    /// Checks the seal after the section `rest[from..to]`; returns where the seal ends.
+    fn seal(
+        &self,
+        sum: &mut adler2::Adler32,
+        from: usize,
+        to: usize,
+    ) -> Result<usize, StorageError> {
+        sum.write_slice(&self.rest[from..to]);
+        let expected = i64::from(sum.checksum());
+        let mut r = Reader::new(&self.rest[to..]);
+        let offset = self.base + to as u64;
+        let found = r.read_i64().and_then(|v| r.read_buffer_slice().map(|_| v));
+        let found = found.map_err(|_| {
+            StorageError::corrupt(self.path, offset, "a snapshot section without its checksum")
+        })?;
+        if found != expected {
+            return Err(StorageError::corrupt(
+                self.path,
+                offset,
+                format!("section checksum is {expected:#x}, the file says {found:#x}"),
+            ));
+        }
+        sum.write_slice(&self.rest[to..to + r.position()]);
+        Ok(to + r.position())
+    }
+}
+
+/// `DataTree.deserialize`'s rule: every node but the root has its parent before it.
+fn check_parents(path: &Path, nodes: &[SnapNode]) -> Result<(), StorageError> {
+    let mut seen = std::collections::HashSet::with_capacity(nodes.len());
+    for (i, n) in nodes.iter().enumerate() {
+        let ok = match n.path.rfind('/') {
+            None => n.path.is_empty(),
+            Some(slash) => seen.contains(&n.path[..slash]),
+        };
+        if !ok {
+            return Err(StorageError::corrupt(
+                path,
+                0,
+                format!("node #{i} {:?}: its parent is not before it", n.path),
+            ));
+        }
+        seen.insert(n.path.as_str());
+    }
+    if !seen.contains("") {
+        return Err(StorageError::corrupt(
+            path,
+            0,
+            "the snapshot has no root node",
+        ));
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------------- choosing
+
+/// `SnapStream.isValidSnapshot`: a quick look that does not read the whole file. An
+/// uncompressed snapshot must end with a seal's `int 1, '/'`; a gzip one must start with
+/// the gzip magic, a snappy one with snappy-java's.
+pub fn looks_valid(path: &Path) -> bool {
+    if snapshot_zxid(path).is_none() {
+        return false;
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let check = || -> io::Result<bool> {
+        let mut f = File::open(path)?;
+        Ok(match Compression::of_name(name) {
+            Compression::Gzip => {
+                let mut b = [0u8; 2];
+                f.read_exact(&mut b)?;
+                b == [0x1f, 0x8b]
+            }
+            Compression::Snappy => {
+                let mut b = [0u8; 8];
+                f.read_exact(&mut b)?;
+                b == SNAPPY_MAGIC
+            }
+            Compression::None => {
+                let len = f.metadata()?.len();
+                if len < 10 {
+                    return Ok(false);
+                }
+                let mut b = [0u8; 5];
+                std::os::unix::fs::FileExt::read_exact_at(&f, &mut b, len - 5)?;
+                b == [0, 0, 0, 1, b'/']
+            }
+        })
+    };
+    check().unwrap_or(false)
+}
+
+/// `FileSnap.findNValidSnapshots`: up to `n` snapshots that look valid, newest first.
+pub fn find_valid_snapshots(dir: &Path, n: usize) -> Result<Vec<(i64, PathBuf)>, StorageError> {
+    let mut all = files::list(dir, SNAPSHOT_PREFIX)?;
+    all.reverse();
+    Ok(all
+        .into_iter()
+        .filter(|(_, p)| looks_valid(p))
+        .take(n)
+        .collect())
+}
+
+/// A snapshot chosen for recovery.
+#[derive(Debug)]
+pub struct Loaded {
+    pub zxid: i64,
+    pub path: PathBuf,
+    pub snapshot: Snapshot,
+    /// Newer snapshots that looked valid but failed to read, with why.
+    pub skipped: Vec<(PathBuf, StorageError)>,
+}
+
+/// `FileSnap.deserialize`: of the newest 100 snapshots that look valid, the newest that
+/// reads without error. `Ok(None)` when there is no snapshot at all; an error when there
+/// are some but none reads (ZooKeeper: "Not able to find valid snapshots").
+pub fn load_newest(dir: &Path) -> Result<Option<Loaded>, StorageError> {
+    let candidates = find_valid_snapshots(dir, 100)?;
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let mut skipped = Vec::new();
+    for (zxid, path) in candidates {
+        match read_snapshot(&path) {
+            Ok(snapshot) => {
+                return Ok(Some(Loaded {
+                    zxid,
+                    path,
+                    snapshot,
+                    skipped,
+                }))
+            }
+            Err(e) => skipped.push((path, e)),
+        }
+    }
+    let (path, last) = skipped.pop().expect("at least one candidate");
+    Err(StorageError::Invalid(format!(
+        "no valid snapshot in {}: the oldest candidate {} failed with: {last}",
+        dir.display(),
+        path.display()
+    )))
+}
+
+#[cfg(test)]
+mod tests;
