@@ -61,11 +61,15 @@ impl AclCache {
         }
     }
 
-    /// The list at `index`; the open ACL for -1 or an unknown index.
+    /// The list at `index`: the open ACL for -1; for an index the table does not hold,
+    /// a list that grants nothing (ZooKeeper throws there; we fail closed rather than open).
     pub fn get(&self, index: i64) -> AclList {
+        if index == OPEN_UNSAFE_ACL_ID {
+            return zooid_proto::open_acl_unsafe().into();
+        }
         match self.by_index.get(&index) {
             Some((l, _)) => l.clone(),
-            None => zooid_proto::open_acl_unsafe().into(),
+            None => vec![Acl::new(0, "world", "anyone")].into(),
         }
     }
 
