@@ -995,7 +995,7 @@ mod tests {
                 data: Bytes::from_static(b"d"),
                 acl: vec![Acl::new(1, "digest", "u:x")],
                 ephemeral: false,
-                parent_c_version: if path == "/p" { 1 } else { 1 },
+                parent_c_version: 1,
             }),
         };
         let (t1, t2) = (mk(1, "/p"), mk(2, "/p/c"));
