@@ -134,10 +134,11 @@ impl TxnLogWriter {
             }
         }
         self.retired.clear();
-        if self.dir_dirty {
+        // A new file's directory entry must be durable too (ZooKeeper never syncs it).
+        if self.dir_dirty && self.force_sync {
             File::open(&self.dir)?.sync_all()?;
-            self.dir_dirty = false;
         }
+        self.dir_dirty = false;
         Ok(())
     }
 
