@@ -7,6 +7,7 @@ pub mod config;
 pub mod conn;
 pub mod core;
 pub mod fourlw;
+pub mod persist;
 pub mod read;
 pub mod server;
 pub mod session;

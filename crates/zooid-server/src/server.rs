@@ -13,7 +13,18 @@ use tokio::sync::mpsc;
 use crate::config::Config;
 use crate::conn;
 use crate::core::{Core, CoreMsg};
+use crate::persist::{self, RecoveryError};
 use crate::state::Shared;
+use zooid_storage::TxnLogWriter;
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Recovery(#[from] RecoveryError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
 
 /// A running server.
 pub struct Server {
@@ -24,8 +35,15 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the client port and starts the core; call [`Server::serve`] to accept.
-    pub async fn bind(config: Config) -> std::io::Result<Server> {
+    /// Recovers the data directory, binds the client port and starts the core and the
+    /// log thread; call [`Server::serve`] to accept.
+    pub async fn bind(config: Config) -> Result<Server, StartError> {
+        let recovered = {
+            let c = config.clone();
+            tokio::task::spawn_blocking(move || persist::recover(&c))
+                .await
+                .map_err(|e| StartError::Io(std::io::Error::other(e)))??
+        };
         let ip = config
             .client_port_address
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
@@ -34,10 +52,15 @@ impl Server {
         let tick_ms = (config.tick_time_ms / 2).max(10) as u64;
         // The core's inbox is the global outstanding limit: past it, connections wait.
         let cap = config.global_outstanding_limit.max(1) as usize;
-        let shared = Arc::new(Shared::new(config));
+        let pre_alloc = config.pre_alloc_size_kb * 1024;
+        let writer = TxnLogWriter::open(&config.txn_log_dir(), pre_alloc, config.force_sync)?;
+        let shared = Arc::new(Shared::with_tree(config, recovered.tree));
         let (core_tx, core_rx) = mpsc::channel(cap);
-        let (_durable_tx, durable_rx) = mpsc::unbounded_channel();
-        tokio::spawn(Core::new(shared.clone()).run(core_rx, durable_rx));
+        let (durable_tx, durable_rx) = mpsc::unbounded_channel();
+        let sink = persist::spawn_log_thread(shared.clone(), writer, durable_tx)?;
+        let mut core = Core::new(shared.clone()).with_sink(Box::new(sink));
+        core.restore_sessions(recovered.sessions);
+        tokio::spawn(core.run(core_rx, durable_rx));
         let ticker = core_tx.clone();
         tokio::spawn(async move {
             let mut iv = tokio::time::interval(Duration::from_millis(tick_ms));

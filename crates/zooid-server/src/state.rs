@@ -224,11 +224,16 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(config: Config) -> Shared {
+        let tree = DataTree::new(config.extended_types_enabled);
+        Shared::with_tree(config, tree)
+    }
+
+    /// Shared state around a recovered tree.
+    pub fn with_tree(config: Config, tree: DataTree) -> Shared {
         let policy = AclPolicy {
             skip_acl: config.skip_acl,
             super_digest: config.super_digest.clone(),
         };
-        let tree = DataTree::new(config.extended_types_enabled);
         Shared {
             config,
             policy,

@@ -77,7 +77,7 @@ fn run_server(path: Option<PathBuf>) -> ExitCode {
         let server = match Server::bind(config).await {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("zooid: cannot bind the client port: {e}");
+                eprintln!("zooid: cannot start: {e}");
                 return ExitCode::FAILURE;
             }
         };

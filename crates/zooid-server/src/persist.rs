@@ -1,0 +1,448 @@
+//! Durability, host side: recovery at start (newest valid snapshot + the logs after it),
+//! the log thread (group commit: one write and one fdatasync per batch, then the core is
+//! told what is durable), and fuzzy snapshots taken on their own thread in short
+//! read-locked steps while requests keep flowing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::mpsc;
+use zooid_proto::opcode::op;
+use zooid_storage::snap::{self, SnapNode, ZxidDigest};
+use zooid_storage::{files, StorageError, TxnLogWriter};
+use zooid_tree::tree::DIGEST_VERSION;
+use zooid_tree::{DataTree, Node, Txn, TxnBody};
+
+use crate::config::Config;
+use crate::core::{Durable, TxnSink};
+use crate::state::Shared;
+
+/// Txns the log thread writes with one fdatasync at most (ZooKeeper's `maxBatchSize`).
+const BATCH_TXNS_MAX: usize = 1000;
+/// Nodes a snapshot step serializes under one read lock: short enough that a waiting
+/// write is delayed by well under a millisecond on this hardware.
+const SNAPSHOT_STEP_NODES: usize = 2048;
+
+/// What recovery found.
+pub struct Recovered {
+    pub tree: DataTree,
+    /// Live sessions (id, timeout ms) after replay.
+    pub sessions: Vec<(i64, i32)>,
+    pub snapshot_zxid: i64,
+    pub replayed: u64,
+}
+
+/// Why the server cannot start on its data directory.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("cannot create {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("snapshot {path} does not rebuild a tree: {reason}")]
+    BadSnapshot { path: PathBuf, reason: String },
+    #[error("txn log goes backwards: zxid {got:#x} after {last:#x}")]
+    OutOfOrder { last: i64, got: i64 },
+    #[error(
+        "txns are missing: the snapshot ends at zxid {after:#x} but the logs resume at {first:#x}"
+    )]
+    Gap { after: i64, first: i64 },
+}
+
+/// Loads the newest valid snapshot, replays the logs after it, cuts a torn tail, drops
+/// the ephemerals of sessions that no longer exist, and writes a first snapshot into an
+/// empty data directory (Apache ZooKeeper refuses logs without one).
+pub fn recover(config: &Config) -> Result<Recovered, RecoveryError> {
+    let snap_dir = config.snap_dir();
+    let log_dir = config.txn_log_dir();
+    for d in [&snap_dir, &log_dir] {
+        std::fs::create_dir_all(d).map_err(|source| RecoveryError::Dir {
+            path: d.clone(),
+            source,
+        })?;
+    }
+    let ext = config.extended_types_enabled;
+    let (mut tree, mut sessions, snapshot_zxid, had_snapshot) = match snap::load_newest(&snap_dir)?
+    {
+        Some(loaded) => {
+            for (path, why) in &loaded.skipped {
+                tracing::warn!("skipping snapshot {}: {why}", path.display());
+            }
+            tracing::info!("loading snapshot {}", loaded.path.display());
+            let s = loaded.snapshot;
+            let nodes = s
+                .nodes
+                .into_iter()
+                .map(|n| (n.path, node_of(n.data, n.acl, n.stat)));
+            let tree =
+                DataTree::from_snapshot(ext, s.acls, nodes, loaded.zxid).map_err(|reason| {
+                    RecoveryError::BadSnapshot {
+                        path: loaded.path.clone(),
+                        reason,
+                    }
+                })?;
+            let sessions: BTreeMap<i64, i32> = s.sessions.into_iter().collect();
+            (tree, sessions, loaded.zxid, true)
+        }
+        None => (DataTree::new(ext), BTreeMap::new(), 0, false),
+    };
+    let replayed = replay(&mut tree, &mut sessions, &log_dir, snapshot_zxid)?;
+    let last = tree.last_zxid();
+    let orphans = tree.kill_orphan_ephemerals(&|s| sessions.contains_key(&s), last);
+    if orphans > 0 {
+        tracing::info!("removed {orphans} ephemerals of sessions that no longer exist");
+    }
+    if !had_snapshot {
+        let path = snap_dir.join(files::snapshot_name(last));
+        let sess: Vec<(i64, i32)> = sessions.iter().map(|(k, v)| (*k, *v)).collect();
+        write_tree_snapshot(&tree, &sess, &path)?;
+    }
+    tracing::info!("recovered to zxid {last:#x}: snapshot {snapshot_zxid:#x} + {replayed} txns");
+    Ok(Recovered {
+        tree,
+        sessions: sessions.into_iter().collect(),
+        snapshot_zxid,
+        replayed,
+    })
+}
+
+fn node_of(data: bytes::Bytes, acl: i64, stat: zooid_proto::StatPersisted) -> Node {
+    Node {
+        data,
+        acl,
+        stat,
+        children: Default::default(),
+    }
+}
+
+/// Applies every logged txn after `after`, tracking sessions as
+/// `FileTxnSnapLog.processTransaction` does; NodeExists/NoNode from a fuzzy snapshot
+/// are expected and ignored.
+fn replay(
+    tree: &mut DataTree,
+    sessions: &mut BTreeMap<i64, i32>,
+    log_dir: &Path,
+    after: i64,
+) -> Result<u64, RecoveryError> {
+    let mut reader = zooid_storage::read_from(log_dir, after)?;
+    let mut n = 0u64;
+    let mut last = after;
+    let mut first = true;
+    let mut triggers = Vec::new();
+    for entry in reader.by_ref() {
+        let txn = entry?.txn;
+        // The log must go on right after the snapshot: a gap means lost txns (deleted
+        // log files), which neither ZooKeeper nor we could otherwise notice.
+        if first && after > 0 && txn.zxid() > after + 1 {
+            return Err(RecoveryError::Gap {
+                after,
+                first: txn.zxid(),
+            });
+        }
+        first = false;
+        if txn.zxid() <= last {
+            return Err(RecoveryError::OutOfOrder {
+                last,
+                got: txn.zxid(),
+            });
+        }
+        last = txn.zxid();
+        match (&txn.body, txn.hdr.op) {
+            (TxnBody::CreateSession(c), _) => {
+                sessions.insert(txn.hdr.client_id, c.time_out);
+            }
+            (_, op::CLOSE_SESSION) => {
+                sessions.remove(&txn.hdr.client_id);
+            }
+            _ => {}
+        }
+        triggers.clear();
+        tree.apply(&txn, &mut triggers);
+        n += 1;
+    }
+    for t in reader.torn_earlier() {
+        tracing::warn!(
+            "{}: torn at offset {} ({}); later files were used",
+            t.file.display(),
+            t.offset,
+            t.reason
+        );
+    }
+    if let Some(tail) = reader.tail().cloned() {
+        tracing::warn!(
+            "{}: cutting a torn tail at offset {} ({}): a write a crash interrupted",
+            tail.file.display(),
+            tail.offset,
+            tail.reason
+        );
+        zooid_storage::truncate_tail(&tail)?;
+    }
+    Ok(n)
+}
+
+/// Writes a snapshot of a tree nobody else is using (recovery).
+fn write_tree_snapshot(
+    tree: &DataTree,
+    sessions: &[(i64, i32)],
+    path: &Path,
+) -> Result<(), StorageError> {
+    let acls: Vec<(i64, Vec<zooid_proto::Acl>)> =
+        tree.acls.entries().map(|(i, l)| (i, l.to_vec())).collect();
+    let mut nodes = Vec::with_capacity(tree.node_count());
+    tree.walk(|p, n| nodes.push(snap_node(p, n)));
+    let digest = ZxidDigest {
+        zxid: tree.last_zxid(),
+        version: DIGEST_VERSION,
+        digest: tree.digest(),
+    };
+    snap::write_snapshot(path, sessions, &acls, nodes, Some(digest), tree.last_zxid())
+}
+
+fn snap_node(path: &str, n: &Node) -> SnapNode {
+    SnapNode {
+        path: path.to_owned(),
+        data: n.data.clone(),
+        acl: n.acl,
+        stat: n.stat.clone(),
+    }
+}
+
+/// The core's handle on the log thread.
+pub struct LogSink {
+    tx: std_mpsc::Sender<Txn>,
+}
+
+impl TxnSink for LogSink {
+    fn append(&mut self, txn: Txn) {
+        // The thread only goes away when the process does.
+        let _ = self.tx.send(txn);
+    }
+}
+
+/// When to take the next snapshot: after a random count in (snapCount/2, snapCount] of
+/// txns, as `SyncRequestProcessor.shouldSnapshot` randomizes it so that the members of
+/// an ensemble do not all snapshot at once.
+struct SnapPolicy {
+    every: u64,
+    next_at: u64,
+    since: u64,
+    rng: u64,
+}
+
+impl SnapPolicy {
+    fn new(snap_count: u32) -> SnapPolicy {
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        let mut p = SnapPolicy {
+            every: snap_count.max(2) as u64,
+            next_at: 0,
+            since: 0,
+            rng: seed | 1,
+        };
+        p.roll_dice();
+        p
+    }
+
+    fn roll_dice(&mut self) {
+        // xorshift64: good enough to spread snapshot points.
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.next_at = self.every / 2 + 1 + self.rng % (self.every / 2);
+        self.since = 0;
+    }
+}
+
+/// Starts the log thread. It owns `writer`; the core sends it txns through the returned
+/// sink and hears back through `durable`.
+pub fn spawn_log_thread(
+    shared: Arc<Shared>,
+    writer: TxnLogWriter,
+    durable: mpsc::UnboundedSender<Durable>,
+) -> std::io::Result<LogSink> {
+    let (tx, rx) = std_mpsc::channel::<Txn>();
+    let snap_count = shared.config.snap_count;
+    std::thread::Builder::new()
+        .name("zooid-log".into())
+        .spawn(move || {
+            LogThread {
+                shared,
+                writer: Some(writer),
+                durable,
+                snap: SnapPolicy::new(snap_count),
+                snapshot_running: Arc::default(),
+            }
+            .run(rx)
+        })?;
+    Ok(LogSink { tx })
+}
+
+struct LogThread {
+    shared: Arc<Shared>,
+    /// None once the log could not be repaired after a failure.
+    writer: Option<TxnLogWriter>,
+    durable: mpsc::UnboundedSender<Durable>,
+    snap: SnapPolicy,
+    snapshot_running: Arc<AtomicBool>,
+}
+
+impl LogThread {
+    fn run(mut self, rx: std_mpsc::Receiver<Txn>) {
+        let mut batch: Vec<Txn> = Vec::with_capacity(BATCH_TXNS_MAX);
+        let mut durable_zxid = self.shared.tree.read().last_zxid();
+        while let Ok(first) = rx.recv() {
+            batch.clear();
+            batch.push(first);
+            while batch.len() < BATCH_TXNS_MAX {
+                match rx.try_recv() {
+                    Ok(t) => batch.push(t),
+                    Err(_) => break,
+                }
+            }
+            match self.write(&batch) {
+                Ok(()) => {
+                    durable_zxid = batch.last().map(|t| t.zxid()).unwrap_or(durable_zxid);
+                    let _ = self.durable.send(Durable::Upto(durable_zxid));
+                    self.maybe_snapshot(batch.len() as u64);
+                }
+                Err(e) => {
+                    let recovered = self.repair(durable_zxid);
+                    let _ = self.durable.send(Durable::Failed {
+                        reason: e.to_string(),
+                        recovered,
+                    });
+                }
+            }
+        }
+    }
+
+    fn write(&mut self, batch: &[Txn]) -> std::io::Result<()> {
+        let Some(w) = self.writer.as_mut() else {
+            return Err(std::io::Error::other("the txn log is out of service"));
+        };
+        let started = Instant::now();
+        for t in batch {
+            w.append(t)?;
+        }
+        w.commit()?;
+        let ms = started.elapsed().as_millis();
+        if ms as u64 > self.shared.config.fsync_warning_threshold_ms {
+            tracing::warn!("fsync-ing the write ahead log took {ms}ms which will adversely effect operation latency");
+        }
+        Ok(())
+    }
+
+    /// After a failed batch: cut everything past the last durable txn and start a new
+    /// file. True when the log can take writes again.
+    fn repair(&mut self, durable_zxid: i64) -> bool {
+        self.writer = None;
+        let dir = self.shared.config.txn_log_dir();
+        let cfg = &self.shared.config;
+        let result = zooid_storage::log::truncate_after(&dir, durable_zxid)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .and_then(|_| TxnLogWriter::open(&dir, cfg.pre_alloc_size_kb * 1024, cfg.force_sync));
+        match result {
+            Ok(w) => {
+                self.writer = Some(w);
+                true
+            }
+            Err(e) => {
+                tracing::error!("cannot repair the txn log in {}: {e}", dir.display());
+                false
+            }
+        }
+    }
+
+    fn maybe_snapshot(&mut self, n: u64) {
+        self.snap.since += n;
+        if self.snap.since < self.snap.next_at || self.snapshot_running.load(Ordering::Acquire) {
+            return;
+        }
+        self.snap.roll_dice();
+        if let Some(w) = self.writer.as_mut() {
+            w.roll();
+        }
+        self.snapshot_running.store(true, Ordering::Release);
+        let shared = self.shared.clone();
+        let running = self.snapshot_running.clone();
+        let spawned = std::thread::Builder::new()
+            .name("zooid-snapshot".into())
+            .spawn(move || {
+                if let Err(e) = take_snapshot(&shared) {
+                    tracing::error!("snapshot failed: {e}");
+                }
+                running.store(false, Ordering::Release);
+            });
+        if let Err(e) = spawned {
+            tracing::error!("cannot start the snapshot thread: {e}");
+            self.snapshot_running.store(false, Ordering::Release);
+        }
+    }
+}
+
+/// Walks the live tree in short read-locked steps for the snapshot writer.
+struct FuzzyNodes<'a> {
+    shared: &'a Shared,
+    stack: Vec<String>,
+    buf: std::collections::VecDeque<SnapNode>,
+}
+
+impl Iterator for FuzzyNodes<'_> {
+    type Item = SnapNode;
+
+    fn next(&mut self) -> Option<SnapNode> {
+        if self.buf.is_empty() && !self.stack.is_empty() {
+            let tree = self.shared.tree.read();
+            let buf = &mut self.buf;
+            tree.walk_step(&mut self.stack, SNAPSHOT_STEP_NODES, |p, n| {
+                buf.push_back(snap_node(p, n))
+            });
+        }
+        self.buf.pop_front()
+    }
+}
+
+/// A fuzzy snapshot of the live tree, named after the last zxid applied when it began
+/// (`ZooKeeperServer.takeSnapshot`): replaying the log from there makes it exact.
+pub fn take_snapshot(shared: &Shared) -> Result<PathBuf, StorageError> {
+    let started = Instant::now();
+    let (zxid, digest, acls) = {
+        let tree = shared.tree.read();
+        let acls: Vec<(i64, Vec<zooid_proto::Acl>)> =
+            tree.acls.entries().map(|(i, l)| (i, l.to_vec())).collect();
+        (tree.last_zxid(), tree.digest(), acls)
+    };
+    let sessions: Vec<(i64, i32)> = shared
+        .sessions
+        .lock()
+        .values()
+        .map(|s| (s.id, s.timeout_ms))
+        .collect();
+    let path = shared.config.snap_dir().join(files::snapshot_name(zxid));
+    let nodes = FuzzyNodes {
+        shared,
+        stack: vec!["/".to_owned()],
+        buf: Default::default(),
+    };
+    let digest = ZxidDigest {
+        zxid,
+        version: DIGEST_VERSION,
+        digest,
+    };
+    snap::write_snapshot(&path, &sessions, &acls, nodes, Some(digest), zxid)?;
+    tracing::info!(
+        "snapshot {} written in {} ms",
+        path.display(),
+        started.elapsed().as_millis()
+    );
+    Ok(path)
+}
