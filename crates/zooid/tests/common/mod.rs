@@ -11,34 +11,86 @@ use zooid_proto::{ConnectRequest, ConnectResponse, Record};
 pub struct ZooidProcess {
     child: Child,
     pub port: u16,
-    _dir: tempfile::TempDir,
+    /// The directory holding zoo.cfg and data/ (kept when the process is restarted).
+    pub dir: std::sync::Arc<tempfile::TempDir>,
+    extra: String,
 }
 
 impl ZooidProcess {
-    /// Starts `zooid server` with the given extra zoo.cfg lines.
+    /// Starts `zooid server` with the given extra zoo.cfg lines in a new directory.
     pub fn start(extra: &str) -> ZooidProcess {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
+        let dir = std::sync::Arc::new(tempfile::tempdir().expect("tempdir"));
+        ZooidProcess::start_in(dir, free_port(), extra)
+    }
+
+    /// Starts `zooid server` on `dir` (its data under `dir/data`).
+    pub fn start_in(
+        dir: std::sync::Arc<tempfile::TempDir>,
+        port: u16,
+        extra: &str,
+    ) -> ZooidProcess {
+        let p = ZooidProcess::spawn(dir, port, extra);
+        p.wait_ready();
+        p
+    }
+
+    /// Starts the process without waiting for it to serve.
+    pub fn spawn(dir: std::sync::Arc<tempfile::TempDir>, port: u16, extra: &str) -> ZooidProcess {
         let cfg = dir.path().join("zoo.cfg");
         let text = format!(
             "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n{extra}\n",
             dir.path().join("data").display()
         );
         std::fs::write(&cfg, text).expect("write cfg");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("server.log"))
+            .expect("server log");
         let child = Command::new(env!("CARGO_BIN_EXE_zooid"))
             .arg("server")
             .arg(&cfg)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::from(log))
             .spawn()
             .expect("spawn zooid");
-        let p = ZooidProcess {
+        ZooidProcess {
             child,
             port,
-            _dir: dir,
-        };
-        p.wait_ready();
-        p
+            dir,
+            extra: extra.to_owned(),
+        }
+    }
+
+    /// SIGKILLs the process and starts a new one on the same directory and port.
+    pub fn crash_and_restart(mut self) -> ZooidProcess {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let (dir, port, extra) = (self.dir.clone(), self.port, self.extra.clone());
+        drop(self);
+        ZooidProcess::start_in(dir, port, &extra)
+    }
+
+    /// SIGKILLs the process now (the directory stays).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits for the process to exit on its own (bounded), returning its status.
+    pub fn wait_exit(&mut self, secs: u64) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
     pub fn addr(&self) -> String {
@@ -53,7 +105,10 @@ impl ZooidProcess {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("zooid did not answer ruok within 20 s");
+        panic!(
+            "zooid did not answer ruok within 20 s; log:\n{}",
+            self.server_log()
+        );
     }
 }
 
