@@ -446,3 +446,65 @@ pub fn take_snapshot(shared: &Shared) -> Result<PathBuf, StorageError> {
     );
     Ok(path)
 }
+
+/// What `zooid log repair` did.
+#[derive(Debug)]
+pub struct Repair {
+    /// The file and offset of the first damage, if any was found.
+    pub cut: Option<(PathBuf, u64)>,
+    /// Later log files removed with it.
+    pub removed: Vec<PathBuf>,
+    /// The last zxid kept.
+    pub last_zxid: i64,
+}
+
+/// Cuts the txn log at its first damaged record and removes every later file, so the
+/// server can start again with everything before the damage. The txns after it are lost
+/// (on an ensemble, a peer restores them); the caller reports how many files went.
+pub fn repair_log(dir: &Path) -> Result<Repair, StorageError> {
+    let files = zooid_storage::log::log_files(dir)?;
+    let mut last_zxid = 0;
+    for (i, path) in files.iter().enumerate() {
+        let mut f = zooid_storage::log::LogFile::open(path)?;
+        let damage = loop {
+            match f.next_record() {
+                Ok(Some(rec)) => last_zxid = rec.entry.txn.zxid(),
+                Ok(None) => break None,
+                Err(StorageError::Corrupt { file, offset, .. }) => break Some((file, offset)),
+                Err(e) => return Err(e),
+            }
+        };
+        let Some((file, offset)) = damage else {
+            continue;
+        };
+        let cut = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&file)
+            .and_then(|h| {
+                h.set_len(offset)?;
+                h.sync_all()
+            });
+        cut.map_err(|source| StorageError::Io {
+            path: file.clone(),
+            source,
+        })?;
+        let mut removed = Vec::new();
+        for later in &files[i + 1..] {
+            std::fs::remove_file(later).map_err(|source| StorageError::Io {
+                path: later.clone(),
+                source,
+            })?;
+            removed.push(later.clone());
+        }
+        return Ok(Repair {
+            cut: Some((file, offset)),
+            removed,
+            last_zxid,
+        });
+    }
+    Ok(Repair {
+        cut: None,
+        removed: Vec::new(),
+        last_zxid,
+    })
+}

@@ -30,6 +30,49 @@ enum Command {
     },
     /// Load generator for any ZooKeeper-compatible server.
     Bench(bench::BenchArgs),
+    /// Txn log files (ZooKeeper's format): dump one, or repair a damaged log.
+    #[command(subcommand)]
+    Log(LogCommand),
+    /// Snapshot files (ZooKeeper's format).
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+    /// Deletes old snapshots and the logs only they need, keeping the newest N
+    /// (like zkCleanup.sh -n N).
+    Purge {
+        /// The data directory (dataDir; holds version-2/).
+        data_dir: PathBuf,
+        /// The txn log directory when it is not the data directory (dataLogDir).
+        #[arg(long)]
+        data_log_dir: Option<PathBuf>,
+        /// Snapshots to keep (at least 3).
+        #[arg(short = 'n', long, default_value_t = 3)]
+        count: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum LogCommand {
+    /// Prints every txn of a log file, like zkTxnLogToolkit.
+    Dump {
+        file: PathBuf,
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cuts the log at its first damaged record and removes the later files, so the
+    /// server starts again; the txns after the damage are lost. Run it with the server
+    /// stopped, on the dataLogDir (or its version-2 directory).
+    Repair { dir: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum SnapshotCommand {
+    /// Prints a snapshot, like zkSnapShotToolkit.
+    Dump {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -44,6 +87,14 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Server { config } => run_server(config),
         Command::Bench(args) => run_bench(args),
+        Command::Log(LogCommand::Dump { file, json }) => dump(&file, json, false),
+        Command::Snapshot(SnapshotCommand::Dump { file, json }) => dump(&file, json, true),
+        Command::Log(LogCommand::Repair { dir }) => repair(&dir),
+        Command::Purge {
+            data_dir,
+            data_log_dir,
+            count,
+        } => purge(&data_dir, data_log_dir.as_deref(), count),
     }
 }
 
@@ -96,6 +147,80 @@ fn run_server(path: Option<PathBuf>) -> ExitCode {
             }
         }
     })
+}
+
+fn dump(file: &std::path::Path, json: bool, snapshot: bool) -> ExitCode {
+    use zooid_storage::dump;
+    let out = &mut std::io::stdout().lock();
+    let r = match (snapshot, json) {
+        (false, false) => dump::log_text(file, out),
+        (false, true) => dump::log_json(file, out),
+        (true, false) => dump::snapshot_text(file, out),
+        (true, true) => dump::snapshot_json(file, out),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("zooid: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Accepts a data directory or its version-2 directory.
+fn version_dir(dir: &std::path::Path) -> PathBuf {
+    let v = zooid_storage::version_dir(dir);
+    if v.is_dir() {
+        v
+    } else {
+        dir.to_path_buf()
+    }
+}
+
+fn repair(dir: &std::path::Path) -> ExitCode {
+    match zooid_server::persist::repair_log(&version_dir(dir)) {
+        Ok(r) => {
+            match &r.cut {
+                None => println!("no damage found; last zxid 0x{:x}", r.last_zxid),
+                Some((file, offset)) => {
+                    println!(
+                        "cut {} at offset {offset}; last zxid kept 0x{:x}",
+                        file.display(),
+                        r.last_zxid
+                    );
+                    for f in &r.removed {
+                        println!("removed {}", f.display());
+                    }
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("zooid: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn purge(data_dir: &std::path::Path, log_dir: Option<&std::path::Path>, keep: usize) -> ExitCode {
+    if keep < 3 {
+        eprintln!("zooid: purge keeps at least 3 snapshots");
+        return ExitCode::from(2);
+    }
+    let snap = version_dir(data_dir);
+    let log = log_dir.map(version_dir).unwrap_or_else(|| snap.clone());
+    match zooid_storage::purge::purge(&log, &snap, keep) {
+        Ok(removed) => {
+            for f in removed {
+                println!("removed {}", f.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("zooid: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn run_bench(args: bench::BenchArgs) -> ExitCode {

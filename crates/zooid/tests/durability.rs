@@ -252,4 +252,57 @@ fn torn_tail_is_cut_and_corruption_stops_the_server() {
         text.contains(name) && text.contains("corrupt at offset"),
         "{text}"
     );
+    drop(broken);
+    // The documented repair cuts the log at the damage; the server then starts with
+    // everything before it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zooid"))
+        .args(["log", "repair"])
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cut "));
+    let server = ZooidProcess::start_in(dir.clone(), port, "preAllocSize=64");
+    rt.block_on(async {
+        let c = connect(&server.addr()).await;
+        let n = c.list_children("/").await.unwrap().len();
+        assert!((2..51).contains(&n), "kept {n} nodes");
+    });
+}
+
+#[test]
+fn log_and_snapshot_dumps() {
+    let rt = runtime();
+    let mut server = ZooidProcess::start("");
+    rt.block_on(async {
+        connect(&server.addr())
+            .await
+            .create("/dumped", b"hello", OPEN)
+            .await
+            .unwrap();
+    });
+    server.kill();
+    let run = |args: &[&str], file: &std::path::Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_zooid"))
+            .args(args)
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let log = log_files(server.dir.path()).pop().unwrap();
+    assert!(run(&["log", "dump"], &log).contains("/dumped"));
+    let json = run(&["log", "dump", "--json"], &log);
+    assert!(json.contains("/dumped"), "{json}");
+    let snap = server.dir.path().join("data/version-2/snapshot.0");
+    assert!(run(&["snapshot", "dump"], &snap).contains("/zookeeper"));
 }
