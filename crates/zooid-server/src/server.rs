@@ -61,6 +61,7 @@ impl Server {
         let mut core = Core::new(shared.clone()).with_sink(Box::new(sink));
         core.restore_sessions(recovered.sessions);
         tokio::spawn(core.run(core_rx, durable_rx));
+        spawn_autopurge(&shared.config);
         let ticker = core_tx.clone();
         tokio::spawn(async move {
             let mut iv = tokio::time::interval(Duration::from_millis(tick_ms));
@@ -118,4 +119,30 @@ impl Server {
             });
         }
     }
+}
+
+/// `autopurge.purgeInterval` hours (0 = off): keeps the newest
+/// `autopurge.snapRetainCount` snapshots and the logs they need, as ZooKeeper's
+/// `DatadirCleanupManager` does.
+fn spawn_autopurge(config: &Config) {
+    let hours = config.autopurge_purge_interval_h;
+    if hours == 0 {
+        return;
+    }
+    let (log_dir, snap_dir) = (config.txn_log_dir(), config.snap_dir());
+    let keep = config.autopurge_snap_retain_count.max(3) as usize;
+    tokio::spawn(async move {
+        let mut iv = tokio::time::interval(Duration::from_secs(hours as u64 * 3600));
+        loop {
+            iv.tick().await;
+            let (l, s) = (log_dir.clone(), snap_dir.clone());
+            match tokio::task::spawn_blocking(move || zooid_storage::purge::purge(&l, &s, keep))
+                .await
+            {
+                Ok(Ok(removed)) => tracing::info!("autopurge removed {} files", removed.len()),
+                Ok(Err(e)) => tracing::warn!("autopurge failed: {e}"),
+                Err(e) => tracing::warn!("autopurge task failed: {e}"),
+            }
+        }
+    });
 }

@@ -182,6 +182,21 @@ fn acknowledged_writes_survive_twenty_sigkills() {
         acked.lock().unwrap().len() > 20,
         "the writers got too little through to mean anything"
     );
+    let snapshots = std::fs::read_dir(dir.path().join("data/version-2"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_str()
+                .unwrap()
+                .starts_with("snapshot.")
+        })
+        .count();
+    assert!(
+        snapshots > 1,
+        "snapCount=200 should have made snapshots beyond snapshot.0"
+    );
 }
 
 fn log_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
