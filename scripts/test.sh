@@ -10,6 +10,6 @@ bash scripts/test-deps.sh
 echo "== cargo build"
 cargo build --workspace --all-targets
 echo "== cargo test"
-cargo test --workspace
+cargo test --workspace --no-fail-fast
 echo "== interop tests (Apache ZooKeeper vs Zooid)"
 ZOOID_BIN="$PWD/target/debug/zooid" python3 -m pytest tests/interop -q -p no:cacheprovider
