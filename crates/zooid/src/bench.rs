@@ -23,6 +23,8 @@ pub enum Workload {
     Create,
     /// 90% get, 10% set.
     Mixed,
+    /// Creates `--count` znodes of `--size` bytes under /zooid-populate, then stops.
+    Populate,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -47,6 +49,9 @@ pub struct BenchArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Znodes to create with `--workload populate`.
+    #[arg(long, default_value_t = 100_000)]
+    pub count: u64,
 }
 
 struct Conn {
@@ -166,6 +171,7 @@ fn request(
             };
             c.encode(op::CREATE, &r, out)
         }
+        Workload::Populate => unreachable!("populate has its own loop"),
         Workload::Mixed => request(
             c,
             if i.is_multiple_of(10) {
@@ -297,8 +303,76 @@ async fn cleanup(args: &BenchArgs, root: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Creates `count` znodes as fast as the server takes them: every session pipelines
+/// `inflight` creates of its own share of the names.
+async fn populate(args: &BenchArgs) -> std::io::Result<()> {
+    let start = Instant::now();
+    let root = "/zooid-populate";
+    let mut c = Conn::open(&args.server).await?;
+    let mut out = BytesMut::new();
+    let mk = |path: String, size: usize| CreateRequest {
+        path,
+        data: vec![b'x'; size].into(),
+        acl: zooid_proto::open_acl_unsafe(),
+        flags: 0,
+    };
+    c.encode(op::CREATE, &mk(root.to_owned(), 0), &mut out);
+    c.wr.write_all(&out).await?;
+    c.read_reply().await?;
+    let sessions = args.sessions.max(1) as u64;
+    let mut tasks = Vec::new();
+    for s in 0..sessions {
+        let (addr, size, inflight, count) = (
+            args.server.clone(),
+            args.size,
+            args.inflight.max(1),
+            args.count,
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut c = Conn::open(&addr).await?;
+            let mut out = BytesMut::new();
+            let mut in_flight = 0usize;
+            let mut errors = 0u64;
+            let mut i = s;
+            while i < count || in_flight > 0 {
+                while in_flight < inflight && i < count {
+                    c.encode(op::CREATE, &mk(format!("{root}/n{i:09}"), size), &mut out);
+                    i += sessions;
+                    in_flight += 1;
+                }
+                if !out.is_empty() {
+                    c.wr.write_all(&out).await?;
+                    out.clear();
+                }
+                if c.read_reply().await? != 0 {
+                    errors += 1;
+                }
+                in_flight -= 1;
+            }
+            Ok::<u64, std::io::Error>(errors)
+        }));
+    }
+    let mut errors = 0;
+    for t in tasks {
+        errors += t.await.map_err(std::io::Error::other)??;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "populate: {} znodes of {} bytes in {:.2}s = {:.0} creates/s, errors {}",
+        args.count,
+        args.size,
+        secs,
+        args.count as f64 / secs,
+        errors
+    );
+    Ok(())
+}
+
 /// Runs the benchmark and prints the result.
 pub async fn run(args: BenchArgs) -> std::io::Result<()> {
+    if args.workload == Workload::Populate {
+        return populate(&args).await;
+    }
     let root = format!("/zooid-bench-{}", std::process::id());
     let n_keys = 1000;
     setup(&args, &root, n_keys).await?;
