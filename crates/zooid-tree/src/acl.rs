@@ -110,6 +110,20 @@ impl AclCache {
         }
     }
 
+    /// Adds `n` references to an existing index; false when the index is unknown.
+    pub fn add_usages(&mut self, index: i64, n: u64) -> bool {
+        if index == OPEN_UNSAFE_ACL_ID {
+            return true;
+        }
+        match self.by_index.get_mut(&index) {
+            Some(e) => {
+                e.1 += n;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Forgets lists no node refers to.
     pub fn purge_unused(&mut self) {
         let unused: Vec<i64> = self

@@ -5,12 +5,30 @@
 //! the table size, which doubles past a 0.75 load and never shrinks), then by insertion
 //! within a bucket. Clients see that order, so we reproduce it.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::OnceLock;
+
+/// One hash seed for every node's child map, chosen once per process: a map then
+/// carries no hasher state of its own (a million leaves would otherwise each hold 32
+/// bytes of seed) and names an attacker picks still do not collide predictably. No
+/// output depends on it: listings are ordered as ZooKeeper orders them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessSeed;
+
+impl BuildHasher for ProcessSeed {
+    type Hasher = ahash::AHasher;
+
+    fn build_hasher(&self) -> ahash::AHasher {
+        static SEED: OnceLock<ahash::RandomState> = OnceLock::new();
+        SEED.get_or_init(ahash::RandomState::new).build_hasher()
+    }
+}
 
 /// Child names with their insertion sequence and the Java table size.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Children {
-    names: BTreeMap<String, u64>,
+    names: HashMap<Box<str>, u64, ProcessSeed>,
     next_seq: u64,
     /// The Java HashMap table size; 0 until the first child.
     table: u32,
@@ -29,14 +47,14 @@ fn bucket(s: &str, table: u32) -> u32 {
 }
 
 impl Children {
-    pub fn insert(&mut self, name: String) -> bool {
-        if self.names.contains_key(&name) {
+    pub fn insert(&mut self, name: &str) -> bool {
+        if self.names.contains_key(name) {
             return false;
         }
         if self.table == 0 {
             self.table = 8;
         }
-        self.names.insert(name, self.next_seq);
+        self.names.insert(name.into(), self.next_seq);
         self.next_seq += 1;
         // HashMap resizes when size exceeds 0.75 of the table.
         while self.names.len() as u64 * 4 > self.table as u64 * 3 {
@@ -65,20 +83,20 @@ impl Children {
         *self = Children::default();
     }
 
-    /// Names in lexical order (for walks and dumps).
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &String> {
-        self.names.keys()
+    /// Names in no particular order (for walks and counts).
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.names.keys().map(|k| &**k)
     }
 
     /// Names in the order ZooKeeper's `getChildren` returns them.
     pub fn java_order(&self) -> Vec<String> {
-        let mut v: Vec<(u32, u64, &String)> = self
+        let mut v: Vec<(u32, u64, &str)> = self
             .names
             .iter()
-            .map(|(n, seq)| (bucket(n, self.table), *seq, n))
+            .map(|(n, seq)| (bucket(n, self.table), *seq, &**n))
             .collect();
         v.sort_unstable();
-        v.into_iter().map(|(_, _, n)| n.clone()).collect()
+        v.into_iter().map(|(_, _, n)| n.to_owned()).collect()
     }
 }
 
@@ -98,11 +116,11 @@ mod tests {
     fn table_grows_past_three_quarters() {
         let mut c = Children::default();
         for i in 0..7 {
-            c.insert(format!("n{i}"));
+            c.insert(&format!("n{i}"));
         }
         assert_eq!(c.table, 16);
         for i in 7..13 {
-            c.insert(format!("n{i}"));
+            c.insert(&format!("n{i}"));
         }
         assert_eq!(c.table, 32);
         for i in 0..13 {
@@ -127,7 +145,7 @@ mod tests {
             "node-2",
             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         ] {
-            c.insert(n.into());
+            c.insert(n);
         }
         let want = [
             "zz",
@@ -148,8 +166,8 @@ mod tests {
     fn order_is_bucket_then_insertion() {
         let mut c = Children::default();
         // "Aa" and "BB" have the same Java hash: same bucket, insertion order decides.
-        c.insert("BB".into());
-        c.insert("Aa".into());
+        c.insert("BB");
+        c.insert("Aa");
         let o = c.java_order();
         let (ib, ia) = (
             o.iter().position(|x| x == "BB"),

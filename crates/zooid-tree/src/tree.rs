@@ -108,7 +108,7 @@ pub const CONFIG_PATH: &str = "/zookeeper/config";
 /// The tree. Reads take `&self`; only [`DataTree::apply`] takes `&mut self`.
 #[derive(Debug, Clone)]
 pub struct DataTree {
-    nodes: HashMap<String, Node>,
+    nodes: HashMap<String, Node, crate::children::ProcessSeed>,
     pub acls: AclCache,
     ephemerals: HashMap<i64, BTreeSet<String>>,
     containers: BTreeSet<String>,
@@ -153,7 +153,7 @@ impl DataTree {
     /// (the latter readable by anyone, as ZooKeeper's `READ_ACL_UNSAFE`).
     pub fn new(extended_types: bool) -> Self {
         let mut t = DataTree {
-            nodes: HashMap::new(),
+            nodes: HashMap::default(),
             acls: AclCache::default(),
             ephemerals: HashMap::new(),
             containers: BTreeSet::new(),
@@ -189,7 +189,7 @@ impl DataTree {
                 .get_mut(p)
                 .expect("system parents first")
                 .children
-                .insert(basename(path).into());
+                .insert(basename(path));
         }
         self.data_size += path.len() as u64;
         self.nodes.insert(path.to_owned(), node);
@@ -447,7 +447,7 @@ impl DataTree {
             p.stat.cversion = pcv;
             p.stat.pzxid = hdr.zxid;
         }
-        p.children.insert(basename(path).to_owned());
+        p.children.insert(basename(path));
         let parent_acl = p.acl;
         let node = Node {
             data: data.clone(),
@@ -794,7 +794,7 @@ impl DataTree {
                 continue;
             };
             visit(if path == "/" { "" } else { &path }, n);
-            for c in n.children.iter().rev() {
+            for c in n.children.iter() {
                 stack.push(join(&path, c));
             }
         }
@@ -819,7 +819,7 @@ impl DataTree {
             };
             visit(if path == "/" { "" } else { &path }, n);
             seen += 1;
-            for c in n.children.iter().rev() {
+            for c in n.children.iter() {
                 stack.push(join(&path, c));
             }
         }
@@ -834,42 +834,12 @@ impl DataTree {
         nodes: impl IntoIterator<Item = (String, Node)>,
         last_zxid: i64,
     ) -> Result<DataTree, String> {
-        let mut t = DataTree::new(extended_types);
-        t.nodes.clear();
-        t.data_size = 0;
-        t.digest = 0;
-        t.acls = AclCache::from_entries(acls);
-        t.last_zxid = last_zxid;
-        for (path, mut node) in nodes {
-            let path = if path.is_empty() {
-                "/".to_owned()
-            } else {
-                path
-            };
-            // An index the table lacks comes from a fuzzy snapshot; replaying the log
-            // repairs it. Until then `AclCache::get` fails closed for it.
-            t.acls.add_usage(node.acl);
-            node.children.clear();
-            if path != "/" {
-                let parent_path = parent(&path).ok_or_else(|| format!("invalid path {path:?}"))?;
-                let p = t.nodes.get_mut(parent_path).ok_or_else(|| {
-                    format!("Invalid Datatree, unable to find parent {parent_path} of path {path}")
-                })?;
-                p.children.insert(basename(&path).to_owned());
-                t.index_node(&path, node.stat.ephemeral_owner);
-            }
-            t.data_size += (path.len() + node.data.len()) as u64;
-            t.digest = t
-                .digest
-                .wrapping_add(node_digest(&path, &node.data, &node.stat));
-            t.nodes.insert(path, node);
+        let nodes = nodes.into_iter();
+        let mut b = TreeBuilder::new(extended_types, nodes.size_hint().0);
+        for (path, node) in nodes {
+            b.add(path, node)?;
         }
-        if !t.nodes.contains_key("/") {
-            return Err("snapshot has no root node".into());
-        }
-        t.acls.purge_unused();
-        t.setup_quota();
-        Ok(t)
+        b.finish(acls, last_zxid)
     }
 
     fn index_node(&mut self, path: &str, owner: i64) {
@@ -924,6 +894,76 @@ impl DataTree {
     /// Full path of a child.
     pub fn child_path(path: &str, child: &str) -> String {
         join(path, child)
+    }
+}
+
+/// Builds a tree node by node as a snapshot is read (see [`DataTree::from_snapshot`]).
+/// The ACL table may arrive last: usage is counted as nodes come and settled at the end.
+pub struct TreeBuilder {
+    t: DataTree,
+    acl_usage: HashMap<i64, u64>,
+}
+
+impl TreeBuilder {
+    /// A builder for about `nodes` nodes.
+    pub fn new(extended_types: bool, nodes: usize) -> Self {
+        let mut t = DataTree::new(extended_types);
+        t.nodes.clear();
+        t.nodes.reserve(nodes);
+        t.data_size = 0;
+        t.digest = 0;
+        TreeBuilder {
+            t,
+            acl_usage: HashMap::new(),
+        }
+    }
+
+    /// Adds the next node; its parent must already be there (the root is "" or "/").
+    pub fn add(&mut self, path: String, mut node: Node) -> Result<(), String> {
+        let t = &mut self.t;
+        let path = if path.is_empty() {
+            "/".to_owned()
+        } else {
+            path
+        };
+        *self.acl_usage.entry(node.acl).or_default() += 1;
+        node.children.clear();
+        if path != "/" {
+            let parent_path = parent(&path).ok_or_else(|| format!("invalid path {path:?}"))?;
+            let p = t.nodes.get_mut(parent_path).ok_or_else(|| {
+                format!("Invalid Datatree, unable to find parent {parent_path} of path {path}")
+            })?;
+            p.children.insert(basename(&path));
+            t.index_node(&path, node.stat.ephemeral_owner);
+        }
+        t.data_size += (path.len() + node.data.len()) as u64;
+        t.digest = t
+            .digest
+            .wrapping_add(node_digest(&path, &node.data, &node.stat));
+        t.nodes.insert(path, node);
+        Ok(())
+    }
+
+    /// The tree, with the snapshot's ACL table, as of its `last_zxid`.
+    pub fn finish(
+        self,
+        acls: impl IntoIterator<Item = (i64, Vec<Acl>)>,
+        last_zxid: i64,
+    ) -> Result<DataTree, String> {
+        let mut t = self.t;
+        if !t.nodes.contains_key("/") {
+            return Err("snapshot has no root node".into());
+        }
+        t.acls = AclCache::from_entries(acls);
+        // An index the table lacks comes from a fuzzy snapshot; replaying the log
+        // repairs it. Until then `AclCache::get` fails closed for it.
+        for (index, n) in self.acl_usage {
+            t.acls.add_usages(index, n);
+        }
+        t.last_zxid = last_zxid;
+        t.acls.purge_unused();
+        t.setup_quota();
+        Ok(t)
     }
 }
 

@@ -257,23 +257,36 @@ impl DepthFirst {
 /// file suffix. Lengths inside the file are never trusted for allocation: buffers grow
 /// as bytes actually arrive.
 pub fn read_snapshot(path: &Path) -> Result<Snapshot, StorageError> {
+    let mut nodes = Vec::new();
+    let mut snap = read_snapshot_streaming(path, &mut |n| nodes.push(n))?;
+    check_parents(path, &nodes)?;
+    snap.nodes = nodes;
+    Ok(snap)
+}
+
+/// Reads a snapshot handing each node to `node` as it is decoded, so a caller can build
+/// its tree while the file is still being read; the returned `Snapshot` has no nodes.
+/// The checksum is only known at the end: a caller must drop what it built when this
+/// returns an error. Parent order is not checked here (the caller's builder does).
+pub fn read_snapshot_streaming(
+    path: &Path,
+    node: &mut dyn FnMut(SnapNode),
+) -> Result<Snapshot, StorageError> {
     let raw = stream::open(path).map_err(StorageError::io(path))?;
     let mut r = SnapReader {
         path,
-        r: Checked::new(raw),
+        r: Checked::new(std::io::BufReader::with_capacity(1 << 20, raw)),
     };
-    let snap = r.read()?;
-    check_parents(path, &snap.nodes)?;
-    Ok(snap)
+    r.read(node)
 }
 
 struct SnapReader<'p> {
     path: &'p Path,
-    r: Checked<Box<dyn Read>>,
+    r: Checked<std::io::BufReader<Box<dyn Read>>>,
 }
 
 impl SnapReader<'_> {
-    fn read(&mut self) -> Result<Snapshot, StorageError> {
+    fn read(&mut self, node: &mut dyn FnMut(SnapNode)) -> Result<Snapshot, StorageError> {
         let magic = self.i32()?;
         let _version = self.i32()?;
         let _dbid = self.i64()?;
@@ -303,7 +316,6 @@ impl SnapReader<'_> {
             }
             acls.push((index, list));
         }
-        let mut nodes = Vec::new();
         loop {
             let path = self.string()?;
             if path == "/" {
@@ -314,7 +326,7 @@ impl SnapReader<'_> {
             let mut stat = [0u8; STAT_LEN];
             self.exact(&mut stat)?;
             let stat = StatPersisted::from_bytes(&stat).expect("60 bytes hold a StatPersisted");
-            nodes.push(SnapNode {
+            node(SnapNode {
                 path,
                 data,
                 acl,
@@ -326,7 +338,7 @@ impl SnapReader<'_> {
         Ok(Snapshot {
             sessions,
             acls,
-            nodes,
+            nodes: Vec::new(),
             digest,
             last_processed_zxid,
         })
