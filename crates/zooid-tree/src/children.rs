@@ -25,12 +25,17 @@ impl BuildHasher for ProcessSeed {
     }
 }
 
-/// Child names with their insertion sequence and the Java table size.
+/// Child names with their insertion sequence and the Java table size. A leaf (most
+/// nodes) holds nothing but an empty pointer: the map lives behind a box made on the
+/// first child.
 #[derive(Debug, Clone, Default)]
-pub struct Children {
+pub struct Children(Option<Box<Inner>>);
+
+#[derive(Debug, Clone, Default)]
+struct Inner {
     names: HashMap<Box<str>, u64, ProcessSeed>,
     next_seq: u64,
-    /// The Java HashMap table size; 0 until the first child.
+    /// The Java HashMap table size (8 once a child came).
     table: u32,
 }
 
@@ -48,55 +53,68 @@ fn bucket(s: &str, table: u32) -> u32 {
 
 impl Children {
     pub fn insert(&mut self, name: &str) -> bool {
-        if self.names.contains_key(name) {
+        let inner = self.0.get_or_insert_with(|| {
+            Box::new(Inner {
+                table: 8,
+                ..Inner::default()
+            })
+        });
+        if inner.names.contains_key(name) {
             return false;
         }
-        if self.table == 0 {
-            self.table = 8;
-        }
-        self.names.insert(name.into(), self.next_seq);
-        self.next_seq += 1;
+        inner.names.insert(name.into(), inner.next_seq);
+        inner.next_seq += 1;
         // HashMap resizes when size exceeds 0.75 of the table.
-        while self.names.len() as u64 * 4 > self.table as u64 * 3 {
-            self.table *= 2;
+        while inner.names.len() as u64 * 4 > inner.table as u64 * 3 {
+            inner.table *= 2;
         }
         true
     }
 
     pub fn remove(&mut self, name: &str) -> bool {
-        self.names.remove(name).is_some()
+        self.0
+            .as_mut()
+            .is_some_and(|i| i.names.remove(name).is_some())
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        self.names.contains_key(name)
+        self.0.as_ref().is_some_and(|i| i.names.contains_key(name))
     }
 
     pub fn len(&self) -> usize {
-        self.names.len()
+        self.0.as_ref().map_or(0, |i| i.names.len())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.len() == 0
     }
 
     pub fn clear(&mut self) {
-        *self = Children::default();
+        self.0 = None;
     }
 
     /// Names in no particular order (for walks and counts).
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.names.keys().map(|k| &**k)
+        self.0.iter().flat_map(|i| i.names.keys().map(|k| &**k))
     }
 
     /// Names in the order ZooKeeper's `getChildren` returns them.
     pub fn java_order(&self) -> Vec<String> {
-        let mut v: Vec<(u32, u64, &str)> = self
+        let Some(inner) = &self.0 else {
+            return Vec::new();
+        };
+        let mut v: Vec<(u32, u64, &str)> = inner
             .names
             .iter()
-            .map(|(n, seq)| (bucket(n, self.table), *seq, &**n))
+            .map(|(n, seq)| (bucket(n, inner.table), *seq, &**n))
             .collect();
         v.sort_unstable();
         v.into_iter().map(|(_, _, n)| n.to_owned()).collect()
+    }
+
+    #[cfg(test)]
+    fn table(&self) -> u32 {
+        self.0.as_ref().map_or(0, |i| i.table)
     }
 }
 
@@ -118,15 +136,15 @@ mod tests {
         for i in 0..7 {
             c.insert(&format!("n{i}"));
         }
-        assert_eq!(c.table, 16);
+        assert_eq!(c.table(), 16);
         for i in 7..13 {
             c.insert(&format!("n{i}"));
         }
-        assert_eq!(c.table, 32);
+        assert_eq!(c.table(), 32);
         for i in 0..13 {
             c.remove(&format!("n{i}"));
         }
-        assert_eq!(c.table, 32, "Java tables never shrink");
+        assert_eq!(c.table(), 32, "Java tables never shrink");
     }
 
     #[test]
