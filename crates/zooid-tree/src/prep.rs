@@ -10,9 +10,10 @@ use zooid_proto::opcode::{create_mode, ephemeral, op};
 use zooid_proto::path::validate_path;
 use zooid_proto::request::{MultiOp, Request};
 use zooid_proto::{
-    perms, Acl, CheckVersionTxn, CloseSessionTxn, CreateContainerTxn, CreateSessionTxn,
-    CreateTtlTxn, CreateTxn, DeleteTxn, ErrorCode, ErrorTxn, Id, SetAclTxn, SetDataTxn,
-    StatPersisted, TxnHeader,
+    perms, Acl, CheckVersionRequest, CheckVersionTxn, CloseSessionTxn, CreateContainerTxn,
+    CreateRequest, CreateSessionTxn, CreateTtlRequest, CreateTtlTxn, CreateTxn, DeleteRequest,
+    DeleteTxn, ErrorCode, ErrorTxn, Id, SetAclTxn, SetDataRequest, SetDataTxn, StatPersisted,
+    TxnHeader,
 };
 
 use crate::acl::{check_acl, fixup_acl, AclList, AclPolicy};
@@ -88,37 +89,57 @@ enum Write<'a> {
 impl<'a> Write<'a> {
     fn from_multi(o: &'a MultiOp) -> Option<Write<'a>> {
         Some(match o {
-            MultiOp::Create { op, req } => Write::Create {
-                op: *op,
-                path: &req.path,
-                data: &req.data,
-                acl: &req.acl,
-                flags: req.flags,
-                ttl: -1,
-            },
-            MultiOp::CreateTtl(r) => Write::Create {
-                op: op::CREATE_TTL,
-                path: &r.path,
-                data: &r.data,
-                acl: &r.acl,
-                flags: r.flags,
-                ttl: r.ttl,
-            },
-            MultiOp::Delete(r) => Write::Delete {
-                path: &r.path,
-                version: r.version,
-            },
-            MultiOp::SetData(r) => Write::SetData {
-                path: &r.path,
-                data: &r.data,
-                version: r.version,
-            },
-            MultiOp::Check(r) => Write::Check {
-                path: &r.path,
-                version: r.version,
-            },
+            MultiOp::Create { op, req } => Write::create(*op, req),
+            MultiOp::CreateTtl(r) => Write::create_ttl(r),
+            MultiOp::Delete(r) => Write::delete(r),
+            MultiOp::SetData(r) => Write::set_data(r),
+            MultiOp::Check(r) => Write::check(r),
             MultiOp::GetChildren(_) | MultiOp::GetData(_) => return None,
         })
+    }
+
+    fn create(op: i32, r: &'a CreateRequest) -> Write<'a> {
+        Write::Create {
+            op,
+            path: &r.path,
+            data: &r.data,
+            acl: &r.acl,
+            flags: r.flags,
+            ttl: -1,
+        }
+    }
+
+    fn create_ttl(r: &'a CreateTtlRequest) -> Write<'a> {
+        Write::Create {
+            op: op::CREATE_TTL,
+            path: &r.path,
+            data: &r.data,
+            acl: &r.acl,
+            flags: r.flags,
+            ttl: r.ttl,
+        }
+    }
+
+    fn delete(r: &'a DeleteRequest) -> Write<'a> {
+        Write::Delete {
+            path: &r.path,
+            version: r.version,
+        }
+    }
+
+    fn set_data(r: &'a SetDataRequest) -> Write<'a> {
+        Write::SetData {
+            path: &r.path,
+            data: &r.data,
+            version: r.version,
+        }
+    }
+
+    fn check(r: &'a CheckVersionRequest) -> Write<'a> {
+        Write::Check {
+            path: &r.path,
+            version: r.version,
+        }
     }
 
     fn opcode(&self) -> i32 {
@@ -210,40 +231,16 @@ impl Prep {
     /// Turns a write request into its txn. Reads must not be passed here.
     pub fn prep(&mut self, tree: &DataTree, ctx: &PrepCtx<'_>, req: &Request) -> Txn {
         let w = match req {
-            Request::Create { op, req } => Write::Create {
-                op: *op,
-                path: &req.path,
-                data: &req.data,
-                acl: &req.acl,
-                flags: req.flags,
-                ttl: -1,
-            },
-            Request::CreateTtl(r) => Write::Create {
-                op: op::CREATE_TTL,
-                path: &r.path,
-                data: &r.data,
-                acl: &r.acl,
-                flags: r.flags,
-                ttl: r.ttl,
-            },
-            Request::Delete(r) => Write::Delete {
-                path: &r.path,
-                version: r.version,
-            },
-            Request::SetData(r) => Write::SetData {
-                path: &r.path,
-                data: &r.data,
-                version: r.version,
-            },
+            Request::Create { op, req } => Write::create(*op, req),
+            Request::CreateTtl(r) => Write::create_ttl(r),
+            Request::Delete(r) => Write::delete(r),
+            Request::SetData(r) => Write::set_data(r),
             Request::SetAcl(r) => Write::SetAcl {
                 path: &r.path,
                 acl: &r.acl,
                 version: r.version,
             },
-            Request::Check(r) => Write::Check {
-                path: &r.path,
-                version: r.version,
-            },
+            Request::Check(r) => Write::check(r),
             Request::Multi(ops) => return self.prep_multi(tree, ctx, ops),
             Request::CloseSession => return self.close_session(tree, ctx),
             // Standalone: reconfig is disabled (ZooKeeper checks that first).

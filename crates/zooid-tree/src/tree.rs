@@ -460,21 +460,7 @@ impl DataTree {
         self.nodes.insert(path.to_owned(), node);
         self.digest_add(parent_path);
         self.digest_add(path);
-        match node_kind(owner, self.extended_types) {
-            NodeKind::Container => {
-                self.containers.insert(path.to_owned());
-            }
-            NodeKind::Ttl(_) => {
-                self.ttls.insert(path.to_owned());
-            }
-            NodeKind::Ephemeral(s) => {
-                self.ephemerals
-                    .entry(s)
-                    .or_default()
-                    .insert(path.to_owned());
-            }
-            NodeKind::Persistent => {}
-        }
+        self.index_node(path, owner);
         self.quota_after_create(path, parent_path, data.len() as i64);
         trig.push(Trigger::Created {
             path: path.to_owned(),
