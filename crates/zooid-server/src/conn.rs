@@ -106,7 +106,8 @@ pub async fn serve(
     let (rd, wr) = stream.into_split();
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let mut first = [0u8; 4];
-    if rd.read_exact(&mut first).await.is_err() {
+    if let Err(e) = rd.read_exact(&mut first).await {
+        count_drop(&shared, &e);
         return;
     }
     if let Some(cmd) = fourlw::command(first) {
@@ -116,6 +117,9 @@ pub async fn serve(
     let connect = match read_body(&mut rd, i32::from_be_bytes(first), max).await {
         Ok(b) => b,
         Err(e) => {
+            if let ConnError::Io(e) = &e {
+                count_drop(&shared, e);
+            }
             tracing::warn!("closing connection from {remote}: {e}");
             return;
         }
@@ -135,7 +139,10 @@ pub async fn serve(
         id: shared.next_conn_id.fetch_add(1, Ordering::Relaxed),
         remote,
         out: outbox,
-        auth: RwLock::new(Arc::new(vec![Id::new("ip", &java_host_address(remote.ip()))])),
+        auth: RwLock::new(Arc::new(vec![Id::new(
+            "ip",
+            &java_host_address(remote.ip()),
+        )])),
         session_id: AtomicI64::new(0),
         timeout_ms: AtomicI64::new(0),
         in_core: AtomicUsize::new(0),
@@ -143,7 +150,7 @@ pub async fn serve(
         close_notify: Notify::new(),
         stats: ConnStats::new(shared.counters.clone()),
     });
-    conn.received(); // the ConnectRequest
+    conn.received(4 + connect.len()); // the ConnectRequest
     conn.stats
         .established_ms
         .store(crate::core::now_wall_ms(), Ordering::Relaxed);
@@ -151,6 +158,9 @@ pub async fn serve(
     let writer = tokio::spawn(write_loop(wr, rx, queued));
     let result = session_loop(&shared, &core, &conn, req, with_read_only, &mut rd).await;
     if let Err(e) = result {
+        if let ConnError::Io(e) = &e {
+            count_drop(&shared, e);
+        }
         tracing::info!(
             "closing connection from {remote} (session 0x{:x}): {e}",
             conn.session()
@@ -164,6 +174,13 @@ pub async fn serve(
         })
         .await;
     let _ = writer.await;
+}
+
+/// A client that closed its socket (`NIOServerCnxn.handleFailedRead`).
+fn count_drop(shared: &Shared, e: &std::io::Error) {
+    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+        shared.counters.metrics.connections_dropped.inc();
+    }
 }
 
 /// The smallest outbound budget, so small `jute.maxbuffer` settings still allow bursts of
@@ -228,7 +245,7 @@ async fn packet(
     buf: &[u8],
 ) -> Result<(), ConnError> {
     let received = Instant::now();
-    conn.received();
+    conn.received(4 + buf.len());
     session.touch(shared.started.elapsed().as_millis() as i64);
     let mut r = Reader::new(buf);
     let hdr = RequestHeader::decode(&mut r).map_err(|e| ConnError::Malformed(e.to_string()))?;

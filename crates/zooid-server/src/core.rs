@@ -213,7 +213,12 @@ impl Core {
                 biased;
                 Some(d) = durable.recv() => self.on_durable(d),
                 msg = rx.recv() => match msg {
-                    Some(m) => self.handle(m),
+                    Some(m) => {
+                        if let CoreMsg::Request { received, .. } = &m {
+                            self.shared.counters.metrics.prep_queued(*received, rx.len());
+                        }
+                        self.handle(m)
+                    }
                     None => return,
                 },
             }
@@ -248,6 +253,7 @@ impl Core {
         req: &ConnectRequest,
         reply: oneshot::Sender<ConnectOutcome>,
     ) {
+        self.shared.counters.metrics.connection_requests.inc();
         let last = self.shared.tree.read().last_zxid();
         if req.last_zxid_seen > last {
             tracing::info!(
@@ -276,14 +282,17 @@ impl Core {
                 return;
             }
             let sid = self.sessions.next_session_id();
+            let started = Instant::now();
             let txn = {
                 let shared = self.shared.clone();
                 let ctx = make_ctx(&shared, sid, 0, &[], self.next_zxid);
                 Prep::create_session(&ctx, timeout)
             };
+            self.shared.counters.metrics.prepped(started, false);
             self.submit(Pending::Connect { conn, txn, reply });
             return;
         }
+        self.shared.counters.metrics.connection_revalidates.inc();
         // ZooKeeper closes the session's live connection before it even checks the
         // password (processConnectRequest: closeSession(..., CLIENT_RECONNECT)).
         if let Some(old) = self.owners.get(&req.session_id).copied() {
@@ -385,6 +394,7 @@ impl Core {
         }
         let shared = self.shared.clone();
         let ctx = make_ctx(&shared, sid, xid, auth, self.next_zxid);
+        let started = Instant::now();
         let txn = match &req {
             None if !zooid_proto::opcode::is_write_op(op) => {
                 let zxid = self.shared.tree.read().last_zxid();
@@ -407,6 +417,11 @@ impl Core {
             }
         };
         let close_session = matches!(req, Some(Request::CloseSession));
+        let metrics = &self.shared.counters.metrics;
+        metrics.prepped(started, close_session);
+        if let Some(r) = &req {
+            metrics.quota_check(r, &txn);
+        }
         self.submit(Pending::Write {
             conn,
             xid,
@@ -653,6 +668,10 @@ impl Core {
         let mut tree = shared.tree.write();
         self.triggers.clear();
         let result = tree.apply(txn, &mut self.triggers);
+        self.shared
+            .counters
+            .metrics
+            .applied(txn, &self.triggers, now_wall_ms());
         if !self.triggers.is_empty() {
             self.fire(txn.zxid());
         }
@@ -693,6 +712,7 @@ impl Core {
                     (acl, None)
                 }
             };
+            self.shared.counters.metrics.watchers_triggered(reg.found());
             for f in &self.fired {
                 let Some(c) = conns.get(&f.watcher) else {
                     continue;
@@ -735,11 +755,14 @@ impl Core {
                 continue;
             }
             tracing::info!("expiring session 0x{sid:x}");
+            self.shared.counters.metrics.stale_sessions_expired.inc();
             let shared = self.shared.clone();
             let ctx = make_ctx(&shared, sid, 0, &[], self.next_zxid);
+            let started = Instant::now();
             let tree = self.shared.tree.read();
             let txn = self.prep.close_session(&tree, &ctx);
             drop(tree);
+            self.shared.counters.metrics.prepped(started, true);
             self.submit(Pending::Internal {
                 txn,
                 expired_session: Some(sid),
@@ -783,9 +806,11 @@ impl Core {
         for path in candidates {
             let shared = self.shared.clone();
             let ctx = make_ctx(&shared, 0, 0, &[], self.next_zxid);
+            let started = Instant::now();
             let tree = self.shared.tree.read();
             let txn = self.prep.delete_container(&tree, &ctx, &path);
             drop(tree);
+            self.shared.counters.metrics.prepped(started, false);
             self.submit(Pending::Internal {
                 txn,
                 expired_session: None,

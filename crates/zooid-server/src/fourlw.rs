@@ -8,18 +8,21 @@
 //!
 //! Where ZooKeeper reports a JVM figure, Zooid reports the process's own (see `host`);
 //! where it reports a subsystem Zooid does not have (TLS, connection throttling, local
-//! sessions), the value is the true one for Zooid: zero. mntr leaves out the hundreds of
-//! `ServerMetrics` counters and summaries ZooKeeper appends after its gauges (commit
-//! processor, learners, elections, ...): Zooid does not measure them, and a made-up zero
-//! would be read as a measurement.
+//! sessions), the value is the true one for Zooid: zero. After its gauges, mntr prints
+//! every `ServerMetrics` counter and summary, as ZooKeeper's default metrics provider
+//! does; `metrics` lists which ones Zooid measures and which belong to machinery it
+//! does not have (commit processor, learners, elections, ...), printed as ZooKeeper
+//! prints them when their event never happened.
 
 mod host;
+mod java_map;
+pub mod metrics;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -74,8 +77,12 @@ pub async fn serve<R: AsyncRead + Unpin>(
     mut wr: OwnedWriteHalf,
     remote: SocketAddr,
 ) {
-    // ZooKeeper counts the command word as a received packet, whitelisted or not.
+    // ZooKeeper counts the command word as a received packet, whitelisted or not, and
+    // files the connection in its expiry queue like any other.
     shared.counters.received();
+    shared.counters.metrics.bytes_received.add(4);
+    let expiry = &shared.counters.cnxn_expiry;
+    expiry.touch(&AtomicI64::new(0), expiry.timeout_of(0));
     let caller = Caller {
         remote,
         local: wr.local_addr().ok(),
@@ -154,7 +161,7 @@ pub fn execute(shared: &Shared, cmd: &str, caller: &Caller) -> String {
             shared.counters.reset();
             "Server stats reset.\n".to_owned()
         }
-        "dump" => render_dump(&gather_dump(shared)),
+        "dump" => render_dump(&gather_dump(shared, caller)),
         "wchs" => render_wchs(shared.watches.lock().summary()),
         "wchc" => render_wchc(&gather_watches_by_session(shared)),
         "wchp" => render_wchp(&gather_watches_by_path(shared)),
@@ -398,10 +405,15 @@ fn conn_info(c: &ConnHandle) -> ConnInfo {
 /// `AvgMinMaxCounter.getAvg`: the mean rounded half-up to 4 decimals, decided on the
 /// exact value of the double as `BigDecimal` does.
 pub fn avg_latency(l: &LatencyTotals) -> f64 {
-    if l.count == 0 {
+    java_avg(l.total_ms, l.count as i64)
+}
+
+/// `AvgMinMaxCounter.getAvg` of `count` samples summing to `total`.
+pub fn java_avg(total: i64, count: i64) -> f64 {
+    if count <= 0 {
         return 0.0;
     }
-    let avg = l.total_ms as f64 / l.count as f64;
+    let avg = total as f64 / count as f64;
     // 50 digits hold the exact expansion far enough to decide the 5th for any mean.
     let exact = format!("{avg:.50}");
     let (int, frac) = exact.split_once('.').expect("fixed notation has a point");
@@ -433,6 +445,8 @@ pub struct Monitor {
     /// Response sizes: (last, min, max), -1 before the first.
     pub response_size: (i64, i64, i64),
     pub quotas: QuotaGauges,
+    /// The `ServerMetrics` lines, in order (see [`metrics::lines`]).
+    pub metrics: Vec<(String, String)>,
 }
 
 /// The per-namespace quota gauge sets (`QuotaMetricsUtils`), by top-level namespace.
@@ -446,7 +460,8 @@ pub struct QuotaGauges {
 
 /// The mntr lines without the `zk_` prefix, in ZooKeeper 3.9's order: the two monitor
 /// values, then the gauges in the iteration order of the `ConcurrentHashMap` that holds
-/// them (fixed by their names), then the quota gauge sets likewise.
+/// them (fixed by their names), then the quota gauge sets likewise, then the rest of
+/// `ServerMetrics`.
 pub fn mntr_lines(m: &Monitor) -> Vec<(String, String)> {
     let s = &m.summary;
     let (last_size, min_size, max_size) = m.response_size;
@@ -499,6 +514,7 @@ pub fn mntr_lines(m: &Monitor) -> Vec<(String, String)> {
             v.push((format!("{ns}_{name}"), val.to_string()));
         }
     }
+    v.extend(m.metrics.iter().cloned());
     v
 }
 
@@ -531,6 +547,7 @@ fn gather_monitor(shared: &Shared) -> Monitor {
         max_fds: host::max_fd_count().unwrap_or(-1),
         response_size: shared.counters.response_size().get(),
         quotas,
+        metrics: metrics::lines(&shared.counters.metrics),
     }
 }
 
@@ -656,11 +673,22 @@ pub struct Dump {
     pub session_count: usize,
     /// Ephemeral paths by owning session.
     pub ephemerals: Vec<(i64, Vec<String>)>,
+    /// Connections by idle-expiry time (wall-clock ms), earliest first; a time can
+    /// have none left (see `stats::CnxnExpiry`).
+    pub connections: Vec<(i64, Vec<CnxnId>)>,
 }
 
-/// `DumpCommand` as a server without NIO's connection expiry prints it: the sessions
-/// (`ExpiryQueue.dump`), the ephemerals (`DataTree.dumpEphemerals`) and, as with
-/// ZooKeeper's Netty factory, no connection list.
+/// A connection as NIO's expiry queue prints it (`NIOServerCnxn.toString`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CnxnId {
+    pub remote: SocketAddr,
+    pub session: i64,
+}
+
+/// `DumpCommand` with ZooKeeper's default (NIO) connection factory: the sessions
+/// (`ExpiryQueue.dump`), the ephemerals (`DataTree.dumpEphemerals`), then the
+/// connections (`NIOServerCnxnFactory.dumpConnections`: "Connections " and its
+/// `ExpiryQueue.dump`).
 pub fn render_dump(d: &Dump) -> String {
     let mut out = String::from("SessionTracker dump:\n");
     let _ = writeln!(
@@ -684,6 +712,19 @@ pub fn render_dump(d: &Dump) -> String {
         }
     }
     out.push_str("Connections dump:\n");
+    let count: usize = d.connections.iter().map(|(_, c)| c.len()).sum();
+    let _ = writeln!(out, "Connections Sets ({})/({count}):", d.connections.len());
+    for (at, conns) in &d.connections {
+        let _ = writeln!(out, "{} expire at {}:", conns.len(), java_date(*at));
+        for c in conns {
+            let _ = writeln!(
+                out,
+                "\tip: {} sessionId: 0x{:x}",
+                java_socket_addr(c.remote),
+                c.session
+            );
+        }
+    }
     out
 }
 
@@ -698,7 +739,7 @@ pub fn expiry_tick(deadline_ms: i64, interval_ms: i64) -> i64 {
     (deadline_ms / interval_ms + 1) * interval_ms
 }
 
-fn gather_dump(shared: &Shared) -> Dump {
+fn gather_dump(shared: &Shared, caller: &Caller) -> Dump {
     let interval = reaper_interval_ms(shared.config.tick_time_ms);
     let mut by_tick: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
     let session_count = {
@@ -723,7 +764,37 @@ fn gather_dump(shared: &Shared) -> Dump {
         expiry: by_tick.into_iter().map(|(t, s)| (t + offset, s)).collect(),
         session_count,
         ephemerals,
+        connections: gather_connection_expiry(shared, caller),
     }
+}
+
+/// The client connections by expiry bucket, and the command's own connection, which
+/// ZooKeeper lists too (sessionless, so in the bucket of now + the sessionless timeout).
+fn gather_connection_expiry(shared: &Shared, caller: &Caller) -> Vec<(i64, Vec<CnxnId>)> {
+    let expiry = &shared.counters.cnxn_expiry;
+    let own = expiry.touch(&AtomicI64::new(0), expiry.timeout_of(0));
+    let now = expiry.now_ms();
+    let mut buckets: BTreeMap<i64, Vec<CnxnId>> = expiry
+        .pending(now)
+        .into_iter()
+        .map(|b| (b, Vec::new()))
+        .collect();
+    for c in live_connections(shared) {
+        let b = c.stats.expiry_bucket.load(Ordering::Relaxed);
+        if b != 0 {
+            buckets.entry(b).or_default().push(CnxnId {
+                remote: c.remote,
+                session: c.session(),
+            });
+        }
+    }
+    buckets.entry(own).or_default().push(CnxnId {
+        remote: caller.remote,
+        session: 0,
+    });
+    // `Time.elapsedTimeToDate`: the queue's clock to wall-clock time.
+    let offset = now_wall_ms() - now;
+    buckets.into_iter().map(|(b, c)| (b + offset, c)).collect()
 }
 
 // ---------------------------------------------------------------------------------------

@@ -34,6 +34,20 @@ pub struct Recovered {
     pub sessions: Vec<(i64, i32)>,
     pub snapshot_zxid: i64,
     pub replayed: u64,
+    pub timings: RecoveryTimings,
+}
+
+/// How long recovery's steps took, for mntr (`dbinittime`, `startup_*`, `snapshottime`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RecoveryTimings {
+    /// Loading the snapshot and replaying the log after it (`ZKDatabase.loadDataBase`).
+    pub db_init_ms: i64,
+    /// Reading the newest snapshot, or finding there is none.
+    pub snap_load_ms: i64,
+    /// Replaying the log (`fastForwardFromEdits`).
+    pub replay_ms: i64,
+    /// Writing the first snapshot of a new data directory.
+    pub first_snapshot_ms: Option<i64>,
 }
 
 /// Why the server cannot start on its data directory.
@@ -69,6 +83,7 @@ pub fn recover(config: &Config) -> Result<Recovered, RecoveryError> {
         })?;
     }
     let ext = config.extended_types_enabled;
+    let started = Instant::now();
     let (mut tree, mut sessions, snapshot_zxid, had_snapshot) = match snap::load_newest(&snap_dir)?
     {
         Some(loaded) => {
@@ -93,16 +108,21 @@ pub fn recover(config: &Config) -> Result<Recovered, RecoveryError> {
         }
         None => (DataTree::new(ext), BTreeMap::new(), 0, false),
     };
+    let snap_load_ms = started.elapsed().as_millis() as i64;
     let replayed = replay(&mut tree, &mut sessions, &log_dir, snapshot_zxid)?;
+    let db_init_ms = started.elapsed().as_millis() as i64;
     let last = tree.last_zxid();
     let orphans = tree.kill_orphan_ephemerals(&|s| sessions.contains_key(&s), last);
     if orphans > 0 {
         tracing::info!("removed {orphans} ephemerals of sessions that no longer exist");
     }
+    let mut first_snapshot_ms = None;
     if !had_snapshot {
+        let snapshot_started = Instant::now();
         let path = snap_dir.join(files::snapshot_name(last));
         let sess: Vec<(i64, i32)> = sessions.iter().map(|(k, v)| (*k, *v)).collect();
         write_tree_snapshot(&tree, &sess, &path)?;
+        first_snapshot_ms = Some(snapshot_started.elapsed().as_millis() as i64);
     }
     tracing::info!("recovered to zxid {last:#x}: snapshot {snapshot_zxid:#x} + {replayed} txns");
     Ok(Recovered {
@@ -110,6 +130,12 @@ pub fn recover(config: &Config) -> Result<Recovered, RecoveryError> {
         sessions: sessions.into_iter().collect(),
         snapshot_zxid,
         replayed,
+        timings: RecoveryTimings {
+            db_init_ms,
+            snap_load_ms,
+            replay_ms: db_init_ms - snap_load_ms,
+            first_snapshot_ms,
+        },
     })
 }
 
@@ -335,6 +361,11 @@ impl LogThread {
         }
         w.commit()?;
         let ms = started.elapsed().as_millis();
+        let metrics = &self.shared.counters.metrics;
+        if self.shared.config.force_sync {
+            metrics.fsync_time.add(ms as i64);
+        }
+        metrics.sync_batch_size.add(batch.len() as i64);
         if ms as u64 > self.shared.config.fsync_warning_threshold_ms {
             tracing::warn!("fsync-ing the write ahead log took {ms}ms which will adversely effect operation latency");
         }
@@ -439,6 +470,8 @@ pub fn take_snapshot(shared: &Shared) -> Result<PathBuf, StorageError> {
         digest,
     };
     snap::write_snapshot(&path, &sessions, &acls, nodes, Some(digest), zxid)?;
+    let ms = started.elapsed().as_millis() as i64;
+    shared.counters.metrics.snapshot_time.add(ms);
     tracing::info!(
         "snapshot {} written in {} ms",
         path.display(),

@@ -36,8 +36,15 @@ pub fn execute(shared: &Shared, conn: &ConnHandle, xid: i32, req: &Request) {
             // FinalRequestProcessor fails on the first non-read op with an IOException:
             // MarshallingError, with the (empty) MultiResponse it had started.
             let zxid = tree.last_zxid();
-            let hdr = ReplyHeader { xid, zxid, err: ErrorCode::MarshallingError.code() };
-            conn.reply(encode_with(&hdr, Box::new(|b: &mut BytesMut| encode_multi_response(&[], b))));
+            let hdr = ReplyHeader {
+                xid,
+                zxid,
+                err: ErrorCode::MarshallingError.code(),
+            };
+            conn.reply(encode_with(
+                &hdr,
+                Box::new(|b: &mut BytesMut| encode_multi_response(&[], b)),
+            ));
             return;
         }
     }
@@ -48,7 +55,11 @@ pub fn execute(shared: &Shared, conn: &ConnHandle, xid: i32, req: &Request) {
         Err(e) => e.code(),
     };
     // Pings are answered with the ping xid whatever the client sent.
-    let xid = if matches!(req, Request::Ping) { zooid_proto::opcode::xid::PING } else { xid };
+    let xid = if matches!(req, Request::Ping) {
+        zooid_proto::opcode::xid::PING
+    } else {
+        xid
+    };
     let hdr = ReplyHeader { xid, zxid, err };
     let f = match result {
         Ok(Some(enc)) => encode_with(&hdr, enc),
@@ -88,7 +99,12 @@ fn read(shared: &Shared, tree: &DataTree, conn: &ConnHandle, req: &Request) -> R
                 shared.watches.lock().add(Which::Data, &r.path, conn.id);
             }
             match node {
-                Some(n) => body(ExistsResponse { stat: n.stat(tree.extended_types()) }),
+                Some(n) => {
+                    shared.counters.metrics.read_stat(&r.path, 0);
+                    body(ExistsResponse {
+                        stat: n.stat(tree.extended_types()),
+                    })
+                }
                 None => Err(ErrorCode::NoNode),
             }
         }
@@ -231,6 +247,7 @@ fn get_data(
     if watch {
         shared.watches.lock().add(Which::Data, path, conn.id);
     }
+    shared.counters.metrics.read_stat(path, n.data.len() as i64);
     Ok((n.data.clone(), n.stat(tree.extended_types())))
 }
 
@@ -247,7 +264,10 @@ fn get_children(
     if watch {
         shared.watches.lock().add(Which::Child, path, conn.id);
     }
-    Ok((n.children.java_order(), n.stat(tree.extended_types())))
+    let children = n.children.java_order();
+    let bytes = children.iter().map(|c| crate::stats::java_len(c)).sum();
+    shared.counters.metrics.read_stat(path, bytes);
+    Ok((children, n.stat(tree.extended_types())))
 }
 
 /// `DataTree.setWatches`: re-registers a reconnecting client's watches and fires, right
@@ -296,5 +316,5 @@ pub fn notify(conn: &ConnHandle, kind: i32, path: &str, zxid: i64) {
         state: keeper_state::SYNC_CONNECTED,
         path: path.to_owned(),
     };
-    conn.reply(frame_record(&hdr, &ev));
+    conn.notify(frame_record(&hdr, &ev));
 }

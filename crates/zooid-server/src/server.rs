@@ -55,6 +55,10 @@ impl Server {
         let pre_alloc = config.pre_alloc_size_kb * 1024;
         let writer = TxnLogWriter::open(&config.txn_log_dir(), pre_alloc, config.force_sync)?;
         let shared = Arc::new(Shared::with_tree(config, recovered.tree));
+        shared
+            .counters
+            .metrics
+            .recovered(&recovered.timings, recovered.replayed);
         let (core_tx, core_rx) = mpsc::channel(cap);
         let (durable_tx, durable_rx) = mpsc::unbounded_channel();
         let sink = persist::spawn_log_thread(shared.clone(), writer, durable_tx)?;
@@ -98,6 +102,7 @@ impl Server {
                 let mut m = per_ip.lock();
                 let n = m.entry(ip).or_insert(0);
                 if max != 0 && *n >= max {
+                    self.shared.counters.metrics.connections_rejected.inc();
                     tracing::warn!("Too many connections from /{ip} - max is {max}");
                     drop(stream);
                     continue;

@@ -93,6 +93,10 @@ pub struct ConnStats {
     pub established_ms: AtomicI64,
     /// Wall-clock milliseconds of the last response; 0 until then.
     pub last_response_ms: AtomicI64,
+    /// Bytes of the last answer (without its length prefix), for `response_bytes`.
+    pub last_reply_bytes: AtomicI64,
+    /// The connection's idle-expiry bucket (`dump`); 0 before its first I/O.
+    pub expiry_bucket: AtomicI64,
     /// The server-wide counters this connection's packets also count in.
     pub server: Arc<Counters>,
 }
@@ -113,6 +117,8 @@ impl ConnStats {
             count: AtomicU64::new(0),
             established_ms: AtomicI64::new(0),
             last_response_ms: AtomicI64::new(0),
+            last_reply_bytes: AtomicI64::new(0),
+            expiry_bucket: AtomicI64::new(0),
             server,
         }
     }
@@ -162,27 +168,63 @@ impl ConnHandle {
     /// Sends a reply frame and counts it (`ServerCnxn.packetSent` and, for the response
     /// size, `serialize`: the frame without its length prefix).
     pub fn reply(&self, frame: Bytes) {
+        let size = self.send(frame);
+        self.stats.last_reply_bytes.store(size, Ordering::Relaxed);
+    }
+
+    /// Sends a watch notification (`NIOServerCnxn.process`: its bytes count as
+    /// `watch_bytes`).
+    pub fn notify(&self, frame: Bytes) {
+        let size = self.send(frame);
+        self.stats.server.metrics.watch_bytes.add(size);
+    }
+
+    fn send(&self, frame: Bytes) -> i64 {
         self.stats.sent.fetch_add(1, Ordering::Relaxed);
         self.stats.server.sent();
         let size = frame.len().saturating_sub(4) as i64;
         self.stats.server.response_size().record(size);
+        self.touch();
         if !self.out.send(frame) {
             self.kill();
         }
+        size
     }
 
-    /// Counts a packet read from the client (`ServerCnxn.packetReceived`).
-    pub fn received(&self) {
+    /// Counts a packet of `bytes` (with its length prefix) read from the client
+    /// (`ServerCnxn.packetReceived`).
+    pub fn received(&self, bytes: usize) {
         self.stats.received.fetch_add(1, Ordering::Relaxed);
         self.stats.server.received();
+        self.stats.server.metrics.bytes_received.add(bytes as i64);
+        self.touch();
+    }
+
+    /// I/O on the connection moves its idle deadline (`NIOServerCnxnFactory.touchCnxn`).
+    fn touch(&self) {
+        let expiry = &self.stats.server.cnxn_expiry;
+        let timeout = expiry.timeout_of(self.timeout_ms.load(Ordering::Relaxed));
+        expiry.touch(&self.stats.expiry_bucket, timeout);
     }
 
     /// Counts an answered request `op` with `xid` that arrived at `received`: the
     /// server's latency and this connection's `cons` stats
-    /// (`FinalRequestProcessor.updateStats`). The caller keeps `last_zxid` up to date.
+    /// (`FinalRequestProcessor.updateStats`), the answer's bytes, and whether it went to
+    /// a connection that had closed meanwhile (`Request.isStale`). The caller keeps
+    /// `last_zxid` up to date.
     pub fn responded(&self, op: i32, xid: i32, received: Instant) {
         let ms = received.elapsed().as_millis() as i64;
         self.stats.server.latency().record(ms);
+        let metrics = &self.stats.server.metrics;
+        metrics.request_done(op, ms);
+        // The handshake's answer is no FinalRequestProcessor response.
+        if op != zooid_proto::opcode::op::CREATE_SESSION {
+            let bytes = self.stats.last_reply_bytes.load(Ordering::Relaxed);
+            metrics.response_bytes.add(bytes);
+        }
+        if op != zooid_proto::opcode::op::CLOSE_SESSION && self.closed.load(Ordering::Acquire) {
+            metrics.stale_replies.inc();
+        }
         let s = &self.stats;
         if xid >= 0 {
             s.last_cxid.store(xid as i64, Ordering::Relaxed);
@@ -230,6 +272,7 @@ impl Shared {
 
     /// Shared state around a recovered tree.
     pub fn with_tree(config: Config, tree: DataTree) -> Shared {
+        let counters = Arc::new(Counters::new(sessionless_cnxn_timeout_ms(&config)));
         let policy = AclPolicy {
             skip_acl: config.skip_acl,
             super_digest: config.super_digest.clone(),
@@ -240,7 +283,7 @@ impl Shared {
             tree: RwLock::new(tree),
             watches: Mutex::new(WatchRegistry::new()),
             conns: Mutex::new(HashMap::new()),
-            counters: Arc::new(Counters::default()),
+            counters,
             started: Instant::now(),
             next_conn_id: AtomicU64::new(1),
             session_count: AtomicUsize::new(0),
@@ -251,6 +294,16 @@ impl Shared {
     pub fn conn(&self, id: u64) -> Option<Arc<ConnHandle>> {
         self.conns.lock().get(&id).cloned()
     }
+}
+
+/// `zookeeper.nio.sessionlessCnxnTimeout`: the idle timeout of a connection without a
+/// session, and the granularity of connection expiry.
+fn sessionless_cnxn_timeout_ms(config: &Config) -> i64 {
+    config
+        .other
+        .get("zookeeper.nio.sessionlessCnxnTimeout")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(crate::stats::SESSIONLESS_CNXN_TIMEOUT_MS)
 }
 
 /// Encodes `len | header | body` as one frame.

@@ -127,6 +127,9 @@ pub struct WatchRegistry {
     child: Manager,
     /// Reused buffer of the watchers one trigger found, so triggers do not allocate.
     scratch: Vec<WatcherId>,
+    /// How many watchers each trigger of the last `node_*` call found, with its event
+    /// type, for the triggers that found any (ZooKeeper's `NODE_*_WATCHER` metrics).
+    found: Vec<(i32, usize)>,
 }
 
 impl WatchRegistry {
@@ -167,6 +170,7 @@ impl WatchRegistry {
     /// The events of `DataTree.createNode`: NodeCreated from `dataWatches` at `path`, then
     /// NodeChildrenChanged from `childWatches` at `parent` (`""` means `/`, as in ZooKeeper).
     pub fn node_created(&mut self, path: &str, parent: &str, out: &mut Vec<Fired>) {
+        self.found.clear();
         self.emit(Which::Data, path, EVENT_NODE_CREATED, out, 0..0);
         let parent = parent_or_root(parent);
         self.emit(Which::Child, parent, EVENT_NODE_CHILDREN_CHANGED, out, 0..0);
@@ -176,6 +180,7 @@ impl WatchRegistry {
     /// NodeDeleted from `childWatches` at `path` for watchers not yet notified (their standard
     /// child watches are consumed all the same), then NodeChildrenChanged at `parent`.
     pub fn node_deleted(&mut self, path: &str, parent: &str, out: &mut Vec<Fired>) {
+        self.found.clear();
         let start = out.len();
         self.emit(Which::Data, path, EVENT_NODE_DELETED, out, 0..0);
         let notified = start..out.len();
@@ -186,7 +191,15 @@ impl WatchRegistry {
 
     /// The events of `DataTree.setData`: NodeDataChanged from `dataWatches` at `path`.
     pub fn node_data_changed(&mut self, path: &str, out: &mut Vec<Fired>) {
+        self.found.clear();
         self.emit(Which::Data, path, EVENT_NODE_DATA_CHANGED, out, 0..0);
+    }
+
+    /// `(event type, watchers)` for each trigger of the last `node_*` call that found
+    /// watchers: a watcher counts even when suppressed or refused by ACL, as
+    /// `WatchManager.triggerWatch` counts it.
+    pub fn found(&self) -> &[(i32, usize)] {
+        &self.found
     }
 
     /// Drops every watch of `w` in both managers (`DataTree.removeCnxn`).
@@ -306,6 +319,9 @@ impl WatchRegistry {
             Which::Child => &mut self.child,
         };
         manager.trigger(path, &mut self.scratch);
+        if !self.scratch.is_empty() {
+            self.found.push((event_type, self.scratch.len()));
+        }
         for &watcher in &self.scratch {
             let notified = &out[suppressed.clone()];
             if notified
@@ -650,6 +666,32 @@ mod tests {
             Some(0) | None => "",
             Some(i) => &path[..i],
         }
+    }
+
+    /// What `WatchManager.triggerWatch` counts for the NODE_*_WATCHER metrics: every
+    /// watcher each trigger found, those the delete's child trigger suppresses included.
+    #[test]
+    fn found_counts_each_trigger() {
+        let mut r = WatchRegistry::new();
+        r.add(Which::Data, "/a/b", 1);
+        r.add(Which::Child, "/a/b", 1);
+        r.add(Which::Child, "/a/b", 2);
+        r.add(Which::Child, "/a", 3);
+        let mut out = Vec::new();
+        r.node_deleted("/a/b", "/a", &mut out);
+        assert_eq!(
+            show(&out),
+            ["1 deleted /a/b", "2 deleted /a/b", "3 children /a"]
+        );
+        let counts = [
+            (EVENT_NODE_DELETED, 1),
+            (EVENT_NODE_DELETED, 2),
+            (EVENT_NODE_CHILDREN_CHANGED, 1),
+        ];
+        assert_eq!(r.found(), counts);
+        // Nothing to notify: no sample.
+        r.node_data_changed("/a/b", &mut out);
+        assert_eq!(r.found(), []);
     }
 
     fn show(events: &[Fired]) -> Vec<String> {

@@ -67,7 +67,23 @@ fn srvr_and_mntr_have_zookeepers_lines() {
     // Only the command's own connection.
     assert_eq!(field(&srvr, "Connections"), "1");
     let mntr = cmd(&server, "mntr");
-    assert_eq!(mntr.lines().count(), 26, "{mntr}");
+    // The monitor values and gauges (26), then every ServerMetrics metric: 51 counters,
+    // 42 summaries of 5 lines and 23 of 9 (with percentiles); no namespace read yet.
+    assert_eq!(mntr.lines().count(), 26 + 51 + 42 * 5 + 23 * 9, "{mntr}");
+    // Nothing but command words, of 4 bytes each, came in.
+    let value = |k: &str| -> i64 {
+        let line = mntr.lines().find(|l| l.starts_with(&format!("{k}\t")));
+        line.and_then(|l| l.split('\t').nth(1)?.parse().ok())
+            .unwrap_or_else(|| panic!("{k} in {mntr}"))
+    };
+    assert_eq!(
+        value("zk_bytes_received_count"),
+        4 * value("zk_packets_received")
+    );
+    assert!(
+        mntr.ends_with("zk_p999_write_commitproc_time_ms\t0\n"),
+        "{mntr}"
+    );
     for line in mntr.lines() {
         let (k, v) = line.split_once('\t').expect("tab separated");
         assert!(k.starts_with("zk_") && !v.is_empty(), "{line}");

@@ -138,6 +138,7 @@ fn monitor() -> Monitor {
         max_fds: 20000,
         response_size: (22, 16, 93),
         quotas: QuotaGauges::default(),
+        metrics: Vec::new(),
     }
 }
 
@@ -345,6 +346,22 @@ fn dump_layout() {
             (0x100000f1d200000, vec!["/a/e1".into(), "/a/e2".into()]),
             (0x100000f1d200001, vec!["/b".into()]),
         ],
+        connections: vec![
+            (1795666760000, vec![]),
+            (
+                1795666770000,
+                vec![
+                    CnxnId {
+                        remote: v4(41036),
+                        session: 0x100000f1d200001,
+                    },
+                    CnxnId {
+                        remote: v4(58030),
+                        session: 0,
+                    },
+                ],
+            ),
+        ],
     };
     assert_eq!(
         render_dump(&d),
@@ -362,12 +379,17 @@ fn dump_layout() {
          \t/a/e2\n\
          0x100000f1d200001:\n\
          \t/b\n\
-         Connections dump:\n"
+         Connections dump:\n\
+         Connections Sets (2)/(2):\n\
+         0 expire at Thu Nov 26 04:19:20 UTC 2026:\n\
+         2 expire at Thu Nov 26 04:19:30 UTC 2026:\n\
+         \tip: /127.0.0.1:41036 sessionId: 0x100000f1d200001\n\
+         \tip: /127.0.0.1:58030 sessionId: 0x0\n"
     );
     assert_eq!(
         render_dump(&Dump::default()),
         "SessionTracker dump:\nSession Sets (0)/(0):\nephemeral nodes dump:\n\
-         Sessions with Ephemerals (0):\nConnections dump:\n"
+         Sessions with Ephemerals (0):\nConnections dump:\nConnections Sets (0)/(0):\n"
     );
 }
 
@@ -531,4 +553,323 @@ fn host_parsers() {
     assert_eq!(passwd_entry(passwd, 7), None);
     assert_eq!(java_os_arch("x86_64"), "amd64");
     assert_eq!(java_os_arch("aarch64"), "aarch64");
+}
+
+// ---------------------------------------------------------------------------------------
+// mntr's ServerMetrics part
+
+use super::java_map;
+use super::metrics::{self, Kind, Source, SERVER_METRICS};
+use crate::stats::{self, CnxnExpiry, Metrics};
+
+/// `ConcurrentHashMap` iteration orders, as printed by OpenJDK 17 after inserting the
+/// same keys with `computeIfAbsent`.
+#[test]
+fn java_map_orders_are_javas() {
+    let same_hash: Vec<String> = (0..16)
+        .map(|i: u32| {
+            (0..4)
+                .rev()
+                .map(|b| if i >> b & 1 == 0 { "Aa" } else { "BB" })
+                .collect()
+        })
+        .collect();
+    let order = |keys: &[&str]| java_map::iteration_order(keys.iter().copied()).join(" ");
+    assert_eq!(
+        order(&[
+            "test_four_letter_words",
+            "zookeeper",
+            "test_multi",
+            "app",
+            "b",
+            "test_acl_enforcement",
+            "x",
+        ]),
+        "app b zookeeper test_four_letter_words test_multi x test_acl_enforcement"
+    );
+    // A ninth key in one bin of a small table grows the table (tryPresize) to 128.
+    let mut keys: Vec<&str> = same_hash[..9].iter().map(String::as_str).collect();
+    keys.extend(["a", "b"]);
+    assert_eq!(
+        order(&keys),
+        "AaAaAaAa AaAaAaBB AaAaBBAa AaAaBBBB AaBBAaAa AaBBAaBB AaBBBBAa AaBBBBBB BBAaAaAa a b"
+    );
+    // In a table of 64 and up it becomes a TreeBin, which takes new keys at its head.
+    let others: Vec<String> = (0..60).map(|i| format!("ns{i}")).collect();
+    let mut keys: Vec<&str> = others.iter().map(String::as_str).collect();
+    keys.extend(same_hash[..12].iter().map(String::as_str));
+    assert_eq!(
+        order(&keys),
+        "ns0 ns2 ns1 ns4 ns3 ns6 ns53 ns5 ns52 ns8 ns51 ns7 ns50 ns13 ns57 ns9 ns12 ns56 ns11 \
+         ns55 ns10 ns54 ns17 ns16 ns15 ns59 ns14 ns58 ns19 ns18 ns42 ns41 ns40 ns46 ns45 ns44 \
+         ns43 ns49 ns48 ns47 BBAaBBBB BBAaBBAa BBAaAaBB AaAaAaAa AaAaAaBB AaAaBBAa AaAaBBBB \
+         AaBBAaAa AaBBAaBB AaBBBBAa AaBBBBBB BBAaAaAa ns31 ns30 ns35 ns34 ns33 ns32 ns39 ns38 \
+         ns37 ns36 ns20 ns24 ns23 ns22 ns21 ns28 ns27 ns26 ns25 ns29"
+    );
+    // Resizes split bins, reversing the nodes ahead of each bin's last run.
+    let keys: Vec<String> = (0..100).map(|i| format!("k{i:03}")).collect();
+    assert_eq!(
+        java_map::iteration_order(keys.iter().map(String::as_str)).join(" "),
+        "k020 k022 k021 k024 k023 k026 k025 k028 k027 k029 k095 k094 k097 k096 k011 k099 \
+         k010 k098 k013 k012 k015 k014 k017 k016 k019 k018 k040 k042 k041 k044 k043 k046 \
+         k045 k048 k047 k049 k031 k030 k033 k032 k035 k034 k037 k036 k039 k038 k071 k070 \
+         k062 k061 k064 k063 k066 k065 k068 k067 k069 k060 k051 k050 k053 k052 k055 k054 \
+         k057 k056 k059 k058 k091 k090 k093 k092 k084 k083 k086 k085 k000 k088 k087 k002 \
+         k001 k089 k004 k003 k006 k005 k008 k007 k009 k080 k082 k081 k073 k072 k075 k074 \
+         k077 k076 k079 k078"
+    );
+    assert_eq!(java_map::string_hash("Aa"), java_map::string_hash("BB"));
+    assert_eq!(java_map::string_hash("zookeeper"), 1_600_681_804);
+}
+
+/// The metric names of each provider map in the order ZooKeeper 3.9.5 dumps them
+/// (OpenJDK 17 running `ServerMetrics`' registrations through `ConcurrentHashMap`).
+const ZK395_COUNTERS: &str = "watch_bytes stale_requests_dropped throttled_ops \
+    insecure_admin_count connection_rejected sessionless_connections_expired \
+    dead_watchers_queued stale_requests connection_drop_count response_packet_cache_hits \
+    bytes_received_count add_dead_watcher_stall_time request_throttle_wait_count \
+    requests_not_forwarded_to_commit_processor response_packet_cache_misses \
+    prep_processor_request_queued stale_replies response_bytes ensemble_auth_fail \
+    diff_count connection_revalidate_count quit_leading_due_to_disloyal_voter \
+    unrecoverable_error_count unsuccessful_handshake commit_count \
+    outstanding_changes_queued request_commit_queued ensemble_auth_skip \
+    skip_learner_request_to_next_processor_count proposal_count large_requests_rejected \
+    outstanding_changes_removed restore_error_count cnxn_closed_without_zk_server_running \
+    looking_count snapshot_rate_limited_count learner_proposal_received_count \
+    digest_mismatches_count dead_watchers_cleared ensemble_auth_success \
+    learner_commit_received_count snapshot_error_count connection_request_count \
+    response_packet_get_children_cache_misses snap_count stale_sessions_expired \
+    restore_rate_limited_count response_packet_get_children_cache_hits \
+    sync_processor_request_queued tls_handshake_exceeded revalidate_count";
+const ZK395_SUMMARIES: &str = "socket_closing_time proposal_process_time \
+    leader_unavailable_time node_created_watch_count session_queues_drained \
+    write_commit_proc_req_queued connection_token_deficit read_commit_proc_req_queued \
+    node_deleted_watch_count startup_txns_load_time sync_processor_queue_size \
+    follower_sync_time prep_processor_queue_size fsynctime inflight_snap_count \
+    reads_issued_from_session_queue restore_time learner_request_processor_queue_size \
+    snapshottime unavailable_time startup_txns_loaded reads_after_write_in_session_queue \
+    requests_in_session_queue write_commit_proc_issued prep_process_time \
+    pending_session_queue_size time_waiting_empty_pool_in_commit_processor_read_ms \
+    commit_process_time dbinittime inflight_diff_count netty_queued_buffer_capacity \
+    election_time commit_commit_proc_req_queued sync_processor_batch_size \
+    node_children_watch_count write_batch_time_in_commit_processor read_commit_proc_issued \
+    concurrent_request_processing_in_commit_processor observer_sync_time \
+    node_changed_watch_count sync_process_time startup_snap_load_time";
+const ZK395_PERCENTILES: &str = "prep_processor_queue_time_ms jvm_pause_time_ms \
+    close_session_prep_time read_commitproc_time_ms updatelatency \
+    local_write_committed_time_ms request_throttle_queue_time_ms readlatency \
+    quorum_ack_latency om_commit_process_time_ms read_final_proc_time_ms \
+    commit_propagation_latency dead_watchers_cleaner_latency write_final_proc_time_ms \
+    proposal_ack_creation_latency proposal_latency om_proposal_process_time_ms \
+    sync_processor_queue_and_flush_time_ms propagation_latency \
+    server_write_committed_time_ms sync_processor_queue_time_ms \
+    sync_processor_queue_flush_time_ms write_commitproc_time_ms";
+
+#[test]
+fn idle_server_metrics_print_as_zookeepers() {
+    let lines = metrics::lines(&Metrics::default());
+    let mut expected = Vec::new();
+    for name in ZK395_COUNTERS.split_whitespace() {
+        expected.push(format!("{name}=0"));
+    }
+    for (names, pcts) in [(ZK395_SUMMARIES, false), (ZK395_PERCENTILES, true)] {
+        for name in names.split_whitespace() {
+            expected.push(format!("avg_{name}=0.0"));
+            for p in ["min", "max", "cnt", "sum"] {
+                expected.push(format!("{p}_{name}=0"));
+            }
+            if pcts {
+                for p in ["p50", "p95", "p99", "p999"] {
+                    expected.push(format!("{p}_{name}=0"));
+                }
+            }
+        }
+    }
+    let got: Vec<String> = lines.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn metric_table_is_consistent() {
+    let mut names: Vec<&str> = SERVER_METRICS.iter().map(|d| d.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), SERVER_METRICS.len(), "names are unique");
+    let m = Metrics::default();
+    for d in &SERVER_METRICS {
+        if let Source::Zooid(read) = d.source {
+            assert_eq!(read(&m).kind(), d.kind, "{}", d.name);
+        }
+    }
+    // Sets of what a standalone server never does stay idle.
+    for d in SERVER_METRICS
+        .iter()
+        .filter(|d| d.kind == Kind::PercentileSet)
+    {
+        assert!(matches!(d.source, Source::Idle), "{}", d.name);
+    }
+}
+
+#[test]
+fn measured_metrics_print_their_values() {
+    let m = Metrics::default();
+    for v in [3, 1, 2] {
+        m.read_latency.add(v);
+    }
+    m.bytes_received.add(44);
+    m.read_stat("/app/x", 5);
+    m.read_stat("/app", 0);
+    m.read_stat("/", 0);
+    m.quota_exceeded_per_namespace
+        .with("app", stats::Counter::inc);
+    let lines = metrics::lines(&m);
+    let get = |k: &str| {
+        lines
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no {k}"))
+    };
+    assert_eq!(get("bytes_received_count"), "44");
+    assert_eq!(get("avg_readlatency"), "2.0");
+    assert_eq!(get("min_readlatency"), "1");
+    assert_eq!(get("max_readlatency"), "3");
+    assert_eq!(get("cnt_readlatency"), "3");
+    assert_eq!(get("sum_readlatency"), "6");
+    assert_eq!(get("p50_readlatency"), "2");
+    assert_eq!(get("p999_readlatency"), "3");
+    // path length + data + STAT_OVERHEAD_BYTES (68); "/" has no namespace.
+    assert_eq!(get("cnt_app_read_per_namespace"), "2");
+    assert_eq!(get("sum_app_read_per_namespace"), "151"); // (6 + 5 + 68) + (4 + 0 + 68)
+    assert_eq!(get("max_app_read_per_namespace"), "79");
+    assert_eq!(get("avg_app_read_per_namespace"), "75.5");
+    assert_eq!(get("app_quota_exceeded_error_per_namespace"), "1");
+    // Sets come after every summary, the counter set right after the counters.
+    let pos = |k: &str| lines.iter().position(|(key, _)| key == k).unwrap();
+    assert!(pos("app_quota_exceeded_error_per_namespace") < pos("avg_socket_closing_time"));
+    assert!(pos("avg_app_read_per_namespace") > pos("p999_write_commitproc_time_ms"));
+    // srst resets the values and keeps the keys.
+    m.reset();
+    let lines = metrics::lines(&m);
+    assert!(lines.contains(&("cnt_app_read_per_namespace".into(), "0".into())));
+    assert!(lines.contains(&("cnt_readlatency".into(), "0".into())));
+}
+
+#[test]
+fn uniform_snapshot_quantiles() {
+    let v: Vec<i64> = (1..=10).collect();
+    assert_eq!(metrics::quantile(&v, 0.5), 5.5);
+    assert_eq!(metrics::quantile(&v, 0.95), 10.0);
+    assert_eq!(metrics::quantile(&[7], 0.5), 7.0);
+    assert_eq!(metrics::quantile(&[], 0.99), 0.0);
+    assert_eq!(metrics::quantile(&[1, 100], 0.05), 1.0);
+    assert_eq!(metrics::java_round(5.5), 6);
+    assert_eq!(metrics::java_round(-2.5), -2);
+    assert_eq!(metrics::java_round(0.49999999999999994), 0);
+    assert_eq!(metrics::java_round(2.4), 2);
+}
+
+#[test]
+fn top_namespaces_split_as_java_does() {
+    assert_eq!(stats::top_namespace("/"), None);
+    assert_eq!(stats::top_namespace(""), None);
+    assert_eq!(stats::top_namespace("/a"), Some("a"));
+    assert_eq!(stats::top_namespace("/app/x/y"), Some("app"));
+    assert_eq!(stats::java_len("/\u{1F600}"), 3);
+}
+
+#[test]
+fn write_stats_follow_each_op_of_a_txn() {
+    use zooid_proto::{CreateTxn, DeleteTxn, SetDataTxn};
+    use zooid_tree::{Trigger, TxnBody};
+    let m = Metrics::default();
+    let create = TxnBody::Create(CreateTxn {
+        path: "/w/a".into(),
+        data: Bytes::from_static(b"xx"),
+        ..Default::default()
+    });
+    let set = TxnBody::SetData(SetDataTxn {
+        path: "/w/a".into(),
+        data: Bytes::from_static(b"yyyyy"),
+        version: 0,
+    });
+    let delete = TxnBody::Delete(DeleteTxn { path: "/v".into() });
+    let body = TxnBody::Multi(vec![
+        (op::CREATE, create),
+        (op::SET_DATA, set),
+        (op::DELETE, delete),
+    ]);
+    let acl = zooid_tree::acl::AclList::default();
+    let triggers = [
+        Trigger::Created {
+            path: "/w/a".into(),
+            acl: acl.clone(),
+            parent_acl: acl.clone(),
+        },
+        Trigger::DataChanged {
+            path: "/w/a".into(),
+            acl: acl.clone(),
+        },
+        Trigger::Deleted {
+            path: "/v".into(),
+            acl: acl.clone(),
+            parent_acl: acl,
+        },
+    ];
+    m.write_stats(&body, &triggers);
+    let w = m.write_per_namespace.read(stats::Summary::totals);
+    assert_eq!(w.len(), 2);
+    assert_eq!(
+        (w[0].0.as_str(), w[0].1.count, w[0].1.total),
+        ("w", 2, 4 + 2 + 4 + 5)
+    );
+    assert_eq!((w[1].0.as_str(), w[1].1.count, w[1].1.total), ("v", 1, 2));
+}
+
+#[test]
+fn quota_refusals_count_per_namespace() {
+    use zooid_proto::{ErrorCode, ErrorTxn, TxnHeader};
+    use zooid_tree::{Txn, TxnBody};
+    let m = Metrics::default();
+    let refused = |body| Txn {
+        hdr: TxnHeader::default(),
+        body,
+    };
+    let quota = || {
+        TxnBody::Error(ErrorTxn {
+            err: ErrorCode::QuotaExceeded.code(),
+        })
+    };
+    let create = Request::Create {
+        op: op::CREATE,
+        req: CreateRequest {
+            path: "/q/n".into(),
+            ..Default::default()
+        },
+    };
+    m.quota_check(&create, &refused(quota()));
+    let other = TxnBody::Error(ErrorTxn {
+        err: ErrorCode::NoNode.code(),
+    });
+    m.quota_check(&create, &refused(other));
+    let counts = m.quota_exceeded_per_namespace.read(stats::Counter::get);
+    assert_eq!(counts, vec![("q".to_owned(), 1)]);
+}
+
+#[test]
+fn connection_expiry_buckets() {
+    let e = CnxnExpiry::new(10_000);
+    // roundToNextInterval(now + timeout)
+    assert_eq!(e.bucket(0, 10_000), 20_000);
+    assert_eq!(e.bucket(5_000, 30_000), 40_000);
+    assert_eq!(e.bucket(9_999, 10_000), 20_000);
+    assert_eq!(e.timeout_of(0), 10_000);
+    assert_eq!(e.timeout_of(6_000), 6_000);
+    let cur = std::sync::atomic::AtomicI64::new(0);
+    let b = e.touch(&cur, 30_000);
+    assert_eq!(cur.load(std::sync::atomic::Ordering::Relaxed), b);
+    // The bucket it left stays listed until its time passes.
+    let b2 = e.touch(&cur, 60_000);
+    assert_eq!(e.pending(e.now_ms()), vec![b, b2]);
+    assert_eq!(e.pending(b), vec![b2]);
 }
