@@ -113,6 +113,28 @@ pub fn write_snapshot(
     digest: Option<ZxidDigest>,
     last_processed_zxid: i64,
 ) -> Result<(), StorageError> {
+    write_snapshot_then_digest(
+        path,
+        sessions,
+        acls,
+        nodes,
+        move || digest,
+        last_processed_zxid,
+    )
+}
+
+/// [`write_snapshot`] for a fuzzy snapshot of a live tree: `digest` is asked for once
+/// every node is written, so it can be the tree's digest after the walk (ZooKeeper's
+/// `serializeZxidDigest` runs after the nodes too; a reader compares it when its replay
+/// reaches that zxid, where the fuzzy tree has become exact).
+pub fn write_snapshot_then_digest(
+    path: &Path,
+    sessions: &[(i64, i32)],
+    acls: &[(i64, Vec<Acl>)],
+    nodes: impl IntoIterator<Item = SnapNode>,
+    digest: impl FnOnce() -> Option<ZxidDigest>,
+    last_processed_zxid: i64,
+) -> Result<(), StorageError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -133,7 +155,7 @@ fn write_file(
     sessions: &[(i64, i32)],
     acls: &[(i64, Vec<Acl>)],
     nodes: impl IntoIterator<Item = SnapNode>,
-    digest: Option<ZxidDigest>,
+    digest: impl FnOnce() -> Option<ZxidDigest>,
     last_processed_zxid: i64,
 ) -> Result<(), StorageError> {
     let f = OpenOptions::new()
@@ -180,7 +202,7 @@ fn write_file(
     buf.write_string("/");
     w.write_all(&buf).map_err(StorageError::io(tmp))?;
     seal(&mut w).map_err(StorageError::io(tmp))?;
-    let d = digest.unwrap_or(ZxidDigest {
+    let d = digest().unwrap_or(ZxidDigest {
         zxid: 0,
         version: DIGEST_VERSION,
         digest: 0,
