@@ -325,12 +325,22 @@ impl LogThread {
     fn run(mut self, rx: std_mpsc::Receiver<Txn>) {
         let mut batch: Vec<Txn> = Vec::with_capacity(BATCH_TXNS_MAX);
         let mut durable_zxid = self.shared.tree.read().last_zxid();
+        // After a failed batch the core fails every write it has sent and numbers its
+        // next txn durable_zxid + 1. Txns it sent before it heard of the failure are
+        // still queued here: they must never reach the log (their clients got
+        // SystemError and their zxids are given out again), so they are dropped until
+        // the txn with that zxid arrives.
+        let mut resume_at: Option<i64> = None;
         while let Ok(first) = rx.recv() {
+            if !keep(&mut resume_at, &first) {
+                continue;
+            }
             batch.clear();
             batch.push(first);
             while batch.len() < BATCH_TXNS_MAX {
                 match rx.try_recv() {
-                    Ok(t) => batch.push(t),
+                    Ok(t) if keep(&mut resume_at, &t) => batch.push(t),
+                    Ok(_) => {}
                     Err(_) => break,
                 }
             }
@@ -341,6 +351,7 @@ impl LogThread {
                     self.maybe_snapshot(batch.len() as u64);
                 }
                 Err(e) => {
+                    resume_at = Some(durable_zxid + 1);
                     let recovered = self.repair(durable_zxid);
                     let _ = self.durable.send(Durable::Failed {
                         reason: e.to_string(),
@@ -420,6 +431,18 @@ impl LogThread {
     }
 }
 
+/// False for a txn sent before the core heard of a failed batch (see `LogThread::run`):
+/// while `resume_at` is set, only the txn with that zxid passes, and then all do.
+fn keep(resume_at: &mut Option<i64>, t: &Txn) -> bool {
+    match *resume_at {
+        Some(z) if t.zxid() != z => false,
+        _ => {
+            *resume_at = None;
+            true
+        }
+    }
+}
+
 /// Walks the live tree in short read-locked steps for the snapshot writer.
 struct FuzzyNodes<'a> {
     shared: &'a Shared,
@@ -446,11 +469,11 @@ impl Iterator for FuzzyNodes<'_> {
 /// (`ZooKeeperServer.takeSnapshot`): replaying the log from there makes it exact.
 pub fn take_snapshot(shared: &Shared) -> Result<PathBuf, StorageError> {
     let started = Instant::now();
-    let (zxid, digest, acls) = {
+    let (zxid, acls) = {
         let tree = shared.tree.read();
         let acls: Vec<(i64, Vec<zooid_proto::Acl>)> =
             tree.acls.entries().map(|(i, l)| (i, l.to_vec())).collect();
-        (tree.last_zxid(), tree.digest(), acls)
+        (tree.last_zxid(), acls)
     };
     let sessions: Vec<(i64, i32)> = shared
         .sessions
@@ -459,15 +482,25 @@ pub fn take_snapshot(shared: &Shared) -> Result<PathBuf, StorageError> {
         .map(|s| (s.id, s.timeout_ms))
         .collect();
     let path = shared.config.snap_dir().join(files::snapshot_name(zxid));
-    let nodes = FuzzyNodes {
+    let nodes: Vec<SnapNode> = FuzzyNodes {
         shared,
         stack: vec!["/".to_owned()],
         buf: Default::default(),
-    };
-    let digest = ZxidDigest {
-        zxid,
-        version: DIGEST_VERSION,
-        digest,
+    }
+    .collect();
+    // The digest is the tree's after the walk, as ZooKeeper's `serializeZxidDigest`
+    // writes it after the nodes: a reader compares it once its replay reaches that
+    // zxid, where the fuzzy tree has become exact. With the digest of the start (the
+    // snapshot's own zxid) ZooKeeper compares at once, against a tree that may already
+    // hold later changes: "Digests are not matching". The writer takes the digest
+    // before the nodes, hence the walk first.
+    let digest = {
+        let tree = shared.tree.read();
+        ZxidDigest {
+            zxid: tree.last_zxid(),
+            version: DIGEST_VERSION,
+            digest: tree.digest(),
+        }
     };
     snap::write_snapshot(&path, &sessions, &acls, nodes, Some(digest), zxid)?;
     let ms = started.elapsed().as_millis() as i64;
