@@ -482,27 +482,25 @@ pub fn take_snapshot(shared: &Shared) -> Result<PathBuf, StorageError> {
         .map(|s| (s.id, s.timeout_ms))
         .collect();
     let path = shared.config.snap_dir().join(files::snapshot_name(zxid));
-    let nodes: Vec<SnapNode> = FuzzyNodes {
+    let nodes = FuzzyNodes {
         shared,
         stack: vec!["/".to_owned()],
         buf: Default::default(),
-    }
-    .collect();
+    };
     // The digest is the tree's after the walk, as ZooKeeper's `serializeZxidDigest`
     // writes it after the nodes: a reader compares it once its replay reaches that
     // zxid, where the fuzzy tree has become exact. With the digest of the start (the
     // snapshot's own zxid) ZooKeeper compares at once, against a tree that may already
-    // hold later changes: "Digests are not matching". The writer takes the digest
-    // before the nodes, hence the walk first.
-    let digest = {
+    // hold later changes: "Digests are not matching".
+    let digest = || {
         let tree = shared.tree.read();
-        ZxidDigest {
+        Some(ZxidDigest {
             zxid: tree.last_zxid(),
             version: DIGEST_VERSION,
             digest: tree.digest(),
-        }
+        })
     };
-    snap::write_snapshot(&path, &sessions, &acls, nodes, Some(digest), zxid)?;
+    snap::write_snapshot_then_digest(&path, &sessions, &acls, nodes, digest, zxid)?;
     let ms = started.elapsed().as_millis() as i64;
     shared.counters.metrics.snapshot_time.add(ms);
     tracing::info!(
