@@ -84,32 +84,15 @@ pub fn recover(config: &Config) -> Result<Recovered, RecoveryError> {
     }
     let ext = config.extended_types_enabled;
     let started = Instant::now();
-    let (mut tree, mut sessions, snapshot_zxid, had_snapshot) = match snap::load_newest(&snap_dir)?
+    let (mut tree, mut sessions, snapshot_zxid, had_snapshot) = match load_snapshot(&snap_dir, ext)?
     {
-        Some(loaded) => {
-            for (path, why) in &loaded.skipped {
-                tracing::warn!("skipping snapshot {}: {why}", path.display());
-            }
-            tracing::info!("loading snapshot {}", loaded.path.display());
-            let s = loaded.snapshot;
-            let nodes = s
-                .nodes
-                .into_iter()
-                .map(|n| (n.path, node_of(n.data, n.acl, n.stat)));
-            let tree =
-                DataTree::from_snapshot(ext, s.acls, nodes, loaded.zxid).map_err(|reason| {
-                    RecoveryError::BadSnapshot {
-                        path: loaded.path.clone(),
-                        reason,
-                    }
-                })?;
-            let sessions: BTreeMap<i64, i32> = s.sessions.into_iter().collect();
-            (tree, sessions, loaded.zxid, true)
-        }
+        Some((tree, sessions, zxid)) => (tree, sessions, zxid, true),
         None => (DataTree::new(ext), BTreeMap::new(), 0, false),
     };
     let snap_load_ms = started.elapsed().as_millis() as i64;
+    tracing::info!("tree rebuilt at {} ms", started.elapsed().as_millis());
     let replayed = replay(&mut tree, &mut sessions, &log_dir, snapshot_zxid)?;
+    tracing::info!("log replayed at {} ms", started.elapsed().as_millis());
     let db_init_ms = started.elapsed().as_millis() as i64;
     let last = tree.last_zxid();
     let orphans = tree.kill_orphan_ephemerals(&|s| sessions.contains_key(&s), last);
@@ -136,6 +119,77 @@ pub fn recover(config: &Config) -> Result<Recovered, RecoveryError> {
             replay_ms: db_init_ms - snap_load_ms,
             first_snapshot_ms,
         },
+    })
+}
+
+/// Of the newest 100 snapshots that look valid, loads the newest that reads whole
+/// (`FileSnap.deserialize`); an error when there are snapshots but none reads.
+fn load_snapshot(snap_dir: &Path, ext: bool) -> Result<Option<LoadedTree>, RecoveryError> {
+    let candidates = snap::find_valid_snapshots(snap_dir, 100)?;
+    let mut last_err = None;
+    for (zxid, path) in &candidates {
+        tracing::info!("loading snapshot {}", path.display());
+        match load_one(path, ext, *zxid) {
+            Ok(loaded) => return Ok(Some(loaded)),
+            Err(e) => {
+                tracing::warn!("skipping snapshot {}: {e}", path.display());
+                last_err = Some(e);
+            }
+        }
+    }
+    match last_err {
+        None => Ok(None),
+        Some(e) => Err(e),
+    }
+}
+
+type LoadedTree = (DataTree, BTreeMap<i64, i32>, i64);
+
+/// Nodes the snapshot reader hands to the tree builder at a time.
+const SNAPSHOT_LOAD_BATCH: usize = 4096;
+
+/// Reads a snapshot on one thread while building the tree on this one: decoding and
+/// checksumming overlap with hashing nodes into the tree.
+fn load_one(path: &Path, ext: bool, zxid: i64) -> Result<LoadedTree, RecoveryError> {
+    let size_hint = std::fs::metadata(path).map(|m| m.len() / 200).unwrap_or(0) as usize;
+    let (tx, rx) = std_mpsc::sync_channel::<Vec<SnapNode>>(16);
+    let bad = |reason: String| RecoveryError::BadSnapshot {
+        path: path.to_path_buf(),
+        reason,
+    };
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            let mut batch = Vec::with_capacity(SNAPSHOT_LOAD_BATCH);
+            let r = snap::read_snapshot_streaming(path, &mut |n| {
+                batch.push(n);
+                if batch.len() == SNAPSHOT_LOAD_BATCH {
+                    let full =
+                        std::mem::replace(&mut batch, Vec::with_capacity(SNAPSHOT_LOAD_BATCH));
+                    let _ = tx.send(full);
+                }
+            });
+            let _ = tx.send(batch);
+            r
+        });
+        let mut builder = zooid_tree::TreeBuilder::new(ext, size_hint);
+        let mut built: Result<(), String> = Ok(());
+        for batch in rx {
+            if built.is_err() {
+                continue; // drain so the reader can finish
+            }
+            for n in batch {
+                if let Err(e) = builder.add(n.path, node_of(n.data, n.acl, n.stat)) {
+                    built = Err(e);
+                    break;
+                }
+            }
+        }
+        let snapshot = reader
+            .join()
+            .map_err(|_| bad("the reader thread panicked".into()))??;
+        built.map_err(bad)?;
+        let tree = builder.finish(snapshot.acls, zxid).map_err(bad)?;
+        Ok((tree, snapshot.sessions.into_iter().collect(), zxid))
     })
 }
 
