@@ -146,6 +146,8 @@ pub struct Core {
     sink: Option<Box<dyn TxnSink>>,
     /// Set when the log can no longer be trusted: writes are refused, reads go on.
     log_broken: bool,
+    /// When a log failure was last logged, and how many were not logged since.
+    failures_logged: Option<(Instant, u64)>,
     /// Sessions whose closeSession txn is in flight (ZooKeeper's `setSessionClosing`).
     closing: std::collections::HashSet<i64>,
 }
@@ -173,6 +175,7 @@ impl Core {
             sink: None,
             log_broken: false,
             closing: std::collections::HashSet::new(),
+            failures_logged: None,
         }
         .starting_after_tree()
     }
@@ -492,7 +495,20 @@ impl Core {
         match d {
             Durable::Upto(z) => self.drain(z),
             Durable::Failed { reason, recovered } => {
-                tracing::error!("txn log write failed: {reason}");
+                // A full disk fails every retry: one line a second says it all.
+                let now = Instant::now();
+                if self
+                    .failures_logged
+                    .is_none_or(|(t, _)| now.duration_since(t).as_secs() >= 1)
+                {
+                    let suppressed = self.failures_logged.map_or(0, |(_, n)| n);
+                    tracing::error!(
+                        "txn log write failed: {reason} ({suppressed} more failures not logged)"
+                    );
+                    self.failures_logged = Some((now, 0));
+                } else if let Some((_, n)) = self.failures_logged.as_mut() {
+                    *n += 1;
+                }
                 if !recovered {
                     tracing::error!(
                         "the txn log cannot be trusted any more: refusing writes, serving reads"
