@@ -7,7 +7,7 @@ use std::process::Command;
 /// Every crate a package pulls in (normal dependencies, transitively), from `cargo metadata`.
 fn closure() -> BTreeMap<String, BTreeSet<String>> {
     let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--offline"])
+        .args(["metadata", "--format-version", "1"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata");
