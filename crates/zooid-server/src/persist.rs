@@ -500,7 +500,7 @@ fn keep(resume_at: &mut Option<i64>, t: &Txn) -> bool {
 /// Walks the live tree in short read-locked steps for the snapshot writer.
 struct FuzzyNodes<'a> {
     shared: &'a Shared,
-    stack: Vec<String>,
+    cursor: zooid_tree::WalkCursor,
     buf: std::collections::VecDeque<SnapNode>,
 }
 
@@ -508,10 +508,10 @@ impl Iterator for FuzzyNodes<'_> {
     type Item = SnapNode;
 
     fn next(&mut self) -> Option<SnapNode> {
-        if self.buf.is_empty() && !self.stack.is_empty() {
+        if self.buf.is_empty() && !self.cursor.is_done() {
             let tree = self.shared.tree.read();
             let buf = &mut self.buf;
-            tree.walk_step(&mut self.stack, SNAPSHOT_STEP_NODES, |p, n| {
+            tree.walk_step(&mut self.cursor, SNAPSHOT_STEP_NODES, |p, n| {
                 buf.push_back(snap_node(p, n))
             });
         }
@@ -538,7 +538,7 @@ pub fn take_snapshot(shared: &Shared) -> Result<PathBuf, StorageError> {
     let path = shared.config.snap_dir().join(files::snapshot_name(zxid));
     let nodes = FuzzyNodes {
         shared,
-        stack: vec!["/".to_owned()],
+        cursor: zooid_tree::WalkCursor::from_root(),
         buf: Default::default(),
     };
     // The digest is the tree's after the walk, as ZooKeeper's `serializeZxidDigest`

@@ -5,8 +5,9 @@
 //! the table size, which doubles past a 0.75 load and never shrinks), then by insertion
 //! within a bucket. Clients see that order, so we reproduce it.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::hash::BuildHasher;
+use std::ops::Bound;
 use std::sync::OnceLock;
 
 /// One hash seed for every node's child map, chosen once per process: a map then
@@ -33,7 +34,7 @@ pub struct Children(Option<Box<Inner>>);
 
 #[derive(Debug, Clone, Default)]
 struct Inner {
-    names: HashMap<Box<str>, u64, ProcessSeed>,
+    names: BTreeMap<Box<str>, u64>,
     next_seq: u64,
     /// The Java HashMap table size (8 once a child came).
     table: u32,
@@ -96,6 +97,24 @@ impl Children {
     /// Names in no particular order (for walks and counts).
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().flat_map(|i| i.names.keys().map(|k| &**k))
+    }
+
+    /// Up to `n` names after `after` in name order: a walk that releases its lock between
+    /// steps resumes here even when the children changed meanwhile.
+    pub fn names_after(&self, after: Option<&str>, n: usize) -> Vec<Box<str>> {
+        let Some(inner) = &self.0 else {
+            return Vec::new();
+        };
+        let from = match after {
+            Some(a) => Bound::Excluded(a),
+            None => Bound::Unbounded,
+        };
+        inner
+            .names
+            .range::<str, _>((from, Bound::Unbounded))
+            .take(n)
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// Names in the order ZooKeeper's `getChildren` returns them.

@@ -11,5 +11,5 @@ pub mod tree;
 pub mod txn;
 pub mod watch;
 
-pub use tree::{DataTree, Node, NodeKind, TreeBuilder, Trigger, TxnResult};
+pub use tree::{DataTree, Node, NodeKind, TreeBuilder, Trigger, TxnResult, WalkCursor};
 pub use txn::{Txn, TxnBody};

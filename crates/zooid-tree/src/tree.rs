@@ -786,27 +786,55 @@ impl DataTree {
         }
     }
 
-    /// One step of a walk that can pause: visits up to `max` nodes depth-first from the
-    /// paths on `stack` (start it with `vec!["/".into()]`) and leaves the rest there. The
-    /// tree may change between steps: a path gone by then is skipped, children are read
-    /// when their parent is visited, so parents always come before children. This is
-    /// how a fuzzy snapshot walks a live tree in short read-locked steps.
+    /// One step of a walk that can pause: does about `max` units of work (a node
+    /// visited, or a child name taken) from the frames on `cursor` and leaves the rest
+    /// there. The tree may change between steps: a path gone by then is skipped, children
+    /// are resumed by name, so parents always come before children and no step grows with
+    /// the size of one node's child list. This is how a fuzzy snapshot walks a live tree
+    /// in short read-locked steps.
     pub fn walk_step(
         &self,
-        stack: &mut Vec<String>,
+        cursor: &mut WalkCursor,
         max: usize,
         mut visit: impl FnMut(&str, &Node),
     ) {
-        let mut seen = 0;
-        while seen < max {
-            let Some(path) = stack.pop() else { return };
-            let Some(n) = self.nodes.get(&path) else {
-                continue;
-            };
-            visit(if path == "/" { "" } else { &path }, n);
-            seen += 1;
-            for c in n.children.iter() {
-                stack.push(join(&path, c));
+        let mut budget = max;
+        while budget > 0 {
+            match cursor.0.pop() {
+                None => return,
+                Some(Frame::Visit(path)) => {
+                    budget -= 1;
+                    let Some(n) = self.nodes.get(&path) else {
+                        continue;
+                    };
+                    visit(if path == "/" { "" } else { &path }, n);
+                    if !n.children.is_empty() {
+                        cursor.0.push(Frame::Children {
+                            parent: path,
+                            after: None,
+                        });
+                    }
+                }
+                Some(Frame::Children { parent, after }) => {
+                    let Some(n) = self.nodes.get(&parent) else {
+                        continue;
+                    };
+                    let names = n.children.names_after(after.as_deref(), budget.max(1));
+                    budget = budget.saturating_sub(names.len().max(1));
+                    let Some(last) = names.last().cloned() else {
+                        continue;
+                    };
+                    let kids: Vec<Frame> = names
+                        .iter()
+                        .rev()
+                        .map(|c| Frame::Visit(join(&parent, c)))
+                        .collect();
+                    cursor.0.push(Frame::Children {
+                        parent,
+                        after: Some(last),
+                    });
+                    cursor.0.extend(kids);
+                }
             }
         }
     }
@@ -880,6 +908,31 @@ impl DataTree {
     /// Full path of a child.
     pub fn child_path(path: &str, child: &str) -> String {
         join(path, child)
+    }
+}
+
+/// Where a pausable walk ([`DataTree::walk_step`]) stands.
+#[derive(Debug, Clone)]
+pub struct WalkCursor(Vec<Frame>);
+
+#[derive(Debug, Clone)]
+enum Frame {
+    Visit(String),
+    /// The children of `parent` after the name `after`.
+    Children {
+        parent: String,
+        after: Option<Box<str>>,
+    },
+}
+
+impl WalkCursor {
+    /// A walk of the whole tree, from the root.
+    pub fn from_root() -> WalkCursor {
+        WalkCursor(vec![Frame::Visit("/".to_owned())])
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -1029,11 +1082,11 @@ mod tests {
         // The snapshot starts at zxid 1, then txn 2 applies before the walk reaches /p:
         // the snapshot holds /p/c although its zxid says 1.
         let mut nodes = Vec::new();
-        let mut stack = vec!["/".to_owned()];
-        live.walk_step(&mut stack, 1, |p, n| nodes.push((p.to_owned(), n.clone())));
+        let mut cursor = WalkCursor::from_root();
+        live.walk_step(&mut cursor, 1, |p, n| nodes.push((p.to_owned(), n.clone())));
         live.apply(&t2, &mut Vec::new());
-        while !stack.is_empty() {
-            live.walk_step(&mut stack, 2, |p, n| nodes.push((p.to_owned(), n.clone())));
+        while !cursor.is_done() {
+            live.walk_step(&mut cursor, 2, |p, n| nodes.push((p.to_owned(), n.clone())));
         }
         assert!(nodes.iter().any(|(p, _)| p == "/p/c"));
         let acls: Vec<(i64, Vec<Acl>)> =
@@ -1046,6 +1099,54 @@ mod tests {
             assert_eq!(a.stat, b.stat, "{p}");
         }
         assert_eq!(back.digest(), live.digest());
+    }
+
+    #[test]
+    fn paused_walk_steps_stay_small_and_cover_everything() {
+        let mut t = DataTree::new(false);
+        create(&mut t, 1, "/wide", 0);
+        for i in 0..500 {
+            create(&mut t, 2 + i, &format!("/wide/c{i}"), 0);
+        }
+        let mut cursor = WalkCursor::from_root();
+        let mut seen = Vec::new();
+        let mut steps = 0;
+        while !cursor.is_done() {
+            let before = seen.len();
+            t.walk_step(&mut cursor, 10, |p, _| seen.push(p.to_owned()));
+            assert!(
+                seen.len() - before <= 10,
+                "a step visited {}",
+                seen.len() - before
+            );
+            steps += 1;
+            if steps == 20 {
+                // Changes between steps: a child is deleted, another appears.
+                let del = Txn {
+                    hdr: TxnHeader {
+                        client_id: 0,
+                        cxid: 0,
+                        zxid: 900,
+                        time: 5,
+                        op: op::DELETE,
+                    },
+                    body: TxnBody::Delete(zooid_proto::DeleteTxn {
+                        path: "/wide/c499".into(),
+                    }),
+                };
+                assert_eq!(t.apply(&del, &mut Vec::new()).err, 0);
+            }
+        }
+        let unique: std::collections::BTreeSet<&String> = seen.iter().collect();
+        assert_eq!(unique.len(), seen.len(), "no node twice");
+        assert!(
+            seen.len() >= t.node_count() - 1,
+            "{} of {}",
+            seen.len(),
+            t.node_count() - 1
+        );
+        let pos = |p: &str| seen.iter().position(|x| x == p).unwrap();
+        assert!(pos("/wide") < pos("/wide/c7"));
     }
 
     #[test]
