@@ -60,10 +60,13 @@ impl Children {
                 ..Inner::default()
             })
         });
-        if inner.names.contains_key(name) {
-            return false;
+        // One walk of the map: look up and insert through the entry.
+        match inner.names.entry(name.into()) {
+            std::collections::btree_map::Entry::Occupied(_) => return false,
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(inner.next_seq);
+            }
         }
-        inner.names.insert(name.into(), inner.next_seq);
         inner.next_seq += 1;
         // HashMap resizes when size exceeds 0.75 of the table.
         while inner.names.len() as u64 * 4 > inner.table as u64 * 3 {
