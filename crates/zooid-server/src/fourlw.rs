@@ -862,51 +862,19 @@ pub fn java_double(x: f64) -> String {
     format!("{mantissa}{dot}E{exp}")
 }
 
-/// `Date.toString` in UTC: `Thu Nov 26 04:16:08 UTC 2026`.
-pub fn java_date(ms: i64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{} {} {:02} {:02}:{:02}:{:02} UTC {y}",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[m as usize - 1],
-        d,
-        sod / 3600,
-        sod % 3600 / 60,
-        sod % 60
-    )
-}
+/// `Date.toString` in UTC: `Thu Nov 26 04:16:08 UTC 2026` (shared with the dumps).
+pub use zooid_storage::dump::java_date;
 
 /// A build date as ZooKeeper's `Version` prints it: `2026-11-26 04:16 UTC`.
 pub fn build_date(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let (y, m, d) = zooid_storage::dump::civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
         sod / 3600,
         sod % 3600 / 60
     )
-}
-
-/// (year, month 1-12, day 1-31) of a day counted from 1970-01-01 (Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// `InetSocketAddress.toString` of an unresolved-name address: `/127.0.0.1:5000`,

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{free_port, ZooidProcess};
+use common::{connect, free_port, runtime, ZooidProcess};
 use zookeeper_client as zk;
 
 const OPEN: &zk::CreateOptions<'static> =
@@ -17,24 +17,9 @@ const OPEN: &zk::CreateOptions<'static> =
 const SEQ: &zk::CreateOptions<'static> =
     &zk::CreateMode::PersistentSequential.with_acls(zk::Acls::anyone_all());
 
-async fn connect(addr: &str) -> zk::Client {
-    tokio::time::timeout(Duration::from_secs(10), zk::Client::connect(addr))
-        .await
-        .expect("connect within 10 s")
-        .expect("connect")
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn tree_and_stats_survive_a_crash() {
-    let rt = runtime();
+    let rt = runtime(2);
     let server = ZooidProcess::start("");
     let before = rt.block_on(async {
         let c = connect(&server.addr()).await;
@@ -122,7 +107,7 @@ async fn write_until_killed(addr: String, writer: u32, acked: Arc<Mutex<BTreeSet
 #[test]
 fn acknowledged_writes_survive_twenty_sigkills() {
     let mut rng = seed() | 1;
-    let rt = runtime();
+    let rt = runtime(2);
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let port = free_port();
     // Small snapshots so that kills also land during and after snapshots.
@@ -211,7 +196,7 @@ fn log_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn torn_tail_is_cut_and_corruption_stops_the_server() {
-    let rt = runtime();
+    let rt = runtime(2);
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let port = free_port();
     let mut server = ZooidProcess::start_in(dir.clone(), port, "preAllocSize=64");
@@ -291,7 +276,7 @@ fn torn_tail_is_cut_and_corruption_stops_the_server() {
 
 #[test]
 fn log_and_snapshot_dumps() {
-    let rt = runtime();
+    let rt = runtime(2);
     let mut server = ZooidProcess::start("");
     rt.block_on(async {
         connect(&server.addr())

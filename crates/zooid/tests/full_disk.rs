@@ -18,7 +18,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{four_letter, free_port, ZooidProcess};
+use common::{connect, four_letter, free_port, runtime, ZooidProcess};
 use zookeeper_client as zk;
 
 const OPEN: &zk::CreateOptions<'static> =
@@ -116,21 +116,6 @@ fn mount_small(at: &Path, scratch: &Path) -> Mounted {
              {tmpfs_err}\n  ext4 image: {ext4_err}"
         ),
     }
-}
-
-async fn connect(addr: &str) -> zk::Client {
-    tokio::time::timeout(Duration::from_secs(10), zk::Client::connect(addr))
-        .await
-        .expect("connect within 10 s")
-        .expect("connect")
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// The data of znode `name`: recognisable; PAYLOAD bytes, or for the names of the
@@ -259,7 +244,7 @@ fn fs_free_bytes(path: &Path) -> String {
 
 #[test]
 fn a_full_disk_fails_writes_keeps_reads_and_recovers() {
-    let rt = runtime();
+    let rt = runtime(4);
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();

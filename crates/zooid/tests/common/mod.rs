@@ -172,3 +172,23 @@ pub fn handshake(s: &mut TcpStream) -> ConnectResponse {
     send_frame(s, &req.to_vec());
     ConnectResponse::from_bytes(&read_frame(s).expect("connect response")).unwrap()
 }
+
+/// A `zookeeper-client` session to `addr`, within 10 s.
+pub async fn connect(addr: &str) -> zookeeper_client::Client {
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        zookeeper_client::Client::connect(addr),
+    )
+    .await
+    .expect("connect within 10 s")
+    .expect("connect")
+}
+
+/// A runtime for tests that drive clients from plain threads.
+pub fn runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .unwrap()
+}
