@@ -387,12 +387,7 @@ impl Core {
         };
         if self.log_broken {
             // Nothing reaches the log any more: answer in order without a zxid.
-            let zxid = self.shared.tree.read().last_zxid();
-            let f = frame_header(&ReplyHeader {
-                xid,
-                zxid,
-                err: ErrorCode::SystemError.code(),
-            });
+            let f = self.error_frame(xid, ErrorCode::SystemError);
             return self.reply_in_order(conn, xid, op, received, f);
         }
         let shared = self.shared.clone();
@@ -400,12 +395,7 @@ impl Core {
         let started = Instant::now();
         let txn = match &req {
             None if !zooid_proto::opcode::is_write_op(op) => {
-                let zxid = self.shared.tree.read().last_zxid();
-                let f = frame_header(&ReplyHeader {
-                    xid,
-                    zxid,
-                    err: ErrorCode::MarshallingError.code(),
-                });
+                let f = self.error_frame(xid, ErrorCode::MarshallingError);
                 return self.reply_in_order(conn, xid, op, received, f);
             }
             None => error_txn(&ctx, ErrorCode::MarshallingError),
@@ -433,6 +423,16 @@ impl Core {
             txn,
             close_session,
         });
+    }
+
+    /// A reply carrying only an error, stamped with the last applied zxid.
+    fn error_frame(&self, xid: i32, err: ErrorCode) -> bytes::Bytes {
+        let zxid = self.shared.tree.read().last_zxid();
+        frame_header(&ReplyHeader {
+            xid,
+            zxid,
+            err: err.code(),
+        })
     }
 
     /// Queues a ready reply behind the session's pending work (or sends it now).
@@ -610,12 +610,7 @@ impl Core {
                     received,
                     ..
                 } => {
-                    let zxid = self.shared.tree.read().last_zxid();
-                    conn.reply(frame_header(&ReplyHeader {
-                        xid,
-                        zxid,
-                        err: ErrorCode::SystemError.code(),
-                    }));
+                    conn.reply(self.error_frame(xid, ErrorCode::SystemError));
                     self.answered(&conn, op, xid, received);
                 }
                 Pending::Read { .. } | Pending::Reply { .. } => self.finish(p),
