@@ -554,7 +554,7 @@ pub fn take_snapshot(shared: &Shared) -> Result<PathBuf, StorageError> {
             digest: tree.digest(),
         })
     };
-    snap::write_snapshot_then_digest(&path, &sessions, &acls, nodes, digest, zxid)?;
+    snap::write_fuzzy_snapshot(&path, &sessions, &acls, nodes, digest, zxid)?;
     let ms = started.elapsed().as_millis() as i64;
     shared.counters.metrics.snapshot_time.add(ms);
     tracing::info!(

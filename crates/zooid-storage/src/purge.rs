@@ -43,6 +43,16 @@ pub fn purge(log_dir: &Path, snap_dir: &Path, keep: usize) -> Result<Vec<PathBuf
             .filter(|(z, _)| *z < *least)
             .map(|(_, p)| p),
     );
+    // Periodic snapshots are written without fsync (see `write_fuzzy_snapshot`): make
+    // the ones kept durable before removing what a torn one would have to fall back on.
+    if !doomed.is_empty() {
+        for (_, p) in &snaps {
+            fs::File::open(p)
+                .and_then(|f| f.sync_all())
+                .map_err(StorageError::io(p))?;
+        }
+        files::sync_dir(snap_dir)?;
+    }
     for f in &doomed {
         fs::remove_file(f).map_err(StorageError::io(f))?;
     }

@@ -135,15 +135,69 @@ pub fn write_snapshot_then_digest(
     digest: impl FnOnce() -> Option<ZxidDigest>,
     last_processed_zxid: i64,
 ) -> Result<(), StorageError> {
+    write_snapshot_file(
+        path,
+        sessions,
+        acls,
+        nodes,
+        digest,
+        last_processed_zxid,
+        true,
+    )
+}
+
+/// [`write_snapshot_then_digest`] without fsync, as ZooKeeper writes its periodic
+/// snapshots (`takeSnapshot(syncSnap = false)`): the page cache writes it back in its own
+/// time instead of in one burst that the txn log's fdatasync would queue behind. Losing
+/// it in a crash loses nothing: the logs it would replace stay until newer snapshots exist
+/// (purge keeps at least three), and a torn one fails its checksum, so recovery takes
+/// the one before.
+pub fn write_fuzzy_snapshot(
+    path: &Path,
+    sessions: &[(i64, i32)],
+    acls: &[(i64, Vec<Acl>)],
+    nodes: impl IntoIterator<Item = SnapNode>,
+    digest: impl FnOnce() -> Option<ZxidDigest>,
+    last_processed_zxid: i64,
+) -> Result<(), StorageError> {
+    write_snapshot_file(
+        path,
+        sessions,
+        acls,
+        nodes,
+        digest,
+        last_processed_zxid,
+        false,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_snapshot_file(
+    path: &Path,
+    sessions: &[(i64, i32)],
+    acls: &[(i64, Vec<Acl>)],
+    nodes: impl IntoIterator<Item = SnapNode>,
+    digest: impl FnOnce() -> Option<ZxidDigest>,
+    last_processed_zxid: i64,
+    sync: bool,
+) -> Result<(), StorageError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
         .ok_or_else(|| StorageError::Invalid(format!("bad snapshot path {}", path.display())))?;
     let tmp = dir.join(format!(".{name}.tmp"));
-    let result = write_file(&tmp, sessions, acls, nodes, digest, last_processed_zxid)
-        .and_then(|()| fs::rename(&tmp, path).map_err(StorageError::io(path)))
-        .and_then(|()| files::sync_dir(dir));
+    let result = write_file(
+        &tmp,
+        sessions,
+        acls,
+        nodes,
+        digest,
+        last_processed_zxid,
+        sync,
+    )
+    .and_then(|()| fs::rename(&tmp, path).map_err(StorageError::io(path)))
+    .and_then(|()| if sync { files::sync_dir(dir) } else { Ok(()) });
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
@@ -157,6 +211,7 @@ fn write_file(
     nodes: impl IntoIterator<Item = SnapNode>,
     digest: impl FnOnce() -> Option<ZxidDigest>,
     last_processed_zxid: i64,
+    sync: bool,
 ) -> Result<(), StorageError> {
     let f = OpenOptions::new()
         .write(true)
@@ -224,7 +279,10 @@ fn write_file(
         .into_inner()
         .into_inner()
         .map_err(|e| StorageError::io(tmp)(e.into_error()))?;
-    f.sync_all().map_err(StorageError::io(tmp))
+    if sync {
+        f.sync_all().map_err(StorageError::io(tmp))?;
+    }
+    Ok(())
 }
 
 /// `SnapStream.sealStream`: the checksum so far, then the string "/".
