@@ -509,11 +509,16 @@ impl Iterator for FuzzyNodes<'_> {
 
     fn next(&mut self) -> Option<SnapNode> {
         if self.buf.is_empty() && !self.cursor.is_done() {
+            let started = Instant::now();
             let tree = self.shared.tree.read();
             let buf = &mut self.buf;
             tree.walk_step(&mut self.cursor, SNAPSHOT_STEP_NODES, |p, n| {
                 buf.push_back(snap_node(p, n))
             });
+            drop(tree);
+            // Pace the walk: rest as long as the step took, so a snapshot takes at most
+            // half a core from the threads answering clients.
+            std::thread::sleep(started.elapsed());
         }
         self.buf.pop_front()
     }
