@@ -215,7 +215,6 @@ fn replay(
     let mut n = 0u64;
     let mut last = after;
     let mut first = true;
-    let mut triggers = Vec::new();
     for entry in reader.by_ref() {
         let txn = entry?.txn;
         // The log must go on right after the snapshot: a gap means lost txns (deleted
@@ -243,8 +242,7 @@ fn replay(
             }
             _ => {}
         }
-        triggers.clear();
-        tree.apply(&txn, &mut triggers);
+        tree.apply_replay(&txn);
         n += 1;
     }
     for t in reader.torn_earlier() {

@@ -120,6 +120,8 @@ pub struct DataTree {
     quota_roots: BTreeSet<String>,
     /// ZooKeeper's tree digest: the wrapping sum of every node's [`node_digest`].
     digest: u64,
+    /// Set while recovery replays the log: no watcher can exist, so no triggers are made.
+    replaying: bool,
 }
 
 /// `DigestCalculator.calculateDigest`, digest version 2: CRC32 of the path ("" for the
@@ -163,6 +165,7 @@ impl DataTree {
             data_size: 0,
             quota_roots: BTreeSet::new(),
             digest: 0,
+            replaying: false,
         };
         t.insert_system_node("/", zooid_proto::open_acl_unsafe());
         t.insert_system_node(ZOOKEEPER_PATH, zooid_proto::open_acl_unsafe());
@@ -252,6 +255,15 @@ impl DataTree {
         }
         let prefix = format!("{path}/");
         self.nodes.keys().filter(|k| k.starts_with(&prefix)).count()
+    }
+
+    /// Applies a txn during recovery, when nobody can be watching: like [`DataTree::apply`]
+    /// without building the watch triggers.
+    pub fn apply_replay(&mut self, txn: &Txn) -> TxnResult {
+        self.replaying = true;
+        let r = self.apply(txn, &mut Vec::new());
+        self.replaying = false;
+        r
     }
 
     /// Applies one txn. Never fails for a txn prep produced; a txn that does not fit the
@@ -462,11 +474,13 @@ impl DataTree {
         self.digest_add(path);
         self.index_node(path, owner);
         self.quota_after_create(path, parent_path, data.len() as i64);
-        trig.push(Trigger::Created {
-            path: path.to_owned(),
-            acl: self.acls.get(acl_index),
-            parent_acl: self.acls.get(parent_acl),
-        });
+        if !self.replaying {
+            trig.push(Trigger::Created {
+                path: path.to_owned(),
+                acl: self.acls.get(acl_index),
+                parent_acl: self.acls.get(parent_acl),
+            });
+        }
         Ok(Some(out))
     }
 
@@ -512,11 +526,13 @@ impl DataTree {
             NodeKind::Persistent => {}
         }
         self.quota_after_delete(path, parent_path, node.data.len() as i64);
-        trig.push(Trigger::Deleted {
-            path: path.to_owned(),
-            acl,
-            parent_acl: self.acls.get(parent_acl),
-        });
+        if !self.replaying {
+            trig.push(Trigger::Deleted {
+                path: path.to_owned(),
+                acl,
+                parent_acl: self.acls.get(parent_acl),
+            });
+        }
         Ok(())
     }
 
@@ -544,10 +560,12 @@ impl DataTree {
         if let Some(root) = self.max_prefix_with_quota(path) {
             self.update_quota_stat(&root, bytes_diff, 0);
         }
-        trig.push(Trigger::DataChanged {
-            path: path.to_owned(),
-            acl,
-        });
+        if !self.replaying {
+            trig.push(Trigger::DataChanged {
+                path: path.to_owned(),
+                acl,
+            });
+        }
         Ok(stat)
     }
 
