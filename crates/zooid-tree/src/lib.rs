@@ -5,6 +5,7 @@
 
 pub mod acl;
 pub mod children;
+mod nodemap;
 pub mod prep;
 pub mod quota;
 pub mod tree;

@@ -108,7 +108,7 @@ pub const CONFIG_PATH: &str = "/zookeeper/config";
 /// The tree. Reads take `&self`; only [`DataTree::apply`] takes `&mut self`.
 #[derive(Debug, Clone)]
 pub struct DataTree {
-    nodes: HashMap<String, Node, crate::children::ProcessSeed>,
+    nodes: crate::nodemap::NodeMap,
     pub acls: AclCache,
     ephemerals: HashMap<i64, BTreeSet<String>>,
     containers: BTreeSet<String>,
@@ -155,7 +155,7 @@ impl DataTree {
     /// (the latter readable by anyone, as ZooKeeper's `READ_ACL_UNSAFE`).
     pub fn new(extended_types: bool) -> Self {
         let mut t = DataTree {
-            nodes: HashMap::default(),
+            nodes: Default::default(),
             acls: AclCache::default(),
             ephemerals: HashMap::new(),
             containers: BTreeSet::new(),
