@@ -297,44 +297,10 @@ impl DataTree {
             ..TxnResult::default()
         };
         let outcome = match body {
-            TxnBody::Create(t) => {
-                r.path = t.path.clone();
-                let owner = if t.ephemeral { hdr.client_id } else { 0 };
-                self.create_node(
-                    &t.path,
-                    &t.data,
-                    &t.acl,
-                    owner,
-                    t.parent_c_version,
-                    hdr,
-                    trig,
-                )
-            }
-            TxnBody::CreateTtl(t) => {
-                r.path = t.path.clone();
-                let owner = ephemeral::TTL_MASK | t.ttl;
-                self.create_node(
-                    &t.path,
-                    &t.data,
-                    &t.acl,
-                    owner,
-                    t.parent_c_version,
-                    hdr,
-                    trig,
-                )
-            }
-            TxnBody::CreateContainer(t) => {
-                r.path = t.path.clone();
-                let owner = ephemeral::CONTAINER_OWNER;
-                self.create_node(
-                    &t.path,
-                    &t.data,
-                    &t.acl,
-                    owner,
-                    t.parent_c_version,
-                    hdr,
-                    trig,
-                )
+            TxnBody::Create(_) | TxnBody::CreateTtl(_) | TxnBody::CreateContainer(_) => {
+                let n = NewNode::of(body, hdr.client_id).expect("a create body");
+                r.path = n.path.to_owned();
+                self.create_node(&n, hdr, trig)
             }
             TxnBody::Delete(t) => {
                 r.path = t.path.clone();
@@ -409,17 +375,19 @@ impl DataTree {
         out
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn create_node(
         &mut self,
-        path: &str,
-        data: &Bytes,
-        acl: &[Acl],
-        owner: i64,
-        parent_cversion: i32,
+        n: &NewNode<'_>,
         hdr: &TxnHeader,
         trig: &mut Vec<Trigger>,
     ) -> Result<Option<Stat>, i32> {
+        let NewNode {
+            path,
+            data,
+            acl,
+            owner,
+            parent_cversion,
+        } = *n;
         let parent_path = parent(path).ok_or(ErrorCode::NoNode.code())?;
         if !self.nodes.contains_key(parent_path) {
             return Err(ErrorCode::NoNode.code());
@@ -926,6 +894,46 @@ impl DataTree {
     /// Full path of a child.
     pub fn child_path(path: &str, child: &str) -> String {
         join(path, child)
+    }
+}
+
+/// What a create txn (`CreateTxn`, `CreateTTLTxn`, `CreateContainerTxn`) makes: the
+/// three differ only in how the node's ephemeralOwner is encoded.
+#[derive(Clone, Copy)]
+struct NewNode<'a> {
+    path: &'a str,
+    data: &'a Bytes,
+    acl: &'a [Acl],
+    owner: i64,
+    parent_cversion: i32,
+}
+
+impl<'a> NewNode<'a> {
+    fn of(body: &'a TxnBody, session: i64) -> Option<NewNode<'a>> {
+        Some(match body {
+            TxnBody::Create(t) => NewNode {
+                path: &t.path,
+                data: &t.data,
+                acl: &t.acl,
+                owner: if t.ephemeral { session } else { 0 },
+                parent_cversion: t.parent_c_version,
+            },
+            TxnBody::CreateTtl(t) => NewNode {
+                path: &t.path,
+                data: &t.data,
+                acl: &t.acl,
+                owner: ephemeral::TTL_MASK | t.ttl,
+                parent_cversion: t.parent_c_version,
+            },
+            TxnBody::CreateContainer(t) => NewNode {
+                path: &t.path,
+                data: &t.data,
+                acl: &t.acl,
+                owner: ephemeral::CONTAINER_OWNER,
+                parent_cversion: t.parent_c_version,
+            },
+            _ => return None,
+        })
     }
 }
 
