@@ -113,43 +113,26 @@ pub fn write_snapshot(
     digest: Option<ZxidDigest>,
     last_processed_zxid: i64,
 ) -> Result<(), StorageError> {
-    write_snapshot_then_digest(
+    write_snapshot_file(
         path,
         sessions,
         acls,
         nodes,
         move || digest,
         last_processed_zxid,
-    )
-}
-
-/// [`write_snapshot`] for a fuzzy snapshot of a live tree: `digest` is asked for once
-/// every node is written, so it can be the tree's digest after the walk (ZooKeeper's
-/// `serializeZxidDigest` runs after the nodes too; a reader compares it when its replay
-/// reaches that zxid, where the fuzzy tree has become exact).
-pub fn write_snapshot_then_digest(
-    path: &Path,
-    sessions: &[(i64, i32)],
-    acls: &[(i64, Vec<Acl>)],
-    nodes: impl IntoIterator<Item = SnapNode>,
-    digest: impl FnOnce() -> Option<ZxidDigest>,
-    last_processed_zxid: i64,
-) -> Result<(), StorageError> {
-    write_snapshot_file(
-        path,
-        sessions,
-        acls,
-        nodes,
-        digest,
-        last_processed_zxid,
         true,
     )
 }
 
-/// [`write_snapshot_then_digest`] without fsync, as ZooKeeper writes its periodic
-/// snapshots (`takeSnapshot(syncSnap = false)`): the page cache writes it back in its own
-/// time instead of in one burst that the txn log's fdatasync would queue behind. Losing
-/// it in a crash loses nothing: the logs it would replace stay until newer snapshots exist
+/// A fuzzy snapshot of a live tree. `digest` is asked for once every node is written, so
+/// it can be the tree's digest after the walk (ZooKeeper's `serializeZxidDigest` runs
+/// after the nodes too; a reader compares it when its replay reaches that zxid, where
+/// the fuzzy tree has become exact).
+///
+/// It is not fsynced, as ZooKeeper's periodic snapshots are not
+/// (`takeSnapshot(syncSnap = false)`): the page cache writes it back in its own time
+/// instead of in one burst that the txn log's fdatasync would queue behind. Losing it in
+/// a crash loses nothing: the logs it would replace stay until newer snapshots exist
 /// (purge keeps at least three), and a torn one fails its checksum, so recovery takes
 /// the one before.
 pub fn write_fuzzy_snapshot(
