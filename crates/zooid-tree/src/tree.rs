@@ -967,6 +967,11 @@ impl WalkCursor {
 pub struct TreeBuilder {
     t: DataTree,
     acl_usage: HashMap<i64, u64>,
+    /// The parent of the last node added, and the names added under it since: siblings
+    /// come in runs, so their parent is looked up once per run and its children are
+    /// built in one pass.
+    run_parent: String,
+    run: Vec<Box<str>>,
 }
 
 impl TreeBuilder {
@@ -980,12 +985,13 @@ impl TreeBuilder {
         TreeBuilder {
             t,
             acl_usage: HashMap::new(),
+            run_parent: String::new(),
+            run: Vec::new(),
         }
     }
 
     /// Adds the next node; its parent must already be there (the root is "" or "/").
     pub fn add(&mut self, path: String, mut node: Node) -> Result<(), String> {
-        let t = &mut self.t;
         let path = if path.is_empty() {
             "/".to_owned()
         } else {
@@ -995,18 +1001,45 @@ impl TreeBuilder {
         node.children.clear();
         if path != "/" {
             let parent_path = parent(&path).ok_or_else(|| format!("invalid path {path:?}"))?;
-            let p = t.nodes.get_mut(parent_path).ok_or_else(|| {
-                format!("Invalid Datatree, unable to find parent {parent_path} of path {path}")
-            })?;
-            p.children.insert(basename(&path));
-            t.index_node(&path, node.stat.ephemeral_owner);
+            if self.run.is_empty() || parent_path != self.run_parent {
+                self.end_run();
+                if !self.t.nodes.contains_key(parent_path) {
+                    return Err(format!(
+                        "Invalid Datatree, unable to find parent {parent_path} of path {path}"
+                    ));
+                }
+                self.run_parent.clear();
+                self.run_parent.push_str(parent_path);
+            }
+            self.run.push(basename(&path).into());
+            self.t.index_node(&path, node.stat.ephemeral_owner);
+        } else {
+            // A second root would replace the node the open run belongs to.
+            self.end_run();
         }
+        let t = &mut self.t;
         t.data_size += (path.len() + node.data.len()) as u64;
         t.digest = t
             .digest
             .wrapping_add(node_digest(&path, &node.data, &node.stat));
-        t.nodes.insert(path, node);
+        let is_run_parent = path == self.run_parent;
+        if t.nodes.insert(path, node).is_some() && is_run_parent {
+            // A node seen twice replaces the first, children and all, as
+            // `DataTree.deserialize` does: the names gathered for the first go with it.
+            self.run.clear();
+        }
         Ok(())
+    }
+
+    /// Hands the names of the current run to their parent.
+    fn end_run(&mut self) {
+        if self.run.is_empty() {
+            return;
+        }
+        let names = std::mem::take(&mut self.run);
+        if let Some(p) = self.t.nodes.get_mut(&self.run_parent) {
+            p.children.extend(names);
+        }
     }
 
     /// The tree, with the snapshot's ACL table, as of its `last_zxid`.
@@ -1015,14 +1048,16 @@ impl TreeBuilder {
         acls: impl IntoIterator<Item = (i64, Vec<Acl>)>,
         last_zxid: i64,
     ) -> Result<DataTree, String> {
-        let mut t = self.t;
+        let mut this = self;
+        this.end_run();
+        let mut t = this.t;
         if !t.nodes.contains_key("/") {
             return Err("snapshot has no root node".into());
         }
         t.acls = AclCache::from_entries(acls);
         // An index the table lacks comes from a fuzzy snapshot; replaying the log
         // repairs it. Until then `AclCache::get` fails closed for it.
-        for (index, n) in self.acl_usage {
+        for (index, n) in this.acl_usage {
             t.acls.add_usages(index, n);
         }
         t.last_zxid = last_zxid;

@@ -338,14 +338,14 @@ pub fn read_snapshot_streaming(
     let raw = stream::open(path).map_err(StorageError::io(path))?;
     let mut r = SnapReader {
         path,
-        r: Checked::new(std::io::BufReader::with_capacity(1 << 20, raw)),
+        r: Checked::new(raw),
     };
     r.read(node)
 }
 
 struct SnapReader<'p> {
     path: &'p Path,
-    r: Checked<std::io::BufReader<Box<dyn Read>>>,
+    r: Checked<Box<dyn Read>>,
 }
 
 impl SnapReader<'_> {
@@ -445,19 +445,12 @@ impl SnapReader<'_> {
 
     fn buffer(&mut self) -> Result<Vec<u8>, StorageError> {
         let n = self.count("buffer length")?;
-        let mut v = Vec::with_capacity(n.min(64 * 1024));
         let at = self.r.pos();
-        (&mut self.r)
-            .take(n as u64)
-            .read_to_end(&mut v)
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::InvalidData => StorageError::corrupt(self.path, at, e.to_string()),
-                _ => StorageError::io(self.path)(e),
-            })?;
-        if v.len() != n {
-            return Err(self.corrupt("the snapshot ends early"));
-        }
-        Ok(v)
+        self.r.read_vec(n).map_err(|e| match e.kind() {
+            io::ErrorKind::UnexpectedEof => self.corrupt("the snapshot ends early"),
+            io::ErrorKind::InvalidData => StorageError::corrupt(self.path, at, e.to_string()),
+            _ => StorageError::io(self.path)(e),
+        })
     }
 
     /// Java's `new String(bytes, UTF_8)`: malformed UTF-8 becomes U+FFFD.

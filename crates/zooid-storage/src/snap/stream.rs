@@ -150,17 +150,35 @@ fn read_full_or_eof(r: &mut impl Read, buf: &mut [u8]) -> io::Result<bool> {
     Ok(true)
 }
 
-/// A reader that keeps the Adler32 of and the count of the bytes it returned.
+/// A buffered reader that keeps the Adler32 of, and the count of, the bytes it returned
+/// (`CheckedInputStream` under a `BufferedInputStream`, turned inside out so the sum
+/// covers what was consumed, not what was read ahead). The sum is brought up to date a
+/// whole buffer at a time, not per field.
 pub struct Checked<R> {
     inner: R,
+    buf: Box<[u8]>,
+    /// The next byte to hand out.
+    start: usize,
+    /// The end of what `inner` gave.
+    end: usize,
+    /// `buf[..summed]` is already in `sum`; `summed <= start`.
+    summed: usize,
     sum: adler2::Adler32,
     pos: u64,
 }
 
 impl<R: Read> Checked<R> {
     pub fn new(inner: R) -> Self {
+        Self::with_capacity(1 << 20, inner)
+    }
+
+    pub fn with_capacity(capacity: usize, inner: R) -> Self {
         Checked {
             inner,
+            buf: vec![0u8; capacity.max(64)].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            summed: 0,
             sum: adler2::Adler32::new(),
             pos: 0,
         }
@@ -173,20 +191,88 @@ impl<R: Read> Checked<R> {
 
     /// The Adler32 of everything read so far, as ZooKeeper stores it (a long).
     pub fn checksum(&self) -> i64 {
-        i64::from(self.sum.checksum())
+        i64::from(self.hasher().checksum())
     }
 
     pub fn hasher(&self) -> adler2::Adler32 {
-        self.sum
+        let mut sum = self.sum;
+        sum.write_slice(&self.buf[self.summed..self.start]);
+        sum
+    }
+
+    fn sync_sum(&mut self) {
+        self.sum.write_slice(&self.buf[self.summed..self.start]);
+        self.summed = self.start;
+    }
+
+    /// Refills an empty buffer; 0 at the end of the stream.
+    fn refill(&mut self) -> io::Result<usize> {
+        self.sync_sum();
+        self.start = 0;
+        self.end = 0;
+        self.summed = 0;
+        loop {
+            match self.inner.read(&mut self.buf) {
+                Ok(n) => {
+                    self.end = n;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Exactly `n` bytes into a new vector, which grows with what the stream really
+    /// holds (a lying length cannot make it allocate more); `UnexpectedEof` if short.
+    pub fn read_vec(&mut self, n: usize) -> io::Result<Vec<u8>> {
+        if self.end - self.start >= n {
+            let v = self.buf[self.start..self.start + n].to_vec();
+            self.start += n;
+            self.pos += n as u64;
+            return Ok(v);
+        }
+        let mut v = Vec::with_capacity(n.min(self.buf.len()));
+        while v.len() < n {
+            if self.start == self.end && self.refill()? == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            let k = (n - v.len()).min(self.end - self.start);
+            v.extend_from_slice(&self.buf[self.start..self.start + k]);
+            self.start += k;
+            self.pos += k as u64;
+        }
+        Ok(v)
     }
 }
 
 impl<R: Read> Read for Checked<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.sum.write_slice(&buf[..n]);
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.start == self.end && self.refill()? == 0 {
+            return Ok(0);
+        }
+        let n = out.len().min(self.end - self.start);
+        out[..n].copy_from_slice(&self.buf[self.start..self.start + n]);
+        self.start += n;
         self.pos += n as u64;
         Ok(n)
+    }
+
+    fn read_exact(&mut self, out: &mut [u8]) -> io::Result<()> {
+        if self.end - self.start >= out.len() {
+            out.copy_from_slice(&self.buf[self.start..self.start + out.len()]);
+            self.start += out.len();
+            self.pos += out.len() as u64;
+            return Ok(());
+        }
+        let mut got = 0;
+        while got < out.len() {
+            match self.read(&mut out[got..])? {
+                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                n => got += n,
+            }
+        }
+        Ok(())
     }
 }
 
