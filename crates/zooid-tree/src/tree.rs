@@ -862,17 +862,28 @@ impl DataTree {
 
     /// `setupQuota`: every `zookeeper_limits` leaf under the quota root makes its path a
     /// quota root, and its usage is recounted.
+    /// `DataTree.setupQuota`: walks the tree under the quota root (not the whole table)
+    /// and takes every leaf named `zookeeper_limits` as the limits of the path it stands
+    /// for (up to the first `/zookeeper_limits`, as `traverseNode` cuts it).
     fn setup_quota(&mut self) {
         let suffix = format!("/{}", quota::LIMIT_NODE);
-        let prefix = format!("{}/", quota::QUOTA_ROOT);
-        let limits: Vec<String> = self
-            .nodes
-            .iter()
-            .filter(|(p, n)| {
-                p.starts_with(&prefix) && p.ends_with(&suffix) && n.children.is_empty()
-            })
-            .map(|(p, _)| p[quota::QUOTA_ROOT.len()..p.len() - suffix.len()].to_owned())
-            .collect();
+        let mut limits = Vec::new();
+        let mut stack = vec![quota::QUOTA_ROOT.to_owned()];
+        while let Some(path) = stack.pop() {
+            let Some(node) = self.nodes.get(&path) else {
+                continue;
+            };
+            if node.children.is_empty() {
+                if path.ends_with(&suffix) {
+                    let end = path.find(&suffix).unwrap_or(path.len());
+                    if let Some(real) = path.get(quota::QUOTA_ROOT.len()..end) {
+                        limits.push(real.to_owned());
+                    }
+                }
+                continue;
+            }
+            stack.extend(node.children.iter().map(|c| Self::child_path(&path, c)));
+        }
         for root in limits {
             self.recount_quota(&root);
             self.quota_roots.insert(root);
@@ -1160,6 +1171,38 @@ mod tests {
             assert_eq!(a.stat, b.stat, "{p}");
         }
         assert_eq!(back.digest(), live.digest());
+    }
+
+    #[test]
+    fn rebuilt_tree_finds_its_quotas_and_recounts_them() {
+        let mut t = DataTree::new(false);
+        for (z, p) in [
+            "/a",
+            "/a/b",
+            "/a/b/c",
+            "/x",
+            "/zookeeper/quota/a",
+            "/zookeeper/quota/a/zookeeper_limits",
+            "/zookeeper/quota/a/zookeeper_stats",
+            // Not a limit: it has a child.
+            "/zookeeper/quota/x",
+            "/zookeeper/quota/x/zookeeper_limits",
+            "/zookeeper/quota/x/zookeeper_limits/y",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            create(&mut t, z as i64 + 1, p, 0);
+        }
+        let mut nodes = Vec::new();
+        t.walk(|p, n| nodes.push((p.to_owned(), n.clone())));
+        let acls: Vec<(i64, Vec<Acl>)> = t.acls.entries().map(|(i, l)| (i, l.to_vec())).collect();
+        let back = DataTree::from_snapshot(false, acls, nodes, t.last_zxid()).unwrap();
+        assert_eq!(back.max_prefix_with_quota("/a/b/c").as_deref(), Some("/a"));
+        assert_eq!(back.max_prefix_with_quota("/x"), None);
+        let stats = &back.get("/zookeeper/quota/a/zookeeper_stats").unwrap().data;
+        assert_eq!(StatsTrack::parse(stats).count(), 3);
+        assert_eq!(StatsTrack::parse(stats).bytes(), 3);
     }
 
     #[test]
