@@ -68,6 +68,8 @@ pub enum RecoveryError {
         "txns are missing: the snapshot ends at zxid {after:#x} but the logs resume at {first:#x}"
     )]
     Gap { after: i64, first: i64 },
+    #[error("{0} thread panicked")]
+    Panicked(&'static str),
 }
 
 /// Loads the newest valid snapshot, replays the logs after it, cuts a torn tail, drops
@@ -84,14 +86,23 @@ pub fn recover(config: &Config) -> Result<Recovered, RecoveryError> {
     }
     let ext = config.extended_types_enabled;
     let started = Instant::now();
-    let (mut tree, mut sessions, snapshot_zxid, had_snapshot) = match load_snapshot(&snap_dir, ext)?
+    let candidates = snap::find_valid_snapshots(&snap_dir, 100)?;
+    // The log after the newest snapshot is read and decoded on its own thread while the
+    // snapshot loads; should that snapshot not load, it is read again after the one
+    // that does.
+    let guess = candidates.first().map_or(0, |(z, _)| *z);
+    let mut log = LogPrefetch::start(log_dir.clone(), guess);
+    let (mut tree, mut sessions, snapshot_zxid, had_snapshot) = match load_snapshot(&candidates, ext)?
     {
         Some((tree, sessions, zxid)) => (tree, sessions, zxid, true),
         None => (DataTree::new(ext), BTreeMap::new(), 0, false),
     };
     let snap_load_ms = started.elapsed().as_millis() as i64;
     tracing::info!("tree rebuilt at {} ms", started.elapsed().as_millis());
-    let replayed = replay(&mut tree, &mut sessions, &log_dir, snapshot_zxid)?;
+    if snapshot_zxid != guess {
+        log = LogPrefetch::start(log_dir.clone(), snapshot_zxid);
+    }
+    let replayed = replay(&mut tree, &mut sessions, log, snapshot_zxid)?;
     tracing::info!("log replayed at {} ms", started.elapsed().as_millis());
     let db_init_ms = started.elapsed().as_millis() as i64;
     let last = tree.last_zxid();
@@ -124,10 +135,12 @@ pub fn recover(config: &Config) -> Result<Recovered, RecoveryError> {
 
 /// Of the newest 100 snapshots that look valid, loads the newest that reads whole
 /// (`FileSnap.deserialize`); an error when there are snapshots but none reads.
-fn load_snapshot(snap_dir: &Path, ext: bool) -> Result<Option<LoadedTree>, RecoveryError> {
-    let candidates = snap::find_valid_snapshots(snap_dir, 100)?;
+fn load_snapshot(
+    candidates: &[(i64, PathBuf)],
+    ext: bool,
+) -> Result<Option<LoadedTree>, RecoveryError> {
     let mut last_err = None;
-    for (zxid, path) in &candidates {
+    for (zxid, path) in candidates {
         tracing::info!("loading snapshot {}", path.display());
         match load_one(path, ext, *zxid) {
             Ok(loaded) => return Ok(Some(loaded)),
@@ -140,6 +153,52 @@ fn load_snapshot(snap_dir: &Path, ext: bool) -> Result<Option<LoadedTree>, Recov
     match last_err {
         None => Ok(None),
         Some(e) => Err(e),
+    }
+}
+
+/// Txns the log prefetcher hands over at a time, and batches it may have waiting: a
+/// bound on what it reads ahead of the replay.
+const PREFETCH_BATCH: usize = 1024;
+const PREFETCH_BATCHES: usize = 64;
+
+/// The txns logged after a zxid, read and decoded on a thread of their own.
+struct LogPrefetch {
+    rx: std_mpsc::Receiver<Vec<Txn>>,
+    reader: std::thread::JoinHandle<Result<zooid_storage::TxnLogReader, StorageError>>,
+}
+
+impl LogPrefetch {
+    fn start(log_dir: PathBuf, after: i64) -> LogPrefetch {
+        let (tx, rx) = std_mpsc::sync_channel(PREFETCH_BATCHES);
+        let reader = std::thread::spawn(move || {
+            let mut reader = zooid_storage::read_from(&log_dir, after)?;
+            let mut batch = Vec::with_capacity(PREFETCH_BATCH);
+            for entry in reader.by_ref() {
+                batch.push(entry?.txn);
+                if batch.len() == PREFETCH_BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(PREFETCH_BATCH));
+                    if tx.send(full).is_err() {
+                        break; // the replay gave up or wants another start
+                    }
+                }
+            }
+            let _ = tx.send(batch);
+            Ok(reader)
+        });
+        LogPrefetch { rx, reader }
+    }
+
+    /// Every txn, then the reader (for its torn tail) or the error that stopped it.
+    fn txns(&self) -> impl Iterator<Item = Txn> + '_ {
+        self.rx.iter().flatten()
+    }
+
+    fn finish(self) -> Result<zooid_storage::TxnLogReader, RecoveryError> {
+        drop(self.rx);
+        match self.reader.join() {
+            Ok(r) => Ok(r?),
+            Err(_) => Err(RecoveryError::Panicked("the log reader")),
+        }
     }
 }
 
@@ -208,15 +267,13 @@ fn node_of(data: bytes::Bytes, acl: i64, stat: zooid_proto::StatPersisted) -> No
 fn replay(
     tree: &mut DataTree,
     sessions: &mut BTreeMap<i64, i32>,
-    log_dir: &Path,
+    log: LogPrefetch,
     after: i64,
 ) -> Result<u64, RecoveryError> {
-    let mut reader = zooid_storage::read_from(log_dir, after)?;
     let mut n = 0u64;
     let mut last = after;
     let mut first = true;
-    for entry in reader.by_ref() {
-        let txn = entry?.txn;
+    for txn in log.txns() {
         // The log must go on right after the snapshot: a gap means lost txns (deleted
         // log files), which neither ZooKeeper nor we could otherwise notice.
         if first && after > 0 && txn.zxid() > after + 1 {
@@ -245,6 +302,7 @@ fn replay(
         tree.apply_replay(&txn);
         n += 1;
     }
+    let reader = log.finish()?;
     for t in reader.torn_earlier() {
         tracing::warn!(
             "{}: torn at offset {} ({}); later files were used",
