@@ -92,11 +92,11 @@ pub fn recover(config: &Config) -> Result<Recovered, RecoveryError> {
     // that does.
     let guess = candidates.first().map_or(0, |(z, _)| *z);
     let mut log = LogPrefetch::start(log_dir.clone(), guess);
-    let (mut tree, mut sessions, snapshot_zxid, had_snapshot) = match load_snapshot(&candidates, ext)?
-    {
-        Some((tree, sessions, zxid)) => (tree, sessions, zxid, true),
-        None => (DataTree::new(ext), BTreeMap::new(), 0, false),
-    };
+    let (mut tree, mut sessions, snapshot_zxid, had_snapshot) =
+        match load_snapshot(&candidates, ext)? {
+            Some((tree, sessions, zxid)) => (tree, sessions, zxid, true),
+            None => (DataTree::new(ext), BTreeMap::new(), 0, false),
+        };
     let snap_load_ms = started.elapsed().as_millis() as i64;
     tracing::info!("tree rebuilt at {} ms", started.elapsed().as_millis());
     if snapshot_zxid != guess {

@@ -10,9 +10,11 @@ use hashbrown::HashTable;
 use crate::children::ProcessSeed;
 use crate::tree::Node;
 
-/// Shards of the table (a power of two).
+/// Shards of a table that grows from empty; a table sized up front for a snapshot
+/// load may have more (see [`NodeMap::reserve`]).
 const SHARDS: usize = 64;
-const _: () = assert!(SHARDS.is_power_of_two());
+/// Hash bits that pick the shard: bits 32..57.
+const SHARD_BITS: u32 = 25;
 
 #[derive(Debug, Clone)]
 pub(crate) struct NodeMap {
@@ -33,25 +35,30 @@ fn hash(key: &str) -> u64 {
     ProcessSeed.hash_one(key)
 }
 
-/// Bits 32.. pick the shard. Not the top bits: hashbrown tags each slot with the top 7
-/// bits of its hash, and a shard whose keys all shared 6 of them would compare keys at
-/// nearly every probe. Not the low bits either: they pick the slot. A shard table of
-/// 2^32 slots would be needed before its slot bits reached these.
-fn shard(h: u64) -> usize {
-    (h >> 32) as usize & (SHARDS - 1)
+/// Bits 32..57 pick the shard (any number of them, by multiply-shift). Not the top
+/// bits: hashbrown tags each slot with the top 7 bits of its hash, and a shard whose
+/// keys all shared them would compare keys at nearly every probe. Not the low bits
+/// either: they pick the slot, and a shard would need 2^32 slots to reach bit 32.
+fn shard(h: u64, shards: usize) -> usize {
+    ((((h >> 32) & ((1 << SHARD_BITS) - 1)) * shards as u64) >> SHARD_BITS) as usize
 }
 
 impl NodeMap {
+    fn shard_of(&self, h: u64) -> usize {
+        shard(h, self.shards.len())
+    }
+
     pub(crate) fn get(&self, key: &str) -> Option<&Node> {
         let h = hash(key);
-        self.shards[shard(h)].find(h, |e| e.0 == key).map(|e| &e.1)
+        self.shards[self.shard_of(h)]
+            .find(h, |e| e.0 == key)
+            .map(|e| &e.1)
     }
 
     pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
         let h = hash(key);
-        self.shards[shard(h)]
-            .find_mut(h, |e| e.0 == key)
-            .map(|e| &mut e.1)
+        let i = self.shard_of(h);
+        self.shards[i].find_mut(h, |e| e.0 == key).map(|e| &mut e.1)
     }
 
     pub(crate) fn contains_key(&self, key: &str) -> bool {
@@ -60,7 +67,8 @@ impl NodeMap {
 
     pub(crate) fn insert(&mut self, key: String, node: Node) -> Option<Node> {
         let h = hash(&key);
-        let table = &mut self.shards[shard(h)];
+        let i = self.shard_of(h);
+        let table = &mut self.shards[i];
         match table.entry(h, |e| e.0 == key, |e| hash(&e.0)) {
             hashbrown::hash_table::Entry::Occupied(mut e) => {
                 Some(std::mem::replace(&mut e.get_mut().1, node))
@@ -75,7 +83,8 @@ impl NodeMap {
 
     pub(crate) fn remove(&mut self, key: &str) -> Option<Node> {
         let h = hash(key);
-        let entry = self.shards[shard(h)].find_entry(h, |e| e.0 == key).ok()?;
+        let i = self.shard_of(h);
+        let entry = self.shards[i].find_entry(h, |e| e.0 == key).ok()?;
         self.len -= 1;
         Some(entry.remove().0 .1)
     }
@@ -88,10 +97,28 @@ impl NodeMap {
         *self = NodeMap::default();
     }
 
-    /// Room for about `n` nodes in all.
+    /// Room for about `n` nodes in all. An empty table is re-cut so that `n` nodes and a
+    /// tenth more fill its shards to about 80%: a hash table's slots come in powers of
+    /// two, and 64 shards sized for a million nodes would be half empty (110 MB idle).
     pub(crate) fn reserve(&mut self, n: usize) {
+        const MIN_SLOTS: usize = 1024;
+        if self.len == 0 && n > SHARDS * MIN_SLOTS {
+            let want = n + n / 10;
+            let mut slots = MIN_SLOTS;
+            // hashbrown fills a table to 7/8 of its slots before it doubles it.
+            while want.div_ceil(slots / 8 * 7) > 2 * SHARDS {
+                slots *= 2;
+            }
+            let per_shard = slots / 8 * 7;
+            let count = want.div_ceil(per_shard).max(SHARDS);
+            self.shards = (0..count)
+                .map(|_| HashTable::with_capacity(per_shard))
+                .collect();
+            return;
+        }
+        let per_shard = n / self.shards.len() + 1;
         for s in &mut self.shards {
-            s.reserve(n / SHARDS + 1, |e| hash(&e.0));
+            s.reserve(per_shard, |e| hash(&e.0));
         }
     }
 
@@ -103,5 +130,40 @@ impl NodeMap {
 
     pub(crate) fn keys(&self) -> impl Iterator<Item = &String> {
         self.iter().map(|(k, _)| k)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(i: i64) -> Node {
+        Node {
+            data: bytes::Bytes::new(),
+            acl: i,
+            stat: Default::default(),
+            children: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_table_cut_for_a_snapshot_holds_and_finds_everything() {
+        let n = 150_000;
+        let mut m = NodeMap::default();
+        m.reserve(n);
+        assert!(m.shards.len() > SHARDS, "{} shards", m.shards.len());
+        // More than announced, so some shards double.
+        for i in 0..n as i64 + n as i64 / 4 {
+            assert!(m.insert(format!("/n{i}"), node(i)).is_none());
+        }
+        assert_eq!(m.len(), n + n / 4);
+        for i in 0..n as i64 + n as i64 / 4 {
+            assert_eq!(m.get(&format!("/n{i}")).map(|x| x.acl), Some(i));
+        }
+        assert_eq!(m.remove("/n7").map(|x| x.acl), Some(7));
+        assert!(m.get("/n7").is_none());
+        assert_eq!(m.iter().count(), n + n / 4 - 1);
+        // Every shard got a share.
+        assert!(m.shards.iter().all(|s| s.len() > (n / m.shards.len()) / 2));
     }
 }
