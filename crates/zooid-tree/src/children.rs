@@ -6,6 +6,8 @@
 //! within a bucket. Clients see that order, so we reproduce it.
 
 use std::collections::BTreeMap;
+
+use compact_str::CompactString;
 use std::hash::BuildHasher;
 use std::ops::Bound;
 use std::sync::OnceLock;
@@ -34,7 +36,9 @@ pub struct Children(Option<Box<Inner>>);
 
 #[derive(Debug, Clone, Default)]
 struct Inner {
-    names: BTreeMap<Box<str>, u64>,
+    /// Names up to 24 bytes live inside the map's nodes: a descent compares them
+    /// without chasing a pointer per key.
+    names: BTreeMap<CompactString, u64>,
     next_seq: u64,
     /// The Java HashMap table size (8 once a child came).
     table: u32,
@@ -61,7 +65,7 @@ impl Children {
             })
         });
         // One walk of the map: look up and insert through the entry.
-        match inner.names.entry(name.into()) {
+        match inner.names.entry(CompactString::new(name)) {
             std::collections::btree_map::Entry::Occupied(_) => return false,
             std::collections::btree_map::Entry::Vacant(v) => {
                 v.insert(inner.next_seq);
@@ -79,7 +83,7 @@ impl Children {
     /// repeated keeps its first place). Into an empty set the map is built in one pass
     /// from the sorted names: a snapshot load adds a million children without a
     /// million tree descents.
-    pub fn extend(&mut self, names: Vec<Box<str>>) {
+    pub fn extend(&mut self, names: Vec<CompactString>) {
         if names.is_empty() {
             return;
         }
@@ -96,7 +100,7 @@ impl Children {
             })
         });
         let first = inner.next_seq;
-        let mut seqd: Vec<(Box<str>, u64)> = names
+        let mut seqd: Vec<(CompactString, u64)> = names
             .into_iter()
             .enumerate()
             .map(|(i, n)| (n, first + i as u64))
@@ -142,7 +146,7 @@ impl Children {
 
     /// Up to `n` names after `after` in name order: a walk that releases its lock between
     /// steps resumes here even when the children changed meanwhile.
-    pub fn names_after(&self, after: Option<&str>, n: usize) -> Vec<Box<str>> {
+    pub fn names_after(&self, after: Option<&str>, n: usize) -> Vec<CompactString> {
         let Some(inner) = &self.0 else {
             return Vec::new();
         };

@@ -416,8 +416,9 @@ impl DataTree {
             pzxid: hdr.zxid,
         };
         let acl_index = self.acls.intern(acl);
-        self.digest_remove(parent_path);
+        // One lookup of the parent: its digest term is swapped around the change.
         let p = self.nodes.get_mut(parent_path).expect("checked above");
+        let parent_before = node_digest(parent_path, &p.data, &p.stat);
         let pcv = if parent_cversion == -1 {
             p.stat.cversion.wrapping_add(1)
         } else {
@@ -429,6 +430,7 @@ impl DataTree {
         }
         p.children.insert(basename(path));
         let parent_acl = p.acl;
+        let parent_after = node_digest(parent_path, &p.data, &p.stat);
         let node = Node {
             data: data.clone(),
             acl: acl_index,
@@ -436,10 +438,13 @@ impl DataTree {
             children: Children::default(),
         };
         let out = node.stat(self.extended_types);
+        self.digest = self
+            .digest
+            .wrapping_sub(parent_before)
+            .wrapping_add(parent_after)
+            .wrapping_add(node_digest(path, data, &node.stat));
         self.data_size += (path.len() + data.len()) as u64;
         self.nodes.insert(path.to_owned(), node);
-        self.digest_add(parent_path);
-        self.digest_add(path);
         self.index_node(path, owner);
         self.quota_after_create(path, parent_path, data.len() as i64);
         if !self.replaying {
@@ -958,7 +963,7 @@ enum Frame {
     /// The children of `parent` after the name `after`.
     Children {
         parent: String,
-        after: Option<Box<str>>,
+        after: Option<compact_str::CompactString>,
     },
 }
 
@@ -977,12 +982,12 @@ impl WalkCursor {
 /// The ACL table may arrive last: usage is counted as nodes come and settled at the end.
 pub struct TreeBuilder {
     t: DataTree,
-    acl_usage: HashMap<i64, u64>,
+    acl_usage: HashMap<i64, u64, crate::children::ProcessSeed>,
     /// The parent of the last node added, and the names added under it since: siblings
     /// come in runs, so their parent is looked up once per run and its children are
     /// built in one pass.
     run_parent: String,
-    run: Vec<Box<str>>,
+    run: Vec<compact_str::CompactString>,
 }
 
 impl TreeBuilder {
@@ -995,7 +1000,7 @@ impl TreeBuilder {
         t.digest = 0;
         TreeBuilder {
             t,
-            acl_usage: HashMap::new(),
+            acl_usage: HashMap::default(),
             run_parent: String::new(),
             run: Vec::new(),
         }
@@ -1022,7 +1027,8 @@ impl TreeBuilder {
                 self.run_parent.clear();
                 self.run_parent.push_str(parent_path);
             }
-            self.run.push(basename(&path).into());
+            self.run
+                .push(compact_str::CompactString::new(basename(&path)));
             self.t.index_node(&path, node.stat.ephemeral_owner);
         } else {
             // A second root would replace the node the open run belongs to.
