@@ -93,7 +93,7 @@ pub fn recover(config: &Config) -> Result<Recovered, RecoveryError> {
     let guess = candidates.first().map_or(0, |(z, _)| *z);
     let mut log = LogPrefetch::start(log_dir.clone(), guess);
     let (mut tree, mut sessions, snapshot_zxid, had_snapshot) =
-        match load_snapshot(&candidates, ext)? {
+        match load_snapshot(&candidates, &log_dir, ext)? {
             Some((tree, sessions, zxid)) => (tree, sessions, zxid, true),
             None => (DataTree::new(ext), BTreeMap::new(), 0, false),
         };
@@ -137,12 +137,13 @@ pub fn recover(config: &Config) -> Result<Recovered, RecoveryError> {
 /// (`FileSnap.deserialize`); an error when there are snapshots but none reads.
 fn load_snapshot(
     candidates: &[(i64, PathBuf)],
+    log_dir: &Path,
     ext: bool,
 ) -> Result<Option<LoadedTree>, RecoveryError> {
     let mut last_err = None;
     for (zxid, path) in candidates {
         tracing::info!("loading snapshot {}", path.display());
-        match load_one(path, ext, *zxid) {
+        match load_one(path, log_dir, ext, *zxid) {
             Ok(loaded) => return Ok(Some(loaded)),
             Err(e) => {
                 tracing::warn!("skipping snapshot {}: {e}", path.display());
@@ -209,8 +210,17 @@ const SNAPSHOT_LOAD_BATCH: usize = 4096;
 
 /// Reads a snapshot on one thread while building the tree on this one: decoding and
 /// checksumming overlap with hashing nodes into the tree.
-fn load_one(path: &Path, ext: bool, zxid: i64) -> Result<LoadedTree, RecoveryError> {
-    let size_hint = std::fs::metadata(path).map(|m| m.len() / 200).unwrap_or(0) as usize;
+fn load_one(
+    path: &Path,
+    log_dir: &Path,
+    ext: bool,
+    zxid: i64,
+) -> Result<LoadedTree, RecoveryError> {
+    // Room for the snapshot's nodes (some 200 bytes each) and what the log may add, so
+    // the table is not regrown in the middle of the replay.
+    let in_log = zooid_storage::estimate_txns_after(log_dir, zxid).unwrap_or(0);
+    let size_hint = std::fs::metadata(path).map_or(0, |m| m.len() / 200) + in_log;
+    let size_hint = size_hint as usize;
     let (tx, rx) = std_mpsc::sync_channel::<Vec<SnapNode>>(16);
     let bad = |reason: String| RecoveryError::BadSnapshot {
         path: path.to_path_buf(),

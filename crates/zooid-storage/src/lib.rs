@@ -21,7 +21,9 @@ pub mod snap;
 
 pub use error::StorageError;
 pub use files::version_dir;
-pub use log::{read_from, truncate_tail, LogEntry, Tail, TxnLogReader, TxnLogWriter};
+pub use log::{
+    estimate_txns_after, read_from, truncate_tail, LogEntry, Tail, TxnLogReader, TxnLogWriter,
+};
 pub use snap::{
     find_valid_snapshots, read_snapshot, write_snapshot, SnapNode, Snapshot, ZxidDigest,
 };

@@ -35,7 +35,10 @@
 mod read;
 mod write;
 
-pub use read::{log_files, read_from, truncate_after, FileEnd, LogFile, LogRecord, TxnLogReader};
+pub use read::{
+    estimate_txns_after, log_files, read_from, truncate_after, FileEnd, LogFile, LogRecord,
+    TxnLogReader,
+};
 pub use write::TxnLogWriter;
 
 use std::fs::{self, OpenOptions};

@@ -206,6 +206,35 @@ impl LogFile {
 
 /// The offset of the last non-zero byte in `[from, len)`, scanning backwards so that
 /// preallocated zeros cost one pass at most.
+/// About how many txns the logs hold after `zxid`, without decoding them (for sizing
+/// tables before a replay): a file followed by one of the same epoch holds the zxids
+/// up to the next one's name; otherwise its data bytes are counted at
+/// [`ESTIMATE_RECORD_BYTES`] a record.
+pub fn estimate_txns_after(dir: &Path, zxid: i64) -> Result<u64, StorageError> {
+    let files = files::log_files_from(dir, zxid.saturating_add(1))?;
+    let mut n = 0u64;
+    for (i, (start, path)) in files.iter().enumerate() {
+        let from = (*start).max(zxid.saturating_add(1));
+        match files.get(i + 1) {
+            Some((next, _)) if next >> 32 == from >> 32 && *next >= from => {
+                n += (next - from) as u64;
+            }
+            _ => {
+                let f = File::open(path).map_err(StorageError::io(path))?;
+                let len = f.metadata().map_err(StorageError::io(path))?.len();
+                let end = last_nonzero(&f, HEADER_LEN.min(len), len)
+                    .map_err(StorageError::io(path))?
+                    .map_or(0, |e| e + 1);
+                n += end.saturating_sub(HEADER_LEN) / ESTIMATE_RECORD_BYTES;
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// A typical record: a create or setData of some 100 bytes of data.
+const ESTIMATE_RECORD_BYTES: u64 = 128;
+
 fn last_nonzero(f: &File, from: u64, len: u64) -> io::Result<Option<u64>> {
     const CHUNK: u64 = 64 * 1024;
     let mut buf = vec![0u8; CHUNK as usize];

@@ -555,3 +555,26 @@ fn lying_lengths_do_not_allocate() {
     assert!(txns.is_empty());
     assert!(tail.unwrap().reason.contains("runs past the end"));
 }
+
+#[test]
+fn txn_estimate_counts_whole_files_by_name_and_the_last_by_size() {
+    let d = tempfile::tempdir().unwrap();
+    write_log(d.path(), 400, 120, 64 * 1024);
+    assert_eq!(names(d.path()), ["log.1", "log.169", "log.79", "log.f1"]);
+    let all = crate::estimate_txns_after(d.path(), 0).unwrap();
+    // 360 txns in the first three files, exactly; the last 40 by bytes.
+    let bytes = fs::read(d.path().join("log.169")).unwrap();
+    let data_end = bytes.iter().rposition(|b| *b != 0).unwrap() as u64 + 1;
+    assert!(data_end > 16 + 40 * 20, "40 records in {data_end} bytes");
+    assert_eq!(all, 360 + (data_end - 16) / 128, "estimate {all}");
+    assert_eq!(
+        crate::estimate_txns_after(d.path(), 130).unwrap(),
+        all - 130
+    );
+    // Past the end: only the newest file's bytes, however far.
+    assert!(crate::estimate_txns_after(d.path(), 10_000).unwrap() <= all - 360);
+    assert_eq!(
+        crate::estimate_txns_after(&d.path().join("none"), 0).ok(),
+        None
+    );
+}
