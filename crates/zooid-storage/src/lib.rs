@@ -6,6 +6,7 @@
 //! - [`snap`]: snapshots (`version-2/snapshot.<zxid>[.gz|.snappy]`): atomic writer,
 //!   checksum-validating reader, the choice of the newest valid ones.
 //! - [`purge`]: `PurgeTxnLog`: keep the newest N snapshots and the logs they need.
+//! - [`epoch`]: `currentEpoch` / `acceptedEpoch`, written atomically and durably.
 //! - [`dump`]: human-readable and JSON dumps of a log file or a snapshot.
 //!
 //! Everything here is blocking `std::fs` IO: the server calls it from a dedicated thread.
@@ -13,12 +14,14 @@
 #![deny(clippy::disallowed_methods)]
 
 pub mod dump;
+pub mod epoch;
 mod error;
 pub mod files;
 pub mod log;
 pub mod purge;
 pub mod snap;
 
+pub use epoch::{load_epochs, read_epoch, write_epoch, Epochs, ACCEPTED_EPOCH, CURRENT_EPOCH};
 pub use error::StorageError;
 pub use files::version_dir;
 pub use log::{
