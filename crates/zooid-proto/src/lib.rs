@@ -5,6 +5,7 @@ pub mod error;
 pub mod jute;
 pub mod opcode;
 pub mod path;
+pub mod quorum;
 pub mod records;
 pub mod request;
 
