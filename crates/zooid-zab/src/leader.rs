@@ -1,0 +1,530 @@
+//! The leader: discovery (`Leader.getEpochToPropose`, `waitForEpochAck`), one learner
+//! handler per connected learner (`LearnerHandler`, with `syncFollower`), NEWLEADER
+//! (`waitForNewLeaderAck`) and broadcast (`propose`, `processAck`, `commit`, `inform`),
+//! and the ping loop that steps down without a synced quorum.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bytes::Bytes;
+
+use crate::zab::{State, Zab};
+use crate::{
+    counter_of, epoch_of, make_zxid, Action, Config, Entry, Packet, ProposeError, Sid, Zxid,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for a quorum of LEARNERINFO to pick the new epoch.
+    Discovery,
+    /// The epoch is picked; waiting for a quorum of ACKEPOCH.
+    AckEpoch,
+    /// Learners are being synced; waiting for a quorum of NEWLEADER acks.
+    NewLeader,
+    /// Serving: proposals flow.
+    Broadcast,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HPhase {
+    /// LEARNERINFO came; LEADERINFO waits for the epoch.
+    WaitEpoch,
+    /// LEADERINFO sent.
+    WaitAckEpoch,
+    /// ACKEPOCH came; syncing waits for the epoch quorum.
+    WaitSync,
+    /// Synced up to NEWLEADER, which is not acked yet.
+    Syncing,
+    /// NEWLEADER acked; UPTODATE waits for the leader to be active.
+    AckedNewLeader,
+    /// UPTODATE sent.
+    Active,
+}
+
+#[derive(Debug, Clone)]
+struct Handler {
+    observer: bool,
+    phase: HPhase,
+    last_zxid: Zxid,
+    deadline: u64,
+}
+
+impl Handler {
+    /// Gets proposals and commits (or informs) as they happen.
+    fn forwarding(&self) -> bool {
+        matches!(
+            self.phase,
+            HPhase::Syncing | HPhase::AckedNewLeader | HPhase::Active
+        )
+    }
+}
+
+pub(crate) struct Leader {
+    phase: Phase,
+    epoch: u32,
+    /// The highest acceptedEpoch among the learners that connected in discovery.
+    max_accepted: u32,
+    connecting: BTreeSet<Sid>,
+    epoch_acked: BTreeSet<Sid>,
+    newleader_acked: BTreeSet<Sid>,
+    /// (currentEpoch, last zxid) when leading began (`leaderStateSummary`).
+    summary: (u32, Zxid),
+    learners: BTreeMap<Sid, Handler>,
+    /// Proposals not yet committed, with the voters that acked them (the leader's own
+    /// ack is its log being durable).
+    outstanding: BTreeMap<Zxid, BTreeSet<Sid>>,
+    /// The phase must end by then (initLimit) until broadcast begins.
+    deadline: u64,
+    next_ping: u64,
+}
+
+impl Leader {
+    pub(crate) fn new(now: u64, cfg: &Config) -> Leader {
+        Leader {
+            phase: Phase::Discovery,
+            epoch: 0,
+            max_accepted: 0,
+            connecting: BTreeSet::new(),
+            epoch_acked: BTreeSet::new(),
+            newleader_acked: BTreeSet::new(),
+            summary: (0, 0),
+            learners: BTreeMap::new(),
+            outstanding: BTreeMap::new(),
+            deadline: now + cfg.init_limit * cfg.tick_ms,
+            next_ping: now,
+        }
+    }
+
+    pub(crate) fn is_active(&self) -> bool {
+        self.phase == Phase::Broadcast
+    }
+
+    pub(crate) fn learner_ids(&self) -> Vec<Sid> {
+        self.learners.keys().copied().collect()
+    }
+}
+
+impl Zab {
+    fn leader(&mut self) -> &mut Leader {
+        match &mut self.state {
+            State::Leading(l) => l,
+            _ => unreachable!("not leading"),
+        }
+    }
+
+    fn leader_ref(&self) -> &Leader {
+        match &self.state {
+            State::Leading(l) => l,
+            _ => unreachable!("not leading"),
+        }
+    }
+
+    fn newleader_zxid(&self) -> Zxid {
+        make_zxid(self.leader_ref().epoch, 0)
+    }
+
+    pub(crate) fn leader_start(&mut self) {
+        let me = self.cfg.id;
+        let summary = (self.current_epoch, self.last_logged);
+        let accepted = self.accepted_epoch;
+        let l = self.leader();
+        l.summary = summary;
+        l.max_accepted = accepted;
+        l.connecting.insert(me);
+        self.try_pick_epoch();
+    }
+
+    /// `getEpochToPropose`: once a quorum (with us) has connected, the new epoch is one
+    /// past every acceptedEpoch seen.
+    fn try_pick_epoch(&mut self) {
+        let l = self.leader_ref();
+        if l.phase != Phase::Discovery || !self.cfg.is_quorum(&l.connecting) {
+            return;
+        }
+        let epoch = l.max_accepted + 1;
+        self.save_accepted_epoch(epoch);
+        let me = self.cfg.id;
+        let l = self.leader();
+        l.epoch = epoch;
+        l.phase = Phase::AckEpoch;
+        l.epoch_acked.insert(me);
+        let waiting: Vec<Sid> = l
+            .learners
+            .iter()
+            .filter(|(_, h)| h.phase == HPhase::WaitEpoch)
+            .map(|(s, _)| *s)
+            .collect();
+        for sid in waiting {
+            self.send_leader_info(sid);
+        }
+        self.try_finish_epoch();
+    }
+
+    fn send_leader_info(&mut self, sid: Sid) {
+        let epoch = self.leader_ref().epoch;
+        if let Some(h) = self.leader().learners.get_mut(&sid) {
+            h.phase = HPhase::WaitAckEpoch;
+        }
+        self.send_packet(sid, Packet::LeaderInfo { epoch });
+    }
+
+    /// `waitForEpochAck`: a quorum (with us) acked the epoch; it becomes current and the
+    /// learners that wait are synced.
+    fn try_finish_epoch(&mut self) {
+        let l = self.leader_ref();
+        if l.phase != Phase::AckEpoch || !self.cfg.is_quorum(&l.epoch_acked) {
+            return;
+        }
+        let epoch = l.epoch;
+        self.save_current_epoch(epoch);
+        self.leader().phase = Phase::NewLeader;
+        let waiting: Vec<Sid> = self
+            .leader_ref()
+            .learners
+            .iter()
+            .filter(|(_, h)| h.phase == HPhase::WaitSync)
+            .map(|(s, _)| *s)
+            .collect();
+        for sid in waiting {
+            self.sync_learner(sid);
+        }
+        self.maybe_self_newleader_ack();
+    }
+
+    /// The leader's own NEWLEADER ack: its whole history is durable.
+    fn maybe_self_newleader_ack(&mut self) {
+        if self.leader_ref().phase != Phase::NewLeader || self.durable < self.last_logged {
+            return;
+        }
+        let me = self.cfg.id;
+        self.leader().newleader_acked.insert(me);
+        self.try_activate();
+    }
+
+    /// `waitForNewLeaderAck`: a quorum holds our history in this epoch; start serving.
+    fn try_activate(&mut self) {
+        let l = self.leader_ref();
+        if l.phase != Phase::NewLeader || !self.cfg.is_quorum(&l.newleader_acked) {
+            return;
+        }
+        let now = self.now;
+        let l = self.leader();
+        l.phase = Phase::Broadcast;
+        l.next_ping = now;
+        let ready: Vec<Sid> = l
+            .learners
+            .iter()
+            .filter(|(_, h)| h.phase == HPhase::AckedNewLeader)
+            .map(|(s, _)| *s)
+            .collect();
+        for sid in ready {
+            self.send_up_to_date(sid);
+        }
+        self.role_changed();
+    }
+
+    fn send_up_to_date(&mut self, sid: Sid) {
+        if let Some(h) = self.leader().learners.get_mut(&sid) {
+            h.phase = HPhase::Active;
+        }
+        self.send_packet(sid, Packet::UpToDate);
+    }
+
+    /// `LearnerHandler.syncFollower`: DIFF, TRUNC or SNAP, the txns the learner lacks,
+    /// then NEWLEADER; from here on it gets every proposal.
+    fn sync_learner(&mut self, sid: Sid) {
+        let Some(peer) = self.leader_ref().learners.get(&sid).map(|h| h.last_zxid) else {
+            return;
+        };
+        let last = self.last_logged;
+        let after = if peer == last {
+            self.send_packet(sid, Packet::Diff { zxid: last });
+            last
+        } else if peer > last {
+            self.send_packet(sid, Packet::Trunc { zxid: last });
+            last
+        } else if self.entries_after(peer).is_some() {
+            self.send_packet(sid, Packet::Diff { zxid: last });
+            peer
+        } else if peer >= self.base {
+            // The learner has a txn we never had: cut it back to where our histories
+            // last agree, then send what follows.
+            let prev = self.last_below(peer);
+            self.send_packet(sid, Packet::Trunc { zxid: prev });
+            prev
+        } else {
+            let at = self.applied;
+            self.actions
+                .push(Action::SendSnapshot { to: sid, zxid: at });
+            at
+        };
+        let entries = self.entries_after(after).unwrap_or_default();
+        let applied = self.applied;
+        for e in entries {
+            let z = e.zxid;
+            self.send_packet(sid, Packet::Proposal(e));
+            if z <= applied {
+                self.send_packet(sid, Packet::Commit { zxid: z });
+            }
+        }
+        let nl = self.newleader_zxid();
+        if let Some(h) = self.leader().learners.get_mut(&sid) {
+            h.phase = HPhase::Syncing;
+        }
+        self.send_packet(sid, Packet::NewLeader { zxid: nl });
+    }
+
+    fn drop_learner(&mut self, sid: Sid) {
+        self.leader().learners.remove(&sid);
+        self.actions.push(Action::Disconnect { peer: sid });
+    }
+
+    pub(crate) fn leader_step(&mut self, from: Sid, p: Packet) {
+        let now = self.now;
+        let (init, sync) = (
+            self.cfg.init_limit * self.cfg.tick_ms,
+            self.cfg.sync_limit * self.cfg.tick_ms,
+        );
+        if let Packet::LearnerInfo {
+            accepted_epoch,
+            observer,
+        } = p
+        {
+            self.on_learner_info(from, accepted_epoch, observer);
+            return;
+        }
+        let Some(h) = self.leader().learners.get_mut(&from) else {
+            self.actions.push(Action::Disconnect { peer: from });
+            return;
+        };
+        h.deadline = now
+            + if h.phase == HPhase::Active {
+                sync
+            } else {
+                init + sync
+            };
+        let phase = h.phase;
+        match p {
+            Packet::AckEpoch {
+                current_epoch,
+                last_zxid,
+            } if phase == HPhase::WaitAckEpoch => self.on_ack_epoch(from, current_epoch, last_zxid),
+            Packet::Ack { zxid } => self.on_ack(from, zxid),
+            Packet::Ping { data } => self.actions.push(Action::LearnerPing { from, data }),
+            _ => self.drop_learner(from),
+        }
+    }
+
+    fn on_learner_info(&mut self, sid: Sid, accepted_epoch: u32, observer: bool) {
+        let observer = observer || !self.cfg.is_voter(sid);
+        let deadline = self.now + (self.cfg.init_limit + self.cfg.sync_limit) * self.cfg.tick_ms;
+        let l = self.leader();
+        l.learners.insert(
+            sid,
+            Handler {
+                observer,
+                phase: HPhase::WaitEpoch,
+                last_zxid: 0,
+                deadline,
+            },
+        );
+        if l.phase == Phase::Discovery {
+            l.max_accepted = l.max_accepted.max(accepted_epoch);
+            if !observer {
+                l.connecting.insert(sid);
+            }
+            self.try_pick_epoch();
+        } else {
+            self.send_leader_info(sid);
+        }
+    }
+
+    fn on_ack_epoch(&mut self, sid: Sid, current_epoch: i64, last_zxid: Zxid) {
+        let voter = self.cfg.is_voter(sid);
+        let l = self.leader();
+        if let Some(h) = l.learners.get_mut(&sid) {
+            h.last_zxid = last_zxid;
+            h.phase = HPhase::WaitSync;
+        }
+        if l.phase == Phase::AckEpoch {
+            if current_epoch != -1 {
+                let (ce, lz) = l.summary;
+                if current_epoch > ce as i64 || (current_epoch == ce as i64 && last_zxid > lz) {
+                    // "Follower is ahead of the leader": this learner's handler dies.
+                    self.drop_learner(sid);
+                    return;
+                }
+                if voter && last_zxid != -1 {
+                    self.leader().epoch_acked.insert(sid);
+                }
+            }
+            self.try_finish_epoch();
+        } else {
+            self.sync_learner(sid);
+        }
+    }
+
+    fn on_ack(&mut self, sid: Sid, zxid: Zxid) {
+        let nl = self.newleader_zxid();
+        let voter = self.cfg.is_voter(sid);
+        let l = self.leader();
+        let Some(h) = l.learners.get_mut(&sid) else {
+            return;
+        };
+        if zxid == nl && h.phase == HPhase::Syncing {
+            h.phase = HPhase::AckedNewLeader;
+            if l.phase == Phase::Broadcast {
+                self.send_up_to_date(sid);
+            } else {
+                if voter && !h.observer {
+                    l.newleader_acked.insert(sid);
+                }
+                self.try_activate();
+            }
+            return;
+        }
+        // A proposal ack: a learner acks a txn once it and all before it are durable.
+        if voter && !h.observer && h.forwarding() {
+            if let Some(acks) = l.outstanding.get_mut(&zxid) {
+                acks.insert(sid);
+            }
+            self.try_commit();
+        }
+    }
+
+    pub(crate) fn leader_persisted(&mut self) {
+        self.maybe_self_newleader_ack();
+        self.try_commit();
+    }
+
+    /// Commits, in zxid order, every proposal a quorum has acked.
+    fn try_commit(&mut self) {
+        let me = self.cfg.id;
+        loop {
+            let l = self.leader_ref();
+            let Some((&z, acks)) = l.outstanding.first_key_value() else {
+                return;
+            };
+            let mut votes = acks.clone();
+            if self.durable >= z {
+                votes.insert(me);
+            }
+            if !self.cfg.is_quorum(&votes) {
+                return;
+            }
+            self.leader().outstanding.pop_first();
+            let entry = self
+                .log
+                .iter()
+                .find(|e| e.zxid == z)
+                .cloned()
+                .expect("an outstanding proposal is in the log window");
+            let targets: Vec<(Sid, bool)> = self
+                .leader_ref()
+                .learners
+                .iter()
+                .filter(|(_, h)| h.forwarding())
+                .map(|(s, h)| (*s, h.observer))
+                .collect();
+            for (sid, observer) in targets {
+                if observer {
+                    self.send_packet(sid, Packet::Inform(entry.clone()));
+                } else {
+                    self.send_packet(sid, Packet::Commit { zxid: z });
+                }
+            }
+            self.apply_up_to(z);
+        }
+    }
+
+    pub(crate) fn leader_propose(&mut self, entry: Entry) -> Result<(), ProposeError> {
+        let expected = match &self.state {
+            State::Leading(l) if l.is_active() => self.next_leader_zxid(),
+            _ => return Err(ProposeError::NotLeader),
+        };
+        if entry.zxid != expected {
+            return Err(ProposeError::WrongZxid {
+                expected,
+                got: entry.zxid,
+            });
+        }
+        let z = entry.zxid;
+        self.append(entry.clone());
+        self.leader().outstanding.insert(z, BTreeSet::new());
+        let targets: Vec<Sid> = self
+            .leader_ref()
+            .learners
+            .iter()
+            .filter(|(_, h)| h.forwarding() && !h.observer)
+            .map(|(s, _)| *s)
+            .collect();
+        for sid in targets {
+            self.send_packet(sid, Packet::Proposal(entry.clone()));
+        }
+        if counter_of(z) == u32::MAX {
+            // The counter is used up: a new epoch is needed (ZooKeeper's zxid rollover).
+            self.fail("zxid counter exhausted; starting a new epoch".into());
+        }
+        Ok(())
+    }
+
+    /// The zxid the next proposal gets: the counter goes on within the epoch and starts
+    /// at 1 in a new one.
+    pub(crate) fn next_leader_zxid(&self) -> Zxid {
+        let epoch = self.leader_ref().epoch;
+        if epoch_of(self.last_logged) == epoch {
+            self.last_logged + 1
+        } else {
+            make_zxid(epoch, 1)
+        }
+    }
+
+    pub(crate) fn leader_tick(&mut self) {
+        let now = self.now;
+        let l = self.leader_ref();
+        if l.phase != Phase::Broadcast {
+            if now >= l.deadline {
+                let phase = l.phase;
+                self.fail(format!(
+                    "no quorum of learners within initLimit ({phase:?})"
+                ));
+            }
+            return;
+        }
+        if now < l.next_ping {
+            return;
+        }
+        let half_tick = (self.cfg.tick_ms / 2).max(1);
+        self.leader().next_ping = now + half_tick;
+        let late: Vec<Sid> = self
+            .leader_ref()
+            .learners
+            .iter()
+            .filter(|(_, h)| h.deadline < now)
+            .map(|(s, _)| *s)
+            .collect();
+        for sid in late {
+            self.drop_learner(sid);
+        }
+        let ids = self.leader_ref().learner_ids();
+        for sid in &ids {
+            self.send_packet(*sid, Packet::Ping { data: Bytes::new() });
+        }
+        let mut synced: BTreeSet<Sid> = ids
+            .into_iter()
+            .filter(|s| {
+                self.leader_ref()
+                    .learners
+                    .get(s)
+                    .is_some_and(|h| !h.observer)
+            })
+            .collect();
+        synced.insert(self.cfg.id);
+        if !self.cfg.is_quorum(&synced) {
+            self.fail("not sufficient followers synced".into());
+        }
+    }
+
+    pub(crate) fn leader_peer_down(&mut self, sid: Sid) {
+        self.leader().learners.remove(&sid);
+    }
+}
