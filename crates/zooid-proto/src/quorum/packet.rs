@@ -272,7 +272,7 @@ pub enum PacketError {
 /// only part of a packet: read more and call again. `Ok(Some((packet, n)))` consumed `n`
 /// bytes. A length over `buffer_len_max` (Java: [`BUFFER_LEN_MAX_DEFAULT`]) is an error as
 /// soon as its prefix arrives, so the caller never buffers more than
-/// `buffer_len_max + AUTHINFO_BYTES_MAX` plus the fixed fields for one packet.
+/// `20 + buffer_len_max + AUTHINFO_BYTES_MAX` bytes for one packet.
 pub fn decode_packet_prefix(
     buf: &[u8],
     buffer_len_max: usize,
@@ -282,7 +282,8 @@ pub fn decode_packet_prefix(
         Ok(p) => Ok(Some((p, r.position()))),
         Err(PacketError::Decode(DecodeError::Truncated { needed, .. })) => {
             let total = buf.len().saturating_add(needed);
-            let packet_len_max = 16 + buffer_len_max.saturating_add(AUTHINFO_BYTES_MAX);
+            // type, zxid and the two length prefixes take 20 bytes.
+            let packet_len_max = 20 + buffer_len_max.saturating_add(AUTHINFO_BYTES_MAX);
             if total > packet_len_max {
                 return Err(PacketError::TooLarge { needed: total });
             }
