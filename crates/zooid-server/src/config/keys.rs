@@ -110,7 +110,7 @@ pub(super) static KNOWN: &[Known] = &[
     known("jvm.pause.sleep.time.ms", Long),
     known("jvm.pause.monitor", Bool),
     known("metricsProvider.className", Str),
-    alias("multiAddress.enabled", &["zookeeper.multiAddress.enabled"], Bool),
+    alias("multiAddress.enabled", &["zookeeper.multiAddress.enabled"], Typed),
     alias("multiAddress.reachabilityCheckTimeoutMs", &["zookeeper.multiAddress.reachabilityCheckTimeoutMs"], Int),
     alias("multiAddress.reachabilityCheckEnabled", &["zookeeper.multiAddress.reachabilityCheckEnabled"], Bool),
     known("oraclePath", Str),
@@ -201,11 +201,11 @@ pub(super) static KNOWN: &[Known] = &[
     alias("zookeeper.leader.maxTimeToWaitForEpoch", &["maxTimeToWaitForEpoch"], Int),
     known("zookeeper.leader.ackLoggingFrequency", Int),
     known("zookeeper.forceSnapshotSync", JavaBool),
-    known("zookeeper.cnxTimeout", Int),
+    known("zookeeper.cnxTimeout", Typed),
     known("zookeeper.quorumCnxnTimeoutMs", Int),
     known("zookeeper.tcpKeepAlive", JavaBool),
     known("zookeeper.clientTcpKeepAlive", JavaBool),
-    known("zookeeper.electionPortBindRetry", Int),
+    known("zookeeper.electionPortBindRetry", Typed),
     known("zookeeper.observer.reconnectDelayMs", Long),
     known("zookeeper.observer.election.DelayMs", Long),
     known("zookeeper.DigestAuthenticationProvider.digestAlg", Str),
@@ -510,30 +510,34 @@ impl Entry {
         Ok(PathBuf::from(&self.value))
     }
 
-    /// An address as `InetAddress.getByName` reads it: an IP literal (IPv6 with or without
-    /// brackets) or a host name, resolved now (IPv4 first, as Java prefers).
+    /// An address as `InetAddress.getByName` reads it: see [`resolve_host`].
     pub(super) fn host(&self) -> Result<IpAddr, ConfigError> {
-        let v = self.value.as_str();
-        let literal = v
-            .strip_prefix('[')
-            .and_then(|v| v.strip_suffix(']'))
-            .unwrap_or(v);
-        if let Ok(ip) = literal.parse::<IpAddr>() {
-            return Ok(ip);
-        }
-        if v.is_empty() {
-            return Err(self.invalid("must not be empty"));
-        }
-        let addrs: Vec<IpAddr> = (v, 0)
-            .to_socket_addrs()
-            .map_err(|e| self.invalid(format!("cannot resolve host: {e}")))?
-            .map(|a| a.ip())
-            .collect();
-        addrs
-            .iter()
-            .find(|a| a.is_ipv4())
-            .or(addrs.first())
-            .copied()
-            .ok_or_else(|| self.invalid("host has no address"))
+        resolve_host(&self.value).map_err(|reason| self.invalid(reason))
     }
+}
+
+/// An address as `InetAddress.getByName` reads it: an IP literal (IPv6 with or without
+/// brackets) or a host name, resolved now (IPv4 first, as Java prefers).
+pub(super) fn resolve_host(v: &str) -> Result<IpAddr, String> {
+    let literal = v
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .unwrap_or(v);
+    if let Ok(ip) = literal.parse::<IpAddr>() {
+        return Ok(ip);
+    }
+    if v.is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    let addrs: Vec<IpAddr> = (v, 0)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve host: {e}"))?
+        .map(|a| a.ip())
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| "host has no address".to_owned())
 }

@@ -19,6 +19,10 @@
 //! checked and kept in [`Config::other`] under their canonical name; unknown keys give a
 //! warning (ZooKeeper silently turns them into properties nobody reads).
 //!
+//! The ensemble keys (`server.N`, with this server's id from `dataDir/myid`) are parsed
+//! into [`QuorumServer`]s and checked as `QuorumPeerConfig.setupQuorumPeerConfig` checks
+//! them (`ensemble.rs`, `quorum.rs`); host names stay unresolved until the host connects.
+//!
 //! Where Zooid is stricter than ZooKeeper, on purpose: a number that does not parse is an
 //! error even for settings ZooKeeper reads with `Integer.getInteger` (which falls back to
 //! the default without a word), negative counts and sizes are errors, and the file is read
@@ -29,12 +33,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
+mod ensemble;
 mod keys;
 mod parse;
 mod properties;
+mod quorum;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ensemble;
 
+pub use ensemble::MYID_FILE;
+pub use quorum::{ClientAddr, QuorumAddr, QuorumServer};
+
+use ensemble::MyIdSource;
 use keys::resolve_all;
 use parse::Parser;
 use properties::{java_trim, read_properties};
@@ -159,12 +171,19 @@ pub struct Config {
     pub sync_limit: u32,
     /// `connectToLearnerMasterLimit` in ticks; 0 means `init_limit`.
     pub connect_to_learner_master_limit: u32,
-    /// `server.N` lines, raw (`host:quorumPort:electionPort[:role][;[addr:]clientPort]`).
-    pub servers: BTreeMap<u64, String>,
-    /// `group.N` lines, raw (hierarchical quorums).
-    pub groups: BTreeMap<u64, String>,
-    /// `weight.N` lines, raw.
-    pub weights: BTreeMap<u64, String>,
+    /// `server.N` lines (`host:quorumPort:electionPort[:role][;[addr:]clientPort]`), by
+    /// id. Hierarchical quorums (`group.N`, `weight.N`) are rejected, not implemented.
+    pub servers: BTreeMap<u64, QuorumServer>,
+    /// `myid` from dataDir: this server's id; `None` without the file (standalone).
+    pub server_id: Option<u64>,
+    /// `multiAddress.enabled`: a `server.N` line may list several `|`-separated addresses.
+    pub multi_address_enabled: bool,
+    /// `zookeeper.cnxTimeout`: how long opening a connection to a peer's election port
+    /// may take, in ms; 0 waits as long as the OS does.
+    pub cnx_timeout_ms: u32,
+    /// `zookeeper.electionPortBindRetry`: attempts to bind the election port before the
+    /// server gives up; 0 retries forever.
+    pub election_port_bind_retry: u32,
     /// `version`: the dynamic configuration version (hex in the file).
     pub config_version: Option<u64>,
     /// `dynamicConfigFile` (not read here).
@@ -240,6 +259,12 @@ pub enum ConfigError {
     },
     #[error("{key} is not set")]
     Missing { key: &'static str },
+    /// A `server.N` line ZooKeeper would reject; `reason` is ZooKeeper's message.
+    #[error("server.{id}: {reason}")]
+    Server { id: u64, reason: String },
+    /// The `myid` file in dataDir does not hold a server id.
+    #[error("myid: {0}")]
+    MyId(String),
     #[error("{0}")]
     Inconsistent(String),
 }
@@ -344,8 +369,10 @@ impl Config {
             sync_limit: 0,
             connect_to_learner_master_limit: 0,
             servers: BTreeMap::new(),
-            groups: BTreeMap::new(),
-            weights: BTreeMap::new(),
+            server_id: None,
+            multi_address_enabled: false,
+            cnx_timeout_ms: 5000,
+            election_port_bind_retry: 3,
             config_version: None,
             dynamic_config_file: None,
             peer_type: PeerType::Participant,
@@ -368,17 +395,39 @@ impl Config {
     /// used only to warn that relative paths resolve against the working directory, not
     /// against it (ZooKeeper keeps them relative to the working directory, and so do we).
     /// Returns the configuration and the warnings, for the caller to log.
+    ///
+    /// The data directory is not looked at: the configuration is read as if it had no
+    /// `myid` file (see [`Config::parse_with_myid`]).
     pub fn parse(text: &str, base_dir: &Path) -> Result<(Config, Vec<String>), ConfigError> {
+        Config::parse_with(text, base_dir, MyIdSource::Given(None))
+    }
+
+    /// [`Config::parse`] for a data directory whose `myid` file holds `myid` (`None`: no
+    /// such file).
+    pub fn parse_with_myid(
+        text: &str,
+        base_dir: &Path,
+        myid: Option<&str>,
+    ) -> Result<(Config, Vec<String>), ConfigError> {
+        Config::parse_with(text, base_dir, MyIdSource::Given(myid))
+    }
+
+    fn parse_with(
+        text: &str,
+        base_dir: &Path,
+        myid: MyIdSource,
+    ) -> Result<(Config, Vec<String>), ConfigError> {
         let entries = read_properties(text)?;
         let mut parser = Parser::new();
         for (target, name, entry) in resolve_all(&entries, &mut parser.warnings)? {
             parser.apply(target, name, entry)?;
         }
-        parser.finish(base_dir)
+        parser.finish(base_dir, myid)
     }
 
-    /// Reads and parses a zoo.cfg. The bytes are read as UTF-8 when they are valid UTF-8
-    /// (a leading byte order mark is dropped), else as ISO-8859-1 like ZooKeeper.
+    /// Reads and parses a zoo.cfg, and the `myid` file in its dataDir when there is one.
+    /// The bytes are read as UTF-8 when they are valid UTF-8 (a leading byte order mark
+    /// is dropped), else as ISO-8859-1 like ZooKeeper.
     pub fn load(path: &Path) -> Result<(Config, Vec<String>), ConfigError> {
         let bytes = std::fs::read(path).map_err(|source| ConfigError::Io {
             path: path.to_owned(),
@@ -388,7 +437,7 @@ impl Config {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        Config::parse(&decode(&bytes), base_dir)
+        Config::parse_with(&decode(&bytes), base_dir, MyIdSource::DataDir)
     }
 
     /// Where snapshots live: `dataDir/version-2`.
@@ -406,7 +455,15 @@ impl Config {
 
     /// Voting members among `servers` (those whose role is not `observer`).
     pub fn participant_count(&self) -> usize {
-        self.servers.values().filter(|v| !is_observer(v)).count()
+        self.servers
+            .values()
+            .filter(|s| s.role == PeerType::Participant)
+            .count()
+    }
+
+    /// This server's own `server.N` line, when `myid` names one.
+    pub fn my_server(&self) -> Option<&QuorumServer> {
+        self.servers.get(&self.server_id?)
     }
 
     /// True when this configuration describes an ensemble rather than a standalone server
@@ -461,16 +518,6 @@ fn absolute(path: &Path) -> PathBuf {
         Ok(cwd) => cwd.join(path),
         Err(_) => path.to_owned(),
     }
-}
-
-/// True if a raw `server.N` value names the observer role (the last `:` field of an
-/// address, before any `;clientPort`).
-fn is_observer(server: &str) -> bool {
-    let addresses = server.split(';').next().unwrap_or("");
-    addresses.split('|').any(|address| {
-        let role = address.rsplit(':').next().unwrap_or("");
-        java_trim(role).eq_ignore_ascii_case("observer")
-    })
 }
 
 /// The file's bytes as text: UTF-8 without a BOM when valid, else ISO-8859-1.

@@ -1,8 +1,10 @@
 //! Applying the entries of a zoo.cfg to a [`Config`], and the checks made once the whole
 //! file is read.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::ensemble::{self, MyIdSource};
 use super::keys::{Kind, Target};
 use super::properties::Entry;
 use super::{
@@ -19,6 +21,8 @@ struct Pending {
     min_session_timeout_ms: Option<u32>,
     max_session_timeout_ms: Option<u32>,
     four_letter_words: Option<String>,
+    /// `server.N` values, parsed once `multiAddress.enabled` is known.
+    servers: BTreeMap<u64, String>,
 }
 
 pub(super) struct Parser {
@@ -53,13 +57,15 @@ impl Parser {
                 self.cfg.other.insert(name, e.value.clone());
             }
             Target::Server(id) => {
-                self.cfg.servers.insert(id, e.value.clone());
+                self.pending.servers.insert(id, e.value.clone());
             }
-            Target::Group(id) => {
-                self.cfg.groups.insert(id, e.value.clone());
-            }
-            Target::Weight(id) => {
-                self.cfg.weights.insert(id, e.value.clone());
+            Target::Group(_) | Target::Weight(_) => {
+                return Err(ConfigError::InvalidKey {
+                    key: e.key.clone(),
+                    reason: "hierarchical quorums (group.N, weight.N) are not supported; \
+                             Zooid counts a majority of the server.N participants"
+                        .to_owned(),
+                });
             }
             Target::Version => {
                 // `QuorumMaj` reads it with `Long.parseLong(value, 16)`.
@@ -138,6 +144,7 @@ impl Parser {
                 }
             }
             "syncEnabled" => c.sync_enabled = e.strict_bool()?,
+            "multiAddress.enabled" => c.multi_address_enabled = e.strict_bool()?,
             "dynamicConfigFile" => c.dynamic_config_file = Some(e.path()?),
             "autopurge.snapRetainCount" => {
                 c.autopurge_snap_retain_count =
@@ -173,6 +180,19 @@ impl Parser {
             "zookeeper.snapSizeLimitInKb" => c.snap_size_limit_kb = size_limit_kb(e)?,
             "zookeeper.txnLogSizeLimitInKb" => c.txn_log_size_limit_kb = size_limit_kb(e)?,
             "zookeeper.maxCnxns" => c.max_cnxns = e.count()?,
+            // A negative timeout makes Java's Socket.connect throw: refuse it up front.
+            "zookeeper.cnxTimeout" => c.cnx_timeout_ms = e.count()?,
+            "zookeeper.electionPortBindRetry" => {
+                // QuorumCnxManager.Listener falls back to 3 for a negative value.
+                let retry = e.any_int()?;
+                c.election_port_bind_retry = u32::try_from(retry).unwrap_or_else(|_| {
+                    w.push(format!(
+                        "line {}: electionPortBindRetry {retry} must be >= 0; using 3",
+                        e.line
+                    ));
+                    3
+                });
+            }
             "zookeeper.fsync.warningthresholdms" => {
                 c.fsync_warning_threshold_ms = e.count_long()?
             }
@@ -223,14 +243,32 @@ impl Parser {
 
     /// ZooKeeper's checks after reading every key (`QuorumPeerConfig.parseProperties`,
     /// `parseDynamicConfig`, `checkValidity`), and the settings that depend on others.
-    pub(super) fn finish(mut self, base_dir: &Path) -> Result<(Config, Vec<String>), ConfigError> {
+    pub(super) fn finish(
+        mut self,
+        base_dir: &Path,
+        myid: MyIdSource,
+    ) -> Result<(Config, Vec<String>), ConfigError> {
         if !self.pending.data_dir {
             return Err(ConfigError::Missing { key: "dataDir" });
         }
         self.check_listeners()?;
         self.resolve_session_timeouts()?;
         self.check_quorum_sasl()?;
-        self.check_quorum()?;
+        let settled = ensemble::setup(
+            &mut self.cfg,
+            &mut self.warnings,
+            &self.pending.servers,
+            myid,
+            self.pending.client_port,
+        )?;
+        if !self.pending.client_port && !settled.client_port_from_server_line {
+            // ZooKeeper opens no plaintext listener without a client port; Zooid always
+            // has one, so say which port it is.
+            self.warnings.push(format!(
+                "clientPort is not set; listening on {}",
+                self.cfg.client_port
+            ));
+        }
         let c = &mut self.cfg;
         c.four_letter_words = FourLetterWhitelist::build(
             self.pending.four_letter_words.as_deref(),
@@ -265,15 +303,6 @@ impl Parser {
         if c.secure_client_port_address.is_some() && c.secure_client_port.is_none() {
             return Err(ConfigError::Inconsistent(
                 "secureClientPortAddress is set but secureClientPort is not set".to_owned(),
-            ));
-        }
-        // ZooKeeper opens no plaintext listener without clientPort (unless a server.N line
-        // carries one); Zooid always has one, so say which port it is.
-        let port_in_servers = c.servers.values().any(|s| s.contains(';'));
-        if !self.pending.client_port && !port_in_servers {
-            self.warnings.push(format!(
-                "clientPort is not set; listening on {}",
-                c.client_port
             ));
         }
         Ok(())
@@ -332,59 +361,6 @@ impl Parser {
             ))),
             None => Ok(()),
         }
-    }
-
-    /// The ensemble checks ZooKeeper makes on the static file. With `dynamicConfigFile`
-    /// the membership lives in that file, which is not read here.
-    fn check_quorum(&mut self) -> Result<(), ConfigError> {
-        let c = &self.cfg;
-        if c.dynamic_config_file.is_some() {
-            let membership = c.servers.keys().map(|id| format!("server.{id}"));
-            let groups = c.groups.keys().map(|id| format!("group.{id}"));
-            let weights = c.weights.keys().map(|id| format!("weight.{id}"));
-            if let Some(key) = membership.chain(groups).chain(weights).next() {
-                return Err(ConfigError::Inconsistent(format!(
-                    "{key} must be in the separate dynamic config file (dynamicConfigFile is set)"
-                )));
-            }
-            return Ok(());
-        }
-        let participants = c.participant_count();
-        let observers = c.servers.len() - participants;
-        let inconsistent = |m: &str| Err(ConfigError::Inconsistent(m.to_owned()));
-        if participants == 0 {
-            if !c.standalone_enabled {
-                return inconsistent(
-                    "standaloneEnabled is false, so at least one participant server.N is needed",
-                );
-            }
-            if observers > 0 {
-                return inconsistent("observers without participants are not a valid ensemble");
-            }
-        } else if participants == 1 && c.standalone_enabled {
-            if observers > 0 {
-                return inconsistent("observers without a quorum are not a valid ensemble");
-            }
-            self.warnings
-                .push("only one server.N is given: running standalone and ignoring it".to_owned());
-        } else if participants <= 2 {
-            self.warnings.push(
-                "no server failure will be tolerated: an ensemble needs at least 3 servers"
-                    .to_owned(),
-            );
-        } else if participants & 1 == 0 {
-            self.warnings
-                .push("an even number of servers: consider an odd number".to_owned());
-        }
-        if c.is_distributed() {
-            if c.init_limit == 0 {
-                return Err(ConfigError::Missing { key: "initLimit" });
-            }
-            if c.sync_limit == 0 {
-                return Err(ConfigError::Missing { key: "syncLimit" });
-            }
-        }
-        Ok(())
     }
 }
 

@@ -74,6 +74,28 @@ fn err(text: &str) -> ConfigError {
     }
 }
 
+/// [`parse`] with a `myid` file holding `myid`.
+fn parse_myid(text: &str, myid: &str) -> Result<(Config, Vec<String>), ConfigError> {
+    let port = if text.contains("clientPort=") {
+        ""
+    } else {
+        "clientPort=2181"
+    };
+    let text = format!("dataDir=/d\n{text}\n{port}");
+    Config::parse_with_myid(&text, Path::new("/etc/zk"), Some(myid))
+}
+
+fn ok_with_myid(text: &str, myid: &str) -> Config {
+    let (cfg, warnings) = parse_myid(text, myid).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+    assert_eq!(warnings, Vec::<String>::new(), "{text:?}");
+    cfg
+}
+
+/// A `server.N` value that must parse (multiple addresses allowed).
+fn server(id: u64, value: &str) -> QuorumServer {
+    QuorumServer::parse(id, value, true).unwrap_or_else(|e| panic!("{value}: {e}"))
+}
+
 /// Asserts `text` is rejected with an InvalidValue naming `key` and `value`.
 fn invalid(text: &str, key: &str, value: &str) {
     match err(text) {
@@ -286,7 +308,9 @@ fn defaults_are_zookeepers() {
     assert_eq!(c.autopurge_purge_interval_h, 0);
     assert_eq!((c.init_limit, c.sync_limit), (0, 0));
     assert_eq!(c.connect_to_learner_master_limit, 0);
-    assert!(c.servers.is_empty() && c.groups.is_empty() && c.weights.is_empty());
+    assert!(c.servers.is_empty() && c.server_id.is_none());
+    assert!(!c.multi_address_enabled);
+    assert_eq!((c.cnx_timeout_ms, c.election_port_bind_retry), (5000, 3));
     assert_eq!(c.config_version, None);
     assert_eq!(c.dynamic_config_file, None);
     assert_eq!(c.peer_type, PeerType::Participant);
@@ -407,12 +431,12 @@ server.1=zk1:2888:3888;2181
 server.2=zk2:2888:3888
 server.3=zk3:2888:3888
 server.4=zk4:2888:3888:observer
-group.1=1:2
-weight.1=1
-weight.2=0
+multiAddress.enabled=true
+cnxTimeout=2000
+electionPortBindRetry=0
 version=1a
 ";
-    let cfg = ok(text);
+    let cfg = ok_with_myid(text, "4");
     let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let expected = Config {
         tick_time_ms: 1000,
@@ -464,13 +488,15 @@ version=1a
         sync_limit: 3,
         connect_to_learner_master_limit: 4,
         servers: BTreeMap::from([
-            (1, "zk1:2888:3888;2181".to_owned()),
-            (2, "zk2:2888:3888".to_owned()),
-            (3, "zk3:2888:3888".to_owned()),
-            (4, "zk4:2888:3888:observer".to_owned()),
+            (1, server(1, "zk1:2888:3888;2181")),
+            (2, server(2, "zk2:2888:3888")),
+            (3, server(3, "zk3:2888:3888")),
+            (4, server(4, "zk4:2888:3888:observer")),
         ]),
-        groups: BTreeMap::from([(1, "1:2".to_owned())]),
-        weights: BTreeMap::from([(1, "1".to_owned()), (2, "0".to_owned())]),
+        server_id: Some(4),
+        multi_address_enabled: true,
+        cnx_timeout_ms: 2000,
+        election_port_bind_retry: 0,
         config_version: Some(0x1a),
         dynamic_config_file: None,
         peer_type: PeerType::Observer,
@@ -954,9 +980,11 @@ fn quorum_sasl_requirements_need_sasl() {
 #[test]
 fn ensembles() {
     let three = "server.1=a:2888:3888\nserver.2=b:2888:3888\nserver.3=c:2888:3888\n";
-    let cfg = ok(&format!("initLimit=5\nsyncLimit=2\n{three}"));
+    let cfg = ok_with_myid(&format!("initLimit=5\nsyncLimit=2\n{three}"), "2");
     assert!(cfg.is_distributed());
     assert_eq!(cfg.participant_count(), 3);
+    assert_eq!(cfg.server_id, Some(2));
+    assert_eq!(cfg.my_server().map(|s| s.addrs[0].host.as_str()), Some("b"));
     assert_eq!(err(three).to_string(), "initLimit is not set");
     assert_eq!(
         err(&format!("initLimit=5\n{three}")).to_string(),
@@ -966,18 +994,22 @@ fn ensembles() {
     let (cfg, w) = warned("server.1=a:2888:3888");
     assert!(!cfg.is_distributed());
     assert!(w[0].contains("only one server.N"), "{w:?}");
-    let (_, w) = warned("initLimit=1\nsyncLimit=1\nserver.1=a:1:2\nserver.2=b:1:2");
+    let two = "initLimit=1\nsyncLimit=1\nserver.1=a:1:2\nserver.2=b:1:2";
+    let (_, w) = parse_myid(two, "1").unwrap();
     assert!(w[0].contains("at least 3"), "{w:?}");
-    let (_, w) = warned(&format!("initLimit=1\nsyncLimit=1\n{three}server.4=d:1:2"));
+    let four = format!("initLimit=1\nsyncLimit=1\n{three}server.4=d:1:2");
+    let (_, w) = parse_myid(&four, "1").unwrap();
     assert!(w[0].contains("odd number"), "{w:?}");
     // Observers do not vote.
-    let cfg = ok(&format!(
-        "initLimit=1\nsyncLimit=1\n{three}server.4=d:1:2:observer"
-    ));
+    let cfg = ok_with_myid(
+        &format!("initLimit=1\nsyncLimit=1\n{three}server.4=d:1:2:observer"),
+        "1",
+    );
     assert_eq!(cfg.participant_count(), 3);
 
     inconsistent("standaloneEnabled=false", "at least one participant");
-    let (cfg, _) = warned("standaloneEnabled=false\ninitLimit=1\nsyncLimit=1\nserver.1=a:1:2");
+    let one = "standaloneEnabled=false\ninitLimit=1\nsyncLimit=1\nserver.1=a:1:2";
+    let (cfg, _) = parse_myid(one, "1").unwrap();
     assert!(cfg.is_distributed());
     inconsistent("server.1=a:1:2:observer", "observers without participants");
     inconsistent(
@@ -1014,11 +1046,8 @@ fn membership_keys() {
         .starts_with("invalid key \"server.x\""));
     // server.01 and server.1 are the same server: the last one wins.
     let (cfg, w) = warned("server.01=a:1:2\nserver.1=b:1:2");
-    assert_eq!(cfg.servers, BTreeMap::from([(1, "b:1:2".to_owned())]));
+    assert_eq!(cfg.servers, BTreeMap::from([(1, server(1, "b:1:2"))]));
     assert!(w.iter().any(|w| w.contains("set again")), "{w:?}");
-    assert!(is_observer("[::1]:2888:3888:observer;2181"));
-    assert!(is_observer("a:1:2:observer|b:1:2:observer"));
-    assert!(!is_observer("a:1:2:participant;observer:2181"));
 }
 
 #[test]
