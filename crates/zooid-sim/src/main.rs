@@ -1,6 +1,6 @@
 //! `zooid-sim`: runs seeds of the ensemble simulation.
 //!
-//! `zooid-sim --seed N` replays one seed (the reproducer a failure prints);
+//! `zooid-sim --seed N [--trace]` replays one seed (the reproducer a failure prints);
 //! `zooid-sim --seeds COUNT [--from FIRST]` runs many (a soak).
 
 use std::process::ExitCode;
@@ -22,7 +22,8 @@ fn main() -> ExitCode {
     let mut failures = 0u64;
     let mut recovery_max = 0;
     for seed in first..first + count {
-        let cfg = zooid_sim::SimConfig::for_seed(seed);
+        let mut cfg = zooid_sim::SimConfig::for_seed(seed);
+        cfg.trace = count == 1 && args.iter().any(|a| a == "--trace");
         match zooid_sim::run(seed, &cfg) {
             Ok(r) => {
                 recovery_max = recovery_max.max(r.recovery_ms);

@@ -4,9 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 
 use bytes::Bytes;
-use zooid_zab::{
-    epoch_of, Action, Config, Durable, Entry, Message, Packet, Role, Sid, Zab, Zxid,
-};
+use zooid_zab::{epoch_of, Action, Config, Durable, Entry, Message, Packet, Role, Sid, Zab, Zxid};
 
 use crate::check::{chain, check_history, token_bytes, token_of, Kind, Op, Token};
 use crate::Rng;
@@ -24,6 +22,8 @@ pub struct SimConfig {
     pub faults: bool,
     /// A leader must be serving with a synced quorum this soon after the healing.
     pub election_bound_ms: u64,
+    /// Print what happens (role changes, crashes, partitions) to stderr.
+    pub trace: bool,
 }
 
 impl SimConfig {
@@ -38,6 +38,7 @@ impl SimConfig {
             settle_ms: 15_000,
             faults: true,
             election_bound_ms: 12_000,
+            trace: false,
         }
     }
 }
@@ -77,6 +78,7 @@ impl fmt::Display for Failure {
 /// Runs one seed.
 pub fn run(seed: u64, cfg: &SimConfig) -> Result<Report, Failure> {
     let mut w = World::new(seed, cfg.clone());
+    w.trace = cfg.trace;
     match w.run() {
         Ok(()) => Ok(w.report),
         Err(what) => Err(Failure {
@@ -105,9 +107,18 @@ enum Wire {
     /// The sending side dropped the connection.
     Down,
     /// A write a learner forwards to the leader (`REQUEST`).
-    Request { origin: Sid, token: Token },
-    SyncReq { origin: Sid, id: u64 },
-    SyncResp { id: u64, zxid: Zxid },
+    Request {
+        origin: Sid,
+        token: Token,
+    },
+    SyncReq {
+        origin: Sid,
+        id: u64,
+    },
+    SyncResp {
+        id: u64,
+        zxid: Zxid,
+    },
 }
 
 #[derive(Default)]
@@ -223,6 +234,9 @@ struct World {
     servers: Vec<Server>,
     voters: Vec<Sid>,
     links: HashMap<(Sid, Sid, Chan), Link>,
+    /// Each side's current quorum connection to a peer: (me, peer) -> connection id.
+    qview: HashMap<(Sid, Sid), u64>,
+    next_conn: u64,
     cut: BTreeSet<(Sid, Sid)>,
     faults_on: bool,
     clients: Vec<Client>,
@@ -231,6 +245,8 @@ struct World {
     txns: HashMap<Zxid, Token>,
     next_sync_id: u64,
     completions: u64,
+    /// Prints role changes, crashes and partitions (`ZOOID_SIM_TRACE=1`).
+    pub(crate) trace: bool,
     healed_at: Option<u64>,
     report: Report,
 }
@@ -242,7 +258,11 @@ impl World {
         let voters: Vec<Sid> = (1..=cfg.voters as Sid).collect();
         let mut servers = Vec::new();
         for i in 0..n {
-            let skew = if cfg.faults { rng.range(0, 40_000) } else { 20_000 };
+            let skew = if cfg.faults {
+                rng.range(0, 40_000)
+            } else {
+                20_000
+            };
             servers.push(Server {
                 sid: i as Sid + 1,
                 up: false,
@@ -280,6 +300,8 @@ impl World {
             servers,
             voters,
             links: HashMap::new(),
+            qview: HashMap::new(),
+            next_conn: 0,
             cut: BTreeSet::new(),
             faults_on: false,
             clients,
@@ -287,6 +309,7 @@ impl World {
             txns: HashMap::new(),
             next_sync_id: 1,
             completions: 0,
+            trace: false,
             healed_at: None,
         }
     }
@@ -412,7 +435,12 @@ impl World {
                 if !self.faults_on {
                     return Ok(());
                 }
-                let up: Vec<Sid> = self.servers.iter().filter(|s| s.up).map(|s| s.sid).collect();
+                let up: Vec<Sid> = self
+                    .servers
+                    .iter()
+                    .filter(|s| s.up)
+                    .map(|s| s.sid)
+                    .collect();
                 if up.len() > 1 {
                     let sid = self.rng.pick(&up);
                     self.crash(sid);
@@ -448,6 +476,9 @@ impl World {
                     }
                 }
                 let t = self.now + self.rng.range(500, 6000);
+                if self.trace {
+                    eprintln!("{:>6} ms  partition {side:?} until {t} ms", self.now);
+                }
                 self.at(t, Ev::Heal);
             }
             Ev::Heal => {
@@ -483,7 +514,15 @@ impl World {
     // ------------------------------------------------------------------ servers
 
     fn restart(&mut self, sid: Sid) -> Result<(), String> {
+        if self.trace {
+            eprintln!("{:>6} ms  server {sid} starts", self.now);
+        }
         let cfg = self.zab_config(sid);
+        // A new process: connections from before the crash mean nothing to it.
+        for peer in 1..=self.servers.len() as Sid {
+            let fresh = self.fresh_conn();
+            self.qview.insert((sid, peer), fresh);
+        }
         let now = self.now;
         let s = self.srv(sid);
         s.up = true;
@@ -506,6 +545,9 @@ impl World {
 
     fn crash(&mut self, sid: Sid) {
         self.report.crashes += 1;
+        if self.trace {
+            eprintln!("{:>6} ms  server {sid} crashes", self.now);
+        }
         let s = self.srv(sid);
         s.up = false;
         s.zab = None;
@@ -575,15 +617,19 @@ impl World {
                 self.link_push(sid, to, chan, Wire::Zab(msg), false);
             }
             Action::Disconnect { peer } => {
-                self.reset_link(sid, peer, Chan::Quorum);
-                self.reset_link(peer, sid, Chan::Quorum);
+                // Close our end: the peer hears it on the connection it knows, and
+                // whatever either side sends on that connection from now on is lost.
                 self.link_push(sid, peer, Chan::Quorum, Wire::Down, false);
+                let fresh = self.fresh_conn();
+                self.qview.insert((sid, peer), fresh);
             }
             Action::SaveAcceptedEpoch(e) => self.srv(sid).disk.accepted = e,
             Action::SaveCurrentEpoch(e) => {
                 let d = &mut self.srv(sid).disk;
                 if e > d.accepted {
-                    return Err(format!("server {sid} saves currentEpoch {e} > acceptedEpoch"));
+                    return Err(format!(
+                        "server {sid} saves currentEpoch {e} > acceptedEpoch"
+                    ));
                 }
                 d.current = e;
             }
@@ -595,7 +641,13 @@ impl World {
                     s.fsync_scheduled = true;
                     let inc = s.incarnation;
                     let t = self.now + self.rng.range(1, 8);
-                    self.at(t, Ev::Fsync { sid, incarnation: inc });
+                    self.at(
+                        t,
+                        Ev::Fsync {
+                            sid,
+                            incarnation: inc,
+                        },
+                    );
                 }
             }
             Action::Truncate { zxid } => {
@@ -661,6 +713,21 @@ impl World {
                 self.release_syncs(sid);
             }
             Action::RoleChanged(r) => {
+                if self.trace {
+                    let s = &self.servers[(sid - 1) as usize];
+                    let z = s.zab.as_ref();
+                    eprintln!(
+                        "{:>6} ms  server {sid}: {r:?} (epoch {}/{}, last {:#x}, election {}){}",
+                        self.now,
+                        z.map_or(0, |z| z.accepted_epoch()),
+                        z.map_or(0, |z| z.current_epoch()),
+                        z.map_or(0, |z| z.last_logged_zxid()),
+                        z.map_or(0, |z| z.election_epoch()),
+                        z.and_then(|z| z.last_error())
+                            .map(|e| format!(" after: {e}"))
+                            .unwrap_or_default()
+                    );
+                }
                 if r == (Role::Leading { active: true }) {
                     self.report.activations += 1;
                 }
@@ -699,6 +766,11 @@ impl World {
         l.conn += 1;
     }
 
+    fn fresh_conn(&mut self) -> u64 {
+        self.next_conn += 1;
+        self.next_conn
+    }
+
     /// Queues `wire` on the link, after everything already on it (TCP is FIFO).
     fn link_push(&mut self, from: Sid, to: Sid, chan: Chan, wire: Wire, from_dead: bool) {
         if !from_dead && !self.servers[(from - 1) as usize].up {
@@ -710,10 +782,15 @@ impl World {
         } else {
             self.rng.range(1, 4)
         };
+        // Quorum traffic is stamped with the sender's connection to the receiver; a
+        // link's incarnation covers election traffic (reset by crashes only).
+        let stamp = match chan {
+            Chan::Quorum => self.qview.get(&(from, to)).copied().unwrap_or(0),
+            Chan::Election => self.links.get(&(from, to, chan)).map_or(0, |l| l.conn),
+        };
         let l = self.links.entry((from, to, chan)).or_default();
         let ready = (self.now + delay).max(l.queue.back().map_or(0, |x| x.0));
-        let conn = l.conn;
-        l.queue.push_back((ready, conn, wire));
+        l.queue.push_back((ready, stamp, wire));
         if !l.scheduled {
             l.scheduled = true;
             self.at(ready, Ev::Deliver { from, to, chan });
@@ -736,7 +813,7 @@ impl World {
             self.at(ready, Ev::Deliver { from, to, chan });
             return Ok(());
         }
-        let stale = conn != l.conn;
+        let stale = chan == Chan::Election && conn != l.conn;
         match l.queue.front() {
             Some(next) => {
                 let t = next.0.max(now);
@@ -746,6 +823,21 @@ impl World {
         }
         if stale || !self.srv(to).up {
             return Ok(());
+        }
+        if chan == Chan::Quorum {
+            let view = self.qview.get(&(to, from)).copied().unwrap_or(0);
+            if conn < view {
+                return Ok(()); // sent on a connection this side has closed
+            }
+            if conn > view {
+                // The peer opened a new connection: the one we knew is gone.
+                self.qview.insert((to, from), conn);
+                if view != 0 {
+                    if let Some(z) = self.srv(to).zab.as_mut() {
+                        z.peer_down(from);
+                    }
+                }
+            }
         }
         match wire {
             Wire::Zab(m) => {
@@ -867,7 +959,13 @@ impl World {
                     let id = self.next_sync_id;
                     self.next_sync_id += 1;
                     self.srv(sid).sync_sent.insert(id, (client, op));
-                    self.link_push(sid, leader, Chan::Quorum, Wire::SyncReq { origin: sid, id }, false);
+                    self.link_push(
+                        sid,
+                        leader,
+                        Chan::Quorum,
+                        Wire::SyncReq { origin: sid, id },
+                        false,
+                    );
                 }
                 Role::Looking => {}
             },
@@ -880,7 +978,10 @@ impl World {
                             sid,
                             leader,
                             Chan::Quorum,
-                            Wire::Request { origin: sid, token: t },
+                            Wire::Request {
+                                origin: sid,
+                                token: t,
+                            },
                             false,
                         );
                     }

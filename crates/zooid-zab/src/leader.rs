@@ -383,7 +383,8 @@ impl Zab {
             return;
         }
         // A proposal ack: a learner acks a txn once it and all before it are durable.
-        if voter && !h.observer && h.forwarding() {
+        // Only a learner that acked NEWLEADER (its currentEpoch is ours) counts.
+        if voter && !h.observer && matches!(h.phase, HPhase::AckedNewLeader | HPhase::Active) {
             if let Some(acks) = l.outstanding.get_mut(&zxid) {
                 acks.insert(sid);
             }

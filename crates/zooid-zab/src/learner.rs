@@ -31,6 +31,8 @@ pub(crate) struct Learner {
     newleader: Option<Zxid>,
     newleader_acked: bool,
     deadline: u64,
+    /// When to connect again after the leader refused us (it was not leading yet).
+    retry_at: Option<u64>,
 }
 
 impl Learner {
@@ -45,6 +47,7 @@ impl Learner {
             newleader: None,
             newleader_acked: false,
             deadline: now + cfg.init_limit * cfg.tick_ms,
+            retry_at: None,
         }
     }
 
@@ -68,9 +71,13 @@ impl Zab {
         }
     }
 
+    /// Connects to the leader (a new connection: anything left of an old one is
+    /// dropped) and registers.
     pub(crate) fn learner_start(&mut self) {
         let (leader, observer) = (self.learner_ref().leader, self.learner_ref().observer);
         let accepted_epoch = self.accepted_epoch;
+        self.actions
+            .push(crate::Action::Disconnect { peer: leader });
         self.send_packet(
             leader,
             Packet::LearnerInfo {
@@ -211,8 +218,14 @@ impl Zab {
         self.apply_up_to(z);
     }
 
-    /// Acks every logged proposal that is now durable, in order.
+    /// Acks every logged proposal that is now durable, in order — but only after
+    /// NEWLEADER is acked: an ack counts towards a commit, and it may only come from a
+    /// server whose currentEpoch already says this epoch, or an election could prefer
+    /// a server without the committed txn (ZOOKEEPER-4646, -4785).
     fn maybe_ack(&mut self) {
+        if !self.learner_ref().newleader_acked {
+            return;
+        }
         let leader = self.learner_ref().leader;
         while let Some(&z) = self.learner_ref().to_ack.front() {
             if z > self.durable {
@@ -237,18 +250,38 @@ impl Zab {
         self.save_current_epoch(epoch_of(z));
         self.learner().newleader_acked = true;
         self.send_packet(leader, Packet::Ack { zxid: z });
+        self.maybe_ack();
     }
 
     pub(crate) fn learner_persisted(&mut self) {
-        self.maybe_ack();
         self.maybe_newleader_ack();
+        self.maybe_ack();
     }
 
     pub(crate) fn learner_tick(&mut self) {
-        if self.now >= self.learner_ref().deadline {
+        let now = self.now;
+        if now >= self.learner_ref().deadline {
             let leader = self.learner_ref().leader;
             self.fail(format!("leader {leader} silent for too long"));
+            return;
         }
+        if self.learner_ref().retry_at.is_some_and(|t| now >= t) {
+            self.learner().retry_at = None;
+            self.learner_start();
+        }
+    }
+
+    /// The connection to the leader broke. Before LEADERINFO that is the leader not
+    /// leading yet (`connectToLeader` retries until initLimit runs out); later it ends
+    /// the role.
+    pub(crate) fn learner_peer_down(&mut self) {
+        if self.learner_ref().phase == Phase::WaitLeaderInfo {
+            let at = self.now + (self.cfg.tick_ms / 2).max(1);
+            self.learner().retry_at = Some(at);
+            return;
+        }
+        let leader = self.learner_ref().leader;
+        self.fail(format!("lost the connection to leader {leader}"));
     }
 }
 

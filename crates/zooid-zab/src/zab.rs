@@ -109,7 +109,8 @@ impl Zab {
                 State::Leading(_) => self.leader_step(from, p),
                 State::Learning(l) if l.leader == from => self.learner_step(p),
                 // A packet from a server that is not our leader (a leader we left, or
-                // a learner that thinks we lead): its connection has no business here.
+                // a learner that thinks we lead before we do): its connection is
+                // refused; a learner tries again.
                 _ => self.actions.push(Action::Disconnect { peer: from }),
             },
         }
@@ -119,9 +120,7 @@ impl Zab {
     pub fn peer_down(&mut self, peer: Sid) {
         match &self.state {
             State::Leading(_) => self.leader_peer_down(peer),
-            State::Learning(l) if l.leader == peer => {
-                self.fail(format!("lost the connection to leader {peer}"));
-            }
+            State::Learning(l) if l.leader == peer => self.learner_peer_down(),
             _ => {}
         }
     }
