@@ -6,7 +6,7 @@ pub struct Rng(u64);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x5EED_0F_2005)
+        Rng(seed ^ 0x005E_ED0F_2005)
     }
 
     pub fn next_u64(&mut self) -> u64 {

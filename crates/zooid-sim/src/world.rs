@@ -178,6 +178,8 @@ struct Server {
     /// Forwarded syncs, then reads waiting to apply up to the leader's commit point.
     sync_sent: HashMap<u64, (u32, usize)>,
     sync_wait: Vec<(Zxid, u32, usize)>,
+    /// On a leader: which server each sync in progress came from.
+    syncs_for: HashMap<u64, Sid>,
 }
 
 impl Server {
@@ -277,6 +279,7 @@ impl World {
                 pending_writes: HashMap::new(),
                 sync_sent: HashMap::new(),
                 sync_wait: Vec::new(),
+                syncs_for: HashMap::new(),
             });
         }
         let clients = (0..cfg.clients)
@@ -557,6 +560,7 @@ impl World {
         s.pending_writes.clear();
         s.sync_sent.clear();
         s.sync_wait.clear();
+        s.syncs_for.clear();
         let n = self.servers.len() as Sid;
         for peer in (1..=n).filter(|p| *p != sid) {
             for chan in [Chan::Election, Chan::Quorum] {
@@ -640,7 +644,15 @@ impl World {
                 if !s.fsync_scheduled {
                     s.fsync_scheduled = true;
                     let inc = s.incarnation;
-                    let t = self.now + self.rng.range(1, 8);
+                    // Mostly a fast disk; now and then a slow fsync, which widens the
+                    // window in which a crash loses written txns.
+                    let slow = self.faults_on && self.rng.chance(0.1);
+                    let t = self.now
+                        + if slow {
+                            self.rng.range(50, 400)
+                        } else {
+                            self.rng.range(1, 8)
+                        };
                     self.at(
                         t,
                         Ev::Fsync {
@@ -741,6 +753,26 @@ impl World {
                 }
             }
             Action::LearnerPing { .. } => {}
+            Action::SyncReady { id, zxid } => {
+                let Some(origin) = self.srv(sid).syncs_for.remove(&id) else {
+                    return Ok(());
+                };
+                if origin == sid {
+                    let s = self.srv(sid);
+                    if let Some((client, op)) = s.sync_sent.remove(&id) {
+                        s.sync_wait.push((zxid, client, op));
+                        self.release_syncs(sid);
+                    }
+                } else {
+                    self.link_push(
+                        sid,
+                        origin,
+                        Chan::Quorum,
+                        Wire::SyncResp { id, zxid },
+                        false,
+                    );
+                }
+            }
         }
         Ok(())
     }
@@ -839,6 +871,11 @@ impl World {
                 }
             }
         }
+        if self.trace && std::env::var_os("ZOOID_SIM_VOTES").is_some() {
+            if let Wire::Zab(Message::Vote(n)) = &wire {
+                eprintln!("{:>6} ms  {from} -> {to}: {n:?}", self.now);
+            }
+        }
         match wire {
             Wire::Zab(m) => {
                 if let Some(z) = self.srv(to).zab.as_mut() {
@@ -853,9 +890,10 @@ impl World {
             Wire::Request { origin, token } => self.leader_write(to, origin, token)?,
             Wire::SyncReq { origin, id } => {
                 let s = self.srv(to);
-                if s.role() == (Role::Leading { active: true }) {
-                    let zxid = s.last_zxid();
-                    self.link_push(to, origin, Chan::Quorum, Wire::SyncResp { id, zxid }, false);
+                if let Some(z) = s.zab.as_mut() {
+                    if z.sync(id).is_ok() {
+                        s.syncs_for.insert(id, origin);
+                    }
                 }
             }
             Wire::SyncResp { id, zxid } => {
@@ -952,8 +990,16 @@ impl World {
             }
             Kind::SyncRead => match role {
                 Role::Leading { .. } => {
-                    let (z, h) = (s.last_zxid(), s.hash());
-                    self.complete(client, op, z, h);
+                    let id = self.next_sync_id;
+                    self.next_sync_id += 1;
+                    let s = self.srv(sid);
+                    s.sync_sent.insert(id, (client, op));
+                    if let Some(z) = s.zab.as_mut() {
+                        if z.sync(id).is_ok() {
+                            s.syncs_for.insert(id, sid);
+                        }
+                    }
+                    self.drive(sid)?;
                 }
                 Role::Following { leader, .. } | Role::Observing { leader, .. } => {
                     let id = self.next_sync_id;

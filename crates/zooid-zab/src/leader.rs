@@ -46,6 +46,18 @@ struct Handler {
     phase: HPhase,
     last_zxid: Zxid,
     deadline: u64,
+    /// PINGs sent and answered: the connection is FIFO both ways and a learner
+    /// answers each PING once, so answer n is the reply to ping n.
+    pings_sent: u64,
+    pings_answered: u64,
+}
+
+/// A sync waiting for a quorum to answer a PING sent after it.
+struct PendingSync {
+    id: u64,
+    zxid: Zxid,
+    /// For each voter: how many answers mean it answered our ping.
+    need: BTreeMap<Sid, u64>,
 }
 
 impl Handler {
@@ -75,6 +87,7 @@ pub(crate) struct Leader {
     /// The phase must end by then (initLimit) until broadcast begins.
     deadline: u64,
     next_ping: u64,
+    syncs: Vec<PendingSync>,
 }
 
 impl Leader {
@@ -91,6 +104,7 @@ impl Leader {
             outstanding: BTreeMap::new(),
             deadline: now + cfg.init_limit * cfg.tick_ms,
             next_ping: now,
+            syncs: Vec::new(),
         }
     }
 
@@ -207,6 +221,9 @@ impl Zab {
             return;
         }
         let now = self.now;
+        // What we tell servers that start looking carries the new epoch, so that the
+        // ensemble answers them with one vote (`updateElectionVote`, ZOOKEEPER-1732).
+        self.vote.peer_epoch = self.leader_ref().epoch as i64;
         let l = self.leader();
         l.phase = Phase::Broadcast;
         l.next_ping = now;
@@ -309,7 +326,13 @@ impl Zab {
                 last_zxid,
             } if phase == HPhase::WaitAckEpoch => self.on_ack_epoch(from, current_epoch, last_zxid),
             Packet::Ack { zxid } => self.on_ack(from, zxid),
-            Packet::Ping { data } => self.actions.push(Action::LearnerPing { from, data }),
+            Packet::Ping { data } => {
+                if let Some(h) = self.leader().learners.get_mut(&from) {
+                    h.pings_answered += 1;
+                }
+                self.actions.push(Action::LearnerPing { from, data });
+                self.check_syncs();
+            }
             _ => self.drop_learner(from),
         }
     }
@@ -325,6 +348,8 @@ impl Zab {
                 phase: HPhase::WaitEpoch,
                 last_zxid: 0,
                 deadline,
+                pings_sent: 0,
+                pings_answered: 0,
             },
         );
         if l.phase == Phase::Discovery {
@@ -508,7 +533,7 @@ impl Zab {
         }
         let ids = self.leader_ref().learner_ids();
         for sid in &ids {
-            self.send_packet(*sid, Packet::Ping { data: Bytes::new() });
+            self.ping(*sid);
         }
         let mut synced: BTreeSet<Sid> = ids
             .into_iter()
@@ -522,6 +547,63 @@ impl Zab {
         synced.insert(self.cfg.id);
         if !self.cfg.is_quorum(&synced) {
             self.fail("not sufficient followers synced".into());
+        }
+    }
+
+    fn ping(&mut self, sid: Sid) {
+        if let Some(h) = self.leader().learners.get_mut(&sid) {
+            h.pings_sent += 1;
+            self.send_packet(sid, Packet::Ping { data: Bytes::new() });
+        }
+    }
+
+    pub(crate) fn leader_sync(&mut self, id: u64) -> Result<(), crate::NotLeader> {
+        match &self.state {
+            State::Leading(l) if l.is_active() => {}
+            _ => return Err(crate::NotLeader),
+        }
+        let active: Vec<Sid> = self
+            .leader_ref()
+            .learners
+            .iter()
+            .filter(|(s, h)| h.phase == HPhase::Active && !h.observer && self.cfg.is_voter(**s))
+            .map(|(s, _)| *s)
+            .collect();
+        let mut need = BTreeMap::new();
+        for sid in active {
+            self.ping(sid);
+            let h = &self.leader_ref().learners[&sid];
+            need.insert(sid, h.pings_sent);
+        }
+        let zxid = self.applied;
+        self.leader().syncs.push(PendingSync { id, zxid, need });
+        self.check_syncs();
+        Ok(())
+    }
+
+    /// Answers the syncs a quorum has confirmed.
+    fn check_syncs(&mut self) {
+        let me = self.cfg.id;
+        let mut ready = Vec::new();
+        let l = self.leader_ref();
+        for (i, s) in l.syncs.iter().enumerate() {
+            let mut yes: BTreeSet<Sid> = s
+                .need
+                .iter()
+                .filter(|(sid, n)| l.learners.get(sid).is_some_and(|h| h.pings_answered >= **n))
+                .map(|(sid, _)| *sid)
+                .collect();
+            yes.insert(me);
+            if self.cfg.is_quorum(&yes) {
+                ready.push(i);
+            }
+        }
+        for i in ready.into_iter().rev() {
+            let s = self.leader().syncs.remove(i);
+            self.actions.push(Action::SyncReady {
+                id: s.id,
+                zxid: s.zxid,
+            });
         }
     }
 

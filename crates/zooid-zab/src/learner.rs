@@ -133,6 +133,8 @@ impl Zab {
             Packet::UpToDate
                 if phase == Phase::WaitUpToDate && self.learner_ref().newleader_acked =>
             {
+                // Looking servers are told the new epoch (`updateElectionVote`).
+                self.vote.peer_epoch = self.learner_ref().epoch as i64;
                 self.learner().phase = Phase::Synced;
                 self.role_changed();
             }

@@ -190,6 +190,12 @@ pub enum Action {
         from: Sid,
         data: Bytes,
     },
+    /// The leader answers [`Zab::sync`] `id`: a quorum still follows it, so everything
+    /// committed before the sync began is at or below `zxid`.
+    SyncReady {
+        id: u64,
+        zxid: Zxid,
+    },
 }
 
 /// The ensemble as this server sees it, and ZooKeeper's timing settings.
@@ -252,6 +258,10 @@ pub struct Durable {
     /// The newest txns of the log, in order, consecutive after `log_base`.
     pub log_tail: Vec<Entry>,
 }
+
+/// Why a sync was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotLeader;
 
 /// Why a proposal was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]

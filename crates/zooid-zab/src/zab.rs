@@ -144,6 +144,14 @@ impl Zab {
         self.leader_propose(entry)
     }
 
+    /// A `sync` reaching the leader: answered with [`Action::SyncReady`] once a quorum
+    /// has answered a PING sent after this call, so a deposed leader that has not
+    /// noticed yet cannot answer with a stale zxid (stronger than ZooKeeper, whose
+    /// leader answers at once; the messages on the wire are the same).
+    pub fn sync(&mut self, id: u64) -> Result<(), crate::NotLeader> {
+        self.leader_sync(id)
+    }
+
     /// The zxid the next proposal must carry; `None` unless this is an active leader.
     pub fn next_zxid(&self) -> Option<Zxid> {
         match &self.state {
