@@ -1080,12 +1080,22 @@ impl World {
                     .zip(&want)
                     .position(|(a, b)| a != b)
                     .unwrap_or(got.len().min(want.len()));
+                let show = |v: &[(Zxid, Token)]| {
+                    v.iter()
+                        .skip(first)
+                        .take(4)
+                        .map(|(z, _)| format!("{z:#x}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                };
                 return Err(format!(
-                    "server {} ({:?}) ends with {} txns, leader {leader} with {}; first difference at #{first}",
+                    "server {} ({:?}) ends with {} txns, leader {leader} with {}; from #{first}: [{}] vs [{}]",
                     s.sid,
                     s.role(),
                     got.len(),
-                    want.len()
+                    want.len(),
+                    show(&got),
+                    show(&want)
                 ));
             }
         }

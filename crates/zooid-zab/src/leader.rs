@@ -249,18 +249,25 @@ impl Zab {
     /// `LearnerHandler.syncFollower`: DIFF, TRUNC or SNAP, the txns the learner lacks,
     /// then NEWLEADER; from here on it gets every proposal.
     fn sync_learner(&mut self, sid: Sid) {
-        let Some(peer) = self.leader_ref().learners.get(&sid).map(|h| h.last_zxid) else {
+        let Some((peer, observer)) = self
+            .leader_ref()
+            .learners
+            .get(&sid)
+            .map(|h| (h.last_zxid, h.observer))
+        else {
             return;
         };
-        let last = self.last_logged;
-        let after = if peer == last {
-            self.send_packet(sid, Packet::Diff { zxid: last });
-            last
-        } else if peer > last {
-            self.send_packet(sid, Packet::Trunc { zxid: last });
-            last
+        // As ZooKeeper, the learner is brought to what we committed (maxCommittedLog);
+        // our outstanding proposals follow as proposals, for it to log and ack anew.
+        let committed = self.applied;
+        let after = if peer == committed {
+            self.send_packet(sid, Packet::Diff { zxid: committed });
+            committed
+        } else if peer > committed {
+            self.send_packet(sid, Packet::Trunc { zxid: committed });
+            committed
         } else if self.entries_after(peer).is_some() {
-            self.send_packet(sid, Packet::Diff { zxid: last });
+            self.send_packet(sid, Packet::Diff { zxid: committed });
             peer
         } else if peer >= self.base {
             // The learner has a txn we never had: cut it back to where our histories
@@ -269,17 +276,20 @@ impl Zab {
             self.send_packet(sid, Packet::Trunc { zxid: prev });
             prev
         } else {
-            let at = self.applied;
-            self.actions
-                .push(Action::SendSnapshot { to: sid, zxid: at });
-            at
+            self.actions.push(Action::SendSnapshot {
+                to: sid,
+                zxid: committed,
+            });
+            committed
         };
         let entries = self.entries_after(after).unwrap_or_default();
-        let applied = self.applied;
         for e in entries {
             let z = e.zxid;
+            if z > committed && observer {
+                break; // observers hear of a txn once it commits (INFORM)
+            }
             self.send_packet(sid, Packet::Proposal(e));
-            if z <= applied {
+            if z <= committed {
                 self.send_packet(sid, Packet::Commit { zxid: z });
             }
         }
@@ -341,6 +351,12 @@ impl Zab {
         let observer = observer || !self.cfg.is_voter(sid);
         let deadline = self.now + (self.cfg.init_limit + self.cfg.sync_limit) * self.cfg.tick_ms;
         let l = self.leader();
+        // A new connection: what the learner acked before may be cut by the sync that
+        // follows (TRUNC to what we committed), so it must ack again.
+        for acks in l.outstanding.values_mut() {
+            acks.remove(&sid);
+        }
+        l.newleader_acked.remove(&sid);
         l.learners.insert(
             sid,
             Handler {
