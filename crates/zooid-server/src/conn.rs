@@ -309,11 +309,14 @@ async fn packet(
     }
     conn.in_core.fetch_add(1, Ordering::AcqRel);
     shared.counters.outstanding.fetch_add(1, Ordering::Relaxed);
+    // An ensemble member may forward the request to its leader as it came.
+    let raw = shared.replica.then(|| bytes::Bytes::copy_from_slice(body));
     let msg = CoreMsg::Request {
         conn: conn.clone(),
         xid: hdr.xid,
         op: hdr.op,
         req,
+        raw,
         auth: conn.auth(),
         received,
     };

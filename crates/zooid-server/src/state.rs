@@ -262,6 +262,8 @@ pub struct Shared {
     pub session_count: AtomicUsize,
     /// The sessions themselves, published by the core's tracker for `dump`.
     pub sessions: SessionView,
+    /// One server of an ensemble (writes may be forwarded to a leader).
+    pub replica: bool,
 }
 
 impl Shared {
@@ -288,6 +290,7 @@ impl Shared {
             next_conn_id: AtomicU64::new(1),
             session_count: AtomicUsize::new(0),
             sessions: SessionView::default(),
+            replica: false,
         }
     }
 

@@ -24,7 +24,10 @@ use zooid_tree::{Trigger, Txn, TxnResult};
 
 use crate::read;
 use crate::session::{session_password, SessionState, SessionTracker};
+
+mod replica;
 use crate::state::{frame, frame_header, frame_record, ConnHandle, Shared};
+pub use replica::{Mode, Upstream};
 
 /// The server id standalone ZooKeeper puts in its session ids.
 const STANDALONE_SERVER_ID: i64 = 1;
@@ -43,9 +46,21 @@ pub enum CoreMsg {
         xid: i32,
         op: i32,
         req: Decoded,
+        /// The request's bytes, kept by an ensemble member to forward them.
+        raw: Option<bytes::Bytes>,
         auth: Arc<Vec<Id>>,
         received: Instant,
     },
+    /// Ensemble leader: a request a learner forwarded (REQUEST).
+    Forwarded {
+        session: i64,
+        cxid: i32,
+        op: i32,
+        data: bytes::Bytes,
+        auth: Vec<Id>,
+    },
+    /// Ensemble leader: sessions the learners saw activity on, with their timeouts.
+    Touch(Vec<(i64, i32)>),
     ConnClosed {
         conn_id: u64,
         session: i64,
@@ -62,6 +77,13 @@ pub enum Durable {
     Failed {
         reason: String,
         recovered: bool,
+    },
+    /// Ensemble: a txn the quorum committed, in zxid order.
+    Committed(Box<Txn>),
+    /// Ensemble: this server's part changed; a leader's next txn gets `next_zxid`.
+    Mode {
+        mode: Mode,
+        next_zxid: i64,
     },
 }
 
@@ -101,6 +123,20 @@ enum Pending {
         txn: Txn,
         expired_session: Option<i64>,
     },
+    /// Ensemble learner: a write sent to the leader, answered when its txn commits.
+    Forwarded {
+        conn: Arc<ConnHandle>,
+        xid: i32,
+        op: i32,
+        received: Instant,
+        session: i64,
+    },
+    /// Ensemble learner: a new session waiting for its createSession txn to commit.
+    ForwardedConnect {
+        conn: Arc<ConnHandle>,
+        session: i64,
+        reply: oneshot::Sender<ConnectOutcome>,
+    },
     /// A reply decided without a txn that must still wait its turn.
     Reply {
         conn: Arc<ConnHandle>,
@@ -117,7 +153,10 @@ impl Pending {
             Pending::Write { txn, .. }
             | Pending::Connect { txn, .. }
             | Pending::Internal { txn, .. } => Some(txn.zxid()),
-            Pending::Read { .. } | Pending::Reply { .. } => None,
+            Pending::Read { .. }
+            | Pending::Reply { .. }
+            | Pending::Forwarded { .. }
+            | Pending::ForwardedConnect { .. } => None,
         }
     }
 }
@@ -150,6 +189,10 @@ pub struct Core {
     failures_logged: Option<(Instant, u64)>,
     /// Sessions whose closeSession txn is in flight (ZooKeeper's `setSessionClosing`).
     closing: std::collections::HashSet<i64>,
+    /// Standalone, or this server's part in an ensemble.
+    mode: Mode,
+    /// Ensemble: where forwarded requests and session touches go.
+    upstream: Option<Box<dyn Upstream>>,
 }
 
 pub fn now_wall_ms() -> i64 {
@@ -176,6 +219,8 @@ impl Core {
             log_broken: false,
             closing: std::collections::HashSet::new(),
             failures_logged: None,
+            mode: Mode::Standalone,
+            upstream: None,
         }
         .starting_after_tree()
     }
@@ -229,6 +274,9 @@ impl Core {
     }
 
     fn handle(&mut self, msg: CoreMsg) {
+        if self.mode != Mode::Standalone && matches!(msg, CoreMsg::Request { .. }) {
+            return self.replica_request(msg);
+        }
         match msg {
             CoreMsg::Connect { conn, req, reply } => self.connect(conn, &req, reply),
             CoreMsg::Request {
@@ -238,7 +286,16 @@ impl Core {
                 req,
                 auth,
                 received,
+                ..
             } => self.request(conn, xid, op, req, &auth, received),
+            CoreMsg::Forwarded {
+                session,
+                cxid,
+                op,
+                data,
+                auth,
+            } => self.forwarded(session, cxid, op, &data, &auth),
+            CoreMsg::Touch(touches) => self.touch(&touches),
             CoreMsg::ConnClosed { conn_id, session } => {
                 self.shared.watches.lock().remove_watcher(conn_id);
                 self.shared.conns.lock().remove(&conn_id);
@@ -276,6 +333,9 @@ impl Core {
             cfg.min_session_timeout_ms as i32,
             cfg.max_session_timeout_ms as i32,
         );
+        let Some(reply) = self.replica_connect(conn.clone(), req, timeout, reply) else {
+            return;
+        };
         if req.session_id == 0 {
             if self.log_broken {
                 let _ = reply.send(ConnectOutcome {
@@ -494,6 +554,8 @@ impl Core {
     fn on_durable(&mut self, d: Durable) {
         match d {
             Durable::Upto(z) => self.drain(z),
+            Durable::Committed(txn) => self.committed(*txn),
+            Durable::Mode { mode, next_zxid } => self.set_mode(mode, next_zxid),
             Durable::Failed { reason, recovered } => {
                 // A full disk fails every retry: one line a second says it all.
                 let now = Instant::now();
@@ -594,6 +656,9 @@ impl Core {
                     self.end_session(sid);
                 }
             }
+            Pending::Forwarded { .. } | Pending::ForwardedConnect { .. } => {
+                unreachable!("forwarded work finishes when its txn commits")
+            }
         }
     }
 
@@ -626,6 +691,23 @@ impl Core {
                     if let Some(sid) = expired_session {
                         self.closing.remove(&sid);
                     }
+                }
+                Pending::Forwarded {
+                    conn,
+                    xid,
+                    op,
+                    received,
+                    ..
+                } => {
+                    conn.reply(self.error_frame(xid, ErrorCode::ConnectionLoss));
+                    self.answered(&conn, op, xid, received);
+                    conn.kill();
+                }
+                Pending::ForwardedConnect { reply, .. } => {
+                    let _ = reply.send(ConnectOutcome {
+                        resp: None,
+                        session: None,
+                    });
                 }
             }
         }
@@ -760,6 +842,9 @@ impl Core {
     }
 
     fn tick(&mut self) {
+        if matches!(self.mode, Mode::Follower | Mode::Down) {
+            return self.replica_tick();
+        }
         let now = self.mono_ms();
         for sid in self.sessions.expired(now) {
             if self.log_broken || !self.closing.insert(sid) {
