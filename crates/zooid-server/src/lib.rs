@@ -8,6 +8,7 @@ pub mod conn;
 pub mod core;
 pub mod fourlw;
 pub mod persist;
+pub mod quorum;
 pub mod read;
 pub mod server;
 pub mod session;
