@@ -138,7 +138,10 @@ pub(super) fn send(inner: &Arc<Inner>, to: Sid, out: Out) {
 
 pub(super) fn disconnect(inner: &Inner, peer: Sid) {
     if let Some(p) = inner.links.peers.lock().get_mut(&peer) {
-        p.close();
+        match inner.down_on_disconnect {
+            true => p.close(),
+            false => p.current = None,
+        }
     }
 }
 

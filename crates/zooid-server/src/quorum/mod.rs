@@ -100,6 +100,12 @@ pub struct TransportConfig {
     pub buffer_len_max: usize,
     /// The longest snapshot stream a learner accepts after SNAP; it is held in memory.
     pub snapshot_len_max: usize,
+    /// Whether [`Transport::disconnect`] reports its own closing with an
+    /// [`Inbound::Down`] (true by default). Zab's learner disconnects and then sends
+    /// LearnerInfo in one batch (`learner_start`): a `Down` for the old connection then
+    /// reaches it after it started the new attempt. A host that does not want that
+    /// turns this off; connections that break or are replaced still report `Down`.
+    pub down_on_disconnect: bool,
 }
 
 impl TransportConfig {
@@ -116,6 +122,7 @@ impl TransportConfig {
             quorum_queue_max: 100_000,
             buffer_len_max: BUFFER_LEN_MAX_DEFAULT,
             snapshot_len_max: 4 << 30,
+            down_on_disconnect: true,
         }
     }
 }
@@ -146,6 +153,7 @@ struct Inner {
     quorum_queue_max: usize,
     buffer_len_max: usize,
     snapshot_len_max: usize,
+    down_on_disconnect: bool,
     peers: Mutex<BTreeMap<Sid, PeerAddrs>>,
     inbound: mpsc::Sender<Inbound>,
     election: election::Election,
@@ -201,6 +209,7 @@ impl Transport {
             quorum_queue_max: cfg.quorum_queue_max.max(1),
             buffer_len_max: cfg.buffer_len_max,
             snapshot_len_max: cfg.snapshot_len_max,
+            down_on_disconnect: cfg.down_on_disconnect,
             election: election::Election::new(&me.host, local_election.port(), cfg.my_id),
             config_text: cfg.config_text,
             peers: Mutex::new(cfg.peers),
@@ -236,7 +245,8 @@ impl Transport {
     }
 
     /// Closes the quorum connection with `peer`, dropping whatever is queued on it. Its
-    /// [`Inbound::Down`] follows; nothing else from it does.
+    /// [`Inbound::Down`] follows (unless [`TransportConfig::down_on_disconnect`] is off);
+    /// nothing else from it does.
     pub fn disconnect(&self, peer: Sid) {
         link::disconnect(&self.inner, peer);
     }

@@ -680,3 +680,44 @@ async fn a_learner_refuses_a_snapshot_without_the_signature() {
     assert_eq!(next(&mut rx).await, msg(1, Packet::Diff { zxid: 4 }));
     assert_eq!(next(&mut rx).await, Inbound::Down { peer: 1 });
 }
+
+/// With `down_on_disconnect` off, our own disconnect is silent here while the peer still
+/// hears of it, and nothing of the old connection arrives.
+#[tokio::test]
+async fn disconnect_without_down_is_silent_locally() {
+    let mut c = cluster(&[1, 2]).await;
+    let mut cfg = config(3, "version=100000000");
+    cfg.down_on_disconnect = false;
+    let (t3, mut rx3) = Transport::start(cfg).await.unwrap();
+    t3.set_peer(2, addrs_of(&c[1].0));
+    c[1].0.set_peer(3, addrs_of(&t3));
+    t3.send(2, Message::Quorum(learner_info()));
+    assert_eq!(next(&mut c[1].1).await, msg(3, learner_info()));
+    c[1].0
+        .send(3, Message::Quorum(Packet::LeaderInfo { epoch: 6 }));
+    assert_eq!(
+        next(&mut rx3).await,
+        msg(2, Packet::LeaderInfo { epoch: 6 })
+    );
+    for n in 0..100 {
+        c[1].0.send(3, Message::Quorum(Packet::Ack { zxid: n }));
+    }
+    t3.disconnect(2);
+    assert_eq!(next(&mut c[1].1).await, Inbound::Down { peer: 3 });
+    t3.send(2, Message::Quorum(learner_info()));
+    assert_eq!(next(&mut c[1].1).await, msg(3, learner_info()));
+    c[1].0.send(3, Message::Quorum(Packet::UpToDate));
+    // Acks already in the inbox may come first; then the new connection's packet.
+    loop {
+        match next(&mut rx3).await {
+            Inbound::Msg {
+                msg: Message::Quorum(Packet::Ack { .. }),
+                ..
+            } => {}
+            other => {
+                assert_eq!(other, msg(2, Packet::UpToDate));
+                break;
+            }
+        }
+    }
+}
