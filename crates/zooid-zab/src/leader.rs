@@ -188,6 +188,13 @@ impl Zab {
         if l.phase != Phase::AckEpoch || !self.cfg.is_quorum(&l.epoch_acked) {
             return;
         }
+        // Our own history must be durable before the new epoch is: a leader elected
+        // with a tail it has written but not synced would otherwise restart with the
+        // new epoch and without that tail, and win elections it must lose (the
+        // leader's side of ZOOKEEPER-4643; found by the regression scenarios).
+        if self.durable < self.last_logged {
+            return;
+        }
         let epoch = l.epoch;
         self.save_current_epoch(epoch);
         self.leader().phase = Phase::NewLeader;
@@ -434,6 +441,7 @@ impl Zab {
     }
 
     pub(crate) fn leader_persisted(&mut self) {
+        self.try_finish_epoch();
         self.maybe_self_newleader_ack();
         self.try_commit();
     }
