@@ -50,7 +50,7 @@ const STMK_MASK_WAIT_MS: u64 = 1_000;
 const OUTPUT_CHUNK_CHARS: usize = 8192;
 
 /// What `stat` and `srvr` print as the mode of a server that is not in an ensemble.
-const MODE_STANDALONE: &str = "standalone";
+pub const MODE_STANDALONE: &str = "standalone";
 
 /// The command named by a connection's first four bytes, if any.
 pub fn command(first: [u8; 4]) -> Option<&'static str> {
@@ -144,6 +144,12 @@ pub fn execute(shared: &Shared, cmd: &str, caller: &Caller) -> String {
             render_dirs(facts.data_dir_size, facts.data_log_size)
         }
         "envi" => render_envi(&host::environment(&full_version())),
+        // An ensemble member between roles (`ZooKeeperServer.isRunning` false).
+        "srvr" | "stat" | "mntr" | "cons" | "dump" | "wchs" | "wchc" | "wchp"
+            if shared.server_mode.lock().is_empty() =>
+        {
+            "This ZooKeeper instance is not currently serving requests\n".to_owned()
+        }
         "srvr" => render_stat(&gather_summary(shared), None),
         "stat" => {
             // Connections first: the summary's counts then include what is listed.
@@ -343,7 +349,7 @@ fn gather_summary(shared: &Shared) -> ServerSummary {
         connections: live_connections(shared).len() + 1,
         outstanding: c.outstanding.load(Ordering::Relaxed),
         zxid,
-        mode: MODE_STANDALONE,
+        mode: *shared.server_mode.lock(),
         node_count,
     }
 }

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod conn;
 pub mod core;
+pub mod ensemble;
 pub mod fourlw;
 pub mod persist;
 pub mod quorum;

@@ -35,9 +35,26 @@ pub struct Server {
 }
 
 impl Server {
+    pub(crate) fn from_parts(
+        shared: Arc<Shared>,
+        local_addr: SocketAddr,
+        listener: TcpListener,
+        core_tx: mpsc::Sender<CoreMsg>,
+    ) -> Server {
+        Server {
+            shared,
+            local_addr,
+            listener,
+            core_tx,
+        }
+    }
+
     /// Recovers the data directory, binds the client port and starts the core and the
     /// log thread; call [`Server::serve`] to accept.
     pub async fn bind(config: Config) -> Result<Server, StartError> {
+        if config.is_distributed() {
+            return crate::ensemble::bind(config).await;
+        }
         let recovered = {
             let c = config.clone();
             tokio::task::spawn_blocking(move || persist::recover(&c))

@@ -264,6 +264,9 @@ pub struct Shared {
     pub sessions: SessionView,
     /// One server of an ensemble (writes may be forwarded to a leader).
     pub replica: bool,
+    /// What `srvr` says: standalone, leader, follower, observer, or "" while an
+    /// ensemble member is not serving.
+    pub server_mode: Mutex<&'static str>,
 }
 
 impl Shared {
@@ -291,6 +294,7 @@ impl Shared {
             session_count: AtomicUsize::new(0),
             sessions: SessionView::default(),
             replica: false,
+            server_mode: Mutex::new(crate::fourlw::MODE_STANDALONE),
         }
     }
 

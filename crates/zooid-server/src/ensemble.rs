@@ -1,0 +1,519 @@
+//! An ensemble member: the thread that drives the Zab state machine (`zooid-zab`) with
+//! the quorum transport, the txn log, the epoch files and the core.
+//!
+//! - The core preps and proposes as leader through [`ZabSink`]; a txn reaches the log
+//!   through Zab (`Action::Append`), and the core hears of it when the quorum commits it
+//!   (`Durable::Committed`), leader and followers alike.
+//! - A learner's core forwards writes and new sessions through [`ZabUpstream`] as
+//!   `REQUEST` packets; the leader's core preps them (`CoreMsg::Forwarded`).
+//! - Sessions alive on a learner travel in its PING answers; the leader touches them.
+//!
+//! Not done yet: SNAP (a learner too far behind the leader's in-memory log cannot be
+//! synced: the leader logs it and the learner keeps retrying), TRUNC reloads the tree
+//! from disk, observers' INFORM only, local sessions, REVALIDATE (a session moving to
+//! another server is accepted there if that server knows it).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use zooid_proto::opcode::op;
+use zooid_proto::quorum::packet::{
+    decode_touches, encode_touches, kind, ForwardedRequest, SessionTouch,
+};
+use zooid_proto::quorum::{QuorumConfig, QuorumPacket};
+use zooid_proto::Id;
+use zooid_storage::epoch::{write_epoch, ACCEPTED_EPOCH, CURRENT_EPOCH};
+use zooid_storage::log::{decode_entry, encode_entry};
+use zooid_tree::Txn;
+use zooid_zab::{Action, Config as ZabConfig, Durable as ZabDurable, Entry, Role, Zab};
+
+use crate::config::{Config, PeerType};
+use crate::core::{CoreMsg, Durable, Mode, TxnSink, Upstream};
+use crate::quorum::{Inbound, PeerAddrs, Transport, TransportConfig};
+use crate::state::Shared;
+
+/// What the driver thread is told.
+pub enum DriverMsg {
+    Propose(Txn),
+    Log(Durable),
+    Net(Inbound),
+    Tick,
+    Forward(ForwardedRequest, Vec<Id>),
+    Touches(Vec<(i64, i32)>),
+}
+
+/// The leader core's sink: a txn is proposed, not written.
+pub struct ZabSink(pub std_mpsc::Sender<DriverMsg>);
+
+impl TxnSink for ZabSink {
+    fn append(&mut self, txn: Txn) {
+        let _ = self.0.send(DriverMsg::Propose(txn));
+    }
+}
+
+/// A learner core's way to the leader.
+pub struct ZabUpstream(pub std_mpsc::Sender<DriverMsg>);
+
+impl Upstream for ZabUpstream {
+    fn forward(&mut self, req: ForwardedRequest, auth: &[Id]) {
+        let _ = self.0.send(DriverMsg::Forward(req, auth.to_vec()));
+    }
+
+    fn touches(&mut self, sessions: Vec<(i64, i32)>) {
+        let _ = self.0.send(DriverMsg::Touches(sessions));
+    }
+}
+
+/// Txns kept in memory for DIFF (`zookeeper.commitLogCount` is 500; more here, so that
+/// a restarted follower is synced by DIFF while SNAP is not done).
+const COMMITTED_LOG: usize = 100_000;
+
+/// The ensemble as Zab and the transport see it, from the configuration.
+pub fn zab_config(config: &Config) -> Option<ZabConfig> {
+    let me = config.server_id? as i64;
+    let voters = config
+        .servers
+        .values()
+        .filter(|s| s.role == PeerType::Participant)
+        .map(|s| s.id as i64);
+    let mut c = ZabConfig::new(me, voters);
+    c.observers = config
+        .servers
+        .values()
+        .filter(|s| s.role == PeerType::Observer)
+        .map(|s| s.id as i64)
+        .collect();
+    c.tick_ms = config.tick_time_ms as u64;
+    c.init_limit = config.init_limit.max(1) as u64;
+    c.sync_limit = config.sync_limit.max(1) as u64;
+    c.committed_log_len = COMMITTED_LOG;
+    Some(c)
+}
+
+/// The `QuorumMaj` text of the static configuration (version 0).
+pub fn quorum_text(config: &Config) -> String {
+    use zooid_proto::quorum::config::{LearnerType, QuorumServer, ServerAddr};
+    let servers = config
+        .servers
+        .values()
+        .map(|s| QuorumServer {
+            id: s.id as i64,
+            addrs: s
+                .addrs
+                .iter()
+                .map(|a| ServerAddr {
+                    host: a.host.clone(),
+                    quorum_port: a.quorum_port,
+                    election_port: a.election_port,
+                })
+                .collect(),
+            kind: match s.role {
+                PeerType::Participant => LearnerType::Participant,
+                PeerType::Observer => LearnerType::Observer,
+            },
+            client: s.client_addr.as_ref().map(|c| (c.host.clone(), c.port)),
+        })
+        .collect();
+    QuorumConfig {
+        servers,
+        version: 0,
+    }
+    .to_text()
+}
+
+/// The transport's view of the ensemble.
+pub fn transport_config(config: &Config) -> Option<TransportConfig> {
+    let me = config.server_id? as i64;
+    let peers: BTreeMap<i64, PeerAddrs> = config
+        .servers
+        .values()
+        .map(|s| (s.id as i64, PeerAddrs::from_server(s)))
+        .collect();
+    let mut t = TransportConfig::new(me, peers, quorum_text(config));
+    t.cnx_timeout = Duration::from_millis(config.cnx_timeout_ms.max(1) as u64);
+    // Zab closes a learner's connection itself before it reconnects: it needs no news
+    // of a close it asked for.
+    t.down_on_disconnect = false;
+    Some(t)
+}
+
+/// Everything the driver thread owns.
+pub struct Driver {
+    pub zab: Zab,
+    pub transport: Transport,
+    pub log: Box<dyn TxnSink>,
+    pub core_events: mpsc::UnboundedSender<Durable>,
+    pub core_tx: mpsc::Sender<CoreMsg>,
+    pub shared: Arc<Shared>,
+    pub epoch_dir: PathBuf,
+    pub started: std::time::Instant,
+    pub mode: Mode,
+}
+
+impl Driver {
+    /// Runs until every sender of `rx` is gone.
+    pub fn run(mut self, rx: std_mpsc::Receiver<DriverMsg>) {
+        self.execute();
+        while let Ok(m) = rx.recv() {
+            self.handle(m);
+            self.execute();
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn handle(&mut self, m: DriverMsg) {
+        match m {
+            DriverMsg::Propose(txn) => {
+                let mut data = Vec::with_capacity(128);
+                encode_entry(&txn, None, &mut data);
+                let entry = Entry {
+                    zxid: txn.zxid(),
+                    data: data.into(),
+                };
+                if let Err(e) = self.zab.propose(entry) {
+                    tracing::warn!("proposal {:#x} refused: {e:?}", txn.zxid());
+                }
+            }
+            DriverMsg::Log(Durable::Upto(z)) => self.zab.persisted(z),
+            DriverMsg::Log(Durable::Failed { reason, .. }) => {
+                // The log lost txns Zab counts as appended: this server cannot go on
+                // without breaking its promises; a restart recovers from what is on disk.
+                tracing::error!("txn log write failed in an ensemble: {reason}; exiting");
+                std::process::exit(2);
+            }
+            DriverMsg::Log(_) => {}
+            DriverMsg::Net(Inbound::Msg { from, msg }) => self.zab.step(from, msg),
+            DriverMsg::Net(Inbound::Down { peer }) => self.zab.peer_down(peer),
+            DriverMsg::Net(Inbound::Host { from, packet }) => self.host_packet(from, packet),
+            DriverMsg::Tick => {
+                let now = self.now_ms();
+                self.zab.tick(now);
+            }
+            DriverMsg::Forward(req, auth) => {
+                let leader = match self.zab.role() {
+                    Role::Following { leader, .. } | Role::Observing { leader, .. } => leader,
+                    _ => return,
+                };
+                let mut p = QuorumPacket::with_data(kind::REQUEST, -1, req.to_bytes());
+                p.authinfo = Some(auth);
+                self.transport.send_host(leader, p);
+            }
+            DriverMsg::Touches(list) => {
+                let touches: Vec<SessionTouch> = list
+                    .into_iter()
+                    .map(|(session_id, timeout)| SessionTouch {
+                        session_id,
+                        timeout_ms: timeout,
+                    })
+                    .collect();
+                self.zab.set_ping_data(encode_touches(&touches));
+            }
+        }
+    }
+
+    /// A packet Zab does not handle: a learner's forwarded request, for the leader.
+    fn host_packet(&mut self, from: i64, p: QuorumPacket) {
+        if p.kind != kind::REQUEST || self.mode != Mode::Leader {
+            tracing::debug!("ignoring packet type {} from {from}", p.kind);
+            return;
+        }
+        let Ok(req) = ForwardedRequest::decode(p.data_or_empty()) else {
+            tracing::warn!("malformed REQUEST from server {from}");
+            return;
+        };
+        let msg = CoreMsg::Forwarded {
+            session: req.session_id,
+            cxid: req.cxid,
+            op: req.op,
+            data: req.request,
+            auth: p.authinfo.unwrap_or_default(),
+        };
+        if self.core_tx.blocking_send(msg).is_err() {
+            tracing::warn!("core gone");
+        }
+    }
+
+    /// Carries out Zab's actions, in order.
+    fn execute(&mut self) {
+        loop {
+            let actions = self.zab.take_actions();
+            if actions.is_empty() {
+                return;
+            }
+            for a in actions {
+                self.act(a);
+            }
+        }
+    }
+
+    fn act(&mut self, a: Action) {
+        match a {
+            Action::Send { to, msg } => self.transport.send(to, msg),
+            Action::Disconnect { peer } => self.transport.disconnect(peer),
+            Action::SaveAcceptedEpoch(e) => self.save_epoch(ACCEPTED_EPOCH, e),
+            Action::SaveCurrentEpoch(e) => self.save_epoch(CURRENT_EPOCH, e),
+            Action::Append(entry) => match decode_entry(&entry.data) {
+                Ok(e) => self.log.append(e.txn),
+                Err(e) => {
+                    tracing::error!("txn {:#x} does not decode: {e}; exiting", entry.zxid);
+                    std::process::exit(2);
+                }
+            },
+            Action::Apply(entry) => match decode_entry(&entry.data) {
+                Ok(e) => {
+                    let _ = self.core_events.send(Durable::Committed(Box::new(e.txn)));
+                }
+                Err(e) => {
+                    tracing::error!("txn {:#x} does not decode: {e}; exiting", entry.zxid);
+                    std::process::exit(2);
+                }
+            },
+            Action::Truncate { zxid } => {
+                // The tree holds txns the leader does not have: cut the log and start
+                // again from disk (ZooKeeper reloads its database the same way).
+                let dir = self.shared.config.txn_log_dir();
+                if let Err(e) = zooid_storage::log::truncate_after(&dir, zxid) {
+                    tracing::error!("cannot truncate the log after {zxid:#x}: {e}; exiting");
+                    std::process::exit(2);
+                }
+                tracing::warn!("log truncated after {zxid:#x}; restarting to reload it");
+                std::process::exit(3);
+            }
+            Action::InstallSnapshot { zxid, .. } => {
+                tracing::error!(
+                    "the leader sent a snapshot at {zxid:#x}; SNAP sync is not supported yet"
+                );
+                std::process::exit(4);
+            }
+            Action::SendSnapshot { to, zxid } => {
+                tracing::error!(
+                    "server {to} needs a snapshot at {zxid:#x}, which is not supported yet"
+                );
+                self.transport.disconnect(to);
+            }
+            Action::RoleChanged(role) => self.role_changed(role),
+            Action::LearnerPing { data, .. } => {
+                if let Ok(touches) = decode_touches(&data) {
+                    if !touches.is_empty() {
+                        let list = touches
+                            .iter()
+                            .map(|t| (t.session_id, t.timeout_ms))
+                            .collect();
+                        let _ = self.core_tx.try_send(CoreMsg::Touch(list));
+                    }
+                }
+            }
+            Action::SyncReady { .. } => {}
+        }
+    }
+
+    fn save_epoch(&self, name: &str, e: u32) {
+        if let Err(err) = write_epoch(&self.epoch_dir, name, e as i64) {
+            tracing::error!("cannot write {name}: {err}; exiting");
+            std::process::exit(2);
+        }
+    }
+
+    fn role_changed(&mut self, role: Role) {
+        tracing::info!("{role:?}");
+        let mode = match role {
+            Role::Leading { active: true } => Mode::Leader,
+            Role::Following { synced: true, .. } | Role::Observing { synced: true, .. } => {
+                Mode::Follower
+            }
+            _ => Mode::Down,
+        };
+        if mode == self.mode {
+            return;
+        }
+        self.mode = mode;
+        *self.shared.server_mode.lock() = match role {
+            Role::Leading { active: true } => "leader",
+            Role::Following { synced: true, .. } => "follower",
+            Role::Observing { synced: true, .. } => "observer",
+            _ => "",
+        };
+        let next_zxid = self.zab.next_zxid().unwrap_or(0);
+        let _ = self.core_events.send(Durable::Mode { mode, next_zxid });
+    }
+}
+
+/// What Zab starts from: the epochs and the newest txns of the log.
+pub fn durable_state(
+    config: &Config,
+    last_zxid: i64,
+    epochs: &zooid_storage::epoch::Epochs,
+) -> Result<ZabDurable, zooid_storage::StorageError> {
+    let mut reader = zooid_storage::read_from(&config.txn_log_dir(), 0)?;
+    let mut tail: std::collections::VecDeque<Entry> = std::collections::VecDeque::new();
+    let mut base = 0;
+    for entry in reader.by_ref() {
+        let entry = entry?;
+        let z = entry.txn.zxid();
+        if z > last_zxid {
+            break;
+        }
+        let mut data = Vec::with_capacity(128);
+        encode_entry(&entry.txn, None, &mut data);
+        tail.push_back(Entry {
+            zxid: z,
+            data: data.into(),
+        });
+        if tail.len() > COMMITTED_LOG {
+            base = tail.pop_front().map_or(base, |e| e.zxid);
+        }
+    }
+    // The window must be consecutive after its base. The txn before (e, c) is (e, c-1)
+    // when c > 1; before (e, 1) it is unknown unless it is the very first txn.
+    match tail.front().map(|e| e.zxid) {
+        None => base = last_zxid,
+        Some(first) if base == 0 && first != zooid_zab::make_zxid(1, 1) => {
+            if zooid_zab::counter_of(first) > 1 {
+                base = first - 1;
+            } else {
+                base = first;
+                tail.pop_front();
+            }
+        }
+        _ => {}
+    }
+    Ok(ZabDurable {
+        accepted_epoch: epochs.accepted as u32,
+        current_epoch: epochs.current as u32,
+        log_base: base,
+        log_tail: tail.into(),
+    })
+}
+
+/// The op a learner forwards for a new session.
+pub const CREATE_SESSION: i32 = op::CREATE_SESSION;
+
+/// Starts an ensemble member: recovery, epochs, the transport, the log, the core and
+/// the Zab thread. Clients are served once this server leads or is synced.
+pub async fn bind(config: Config) -> Result<crate::server::Server, crate::server::StartError> {
+    use crate::server::StartError;
+    let io = |e: String| StartError::Io(std::io::Error::other(e));
+    let recovered = {
+        let c = config.clone();
+        tokio::task::spawn_blocking(move || crate::persist::recover(&c))
+            .await
+            .map_err(|e| io(e.to_string()))??
+    };
+    let zcfg = zab_config(&config).ok_or_else(|| io("an ensemble member needs a myid".into()))?;
+    let tcfg =
+        transport_config(&config).ok_or_else(|| io("an ensemble member needs a myid".into()))?;
+    let epoch_dir = config.snap_dir();
+    let last = recovered.tree.last_zxid();
+    let (epochs, durable) = {
+        let (c, d) = (config.clone(), epoch_dir.clone());
+        tokio::task::spawn_blocking(move || {
+            let epochs = zooid_storage::epoch::load_epochs(&d, last)?;
+            let durable = durable_state(&c, last, &epochs)?;
+            Ok::<_, zooid_storage::StorageError>((epochs, durable))
+        })
+        .await
+        .map_err(|e| io(e.to_string()))?
+        .map_err(|e| io(e.to_string()))?
+    };
+    tracing::info!(
+        "ensemble member {}: epochs {}/{}, last zxid {last:#x}, {} txns in memory",
+        zcfg.id,
+        epochs.accepted,
+        epochs.current,
+        durable.log_tail.len()
+    );
+    let ip = config
+        .client_port_address
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let listener =
+        tokio::net::TcpListener::bind(std::net::SocketAddr::new(ip, config.client_port)).await?;
+    let local_addr = listener.local_addr()?;
+    let core_tick_ms = (config.tick_time_ms / 2).max(10) as u64;
+    let zab_tick_ms = (config.tick_time_ms as u64 / 4).clamp(5, 50);
+    let cap = config.global_outstanding_limit.max(1) as usize;
+    let pre_alloc = config.pre_alloc_size_kb * 1024;
+    let writer =
+        zooid_storage::TxnLogWriter::open(&config.txn_log_dir(), pre_alloc, config.force_sync)?;
+    let my_id = zcfg.id;
+    let mut shared = Shared::with_tree(config, recovered.tree);
+    shared.replica = true;
+    let shared = Arc::new(shared);
+    let (core_tx, core_rx) = mpsc::channel(cap);
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (dtx, drx) = std_mpsc::channel::<DriverMsg>();
+    // The log reports to the driver (Zab acks what is durable).
+    let (log_tx, mut log_rx) = mpsc::unbounded_channel();
+    let log_sink = crate::persist::spawn_log_thread(shared.clone(), writer, log_tx)?;
+    let to_driver = dtx.clone();
+    tokio::spawn(async move {
+        while let Some(d) = log_rx.recv().await {
+            if to_driver.send(DriverMsg::Log(d)).is_err() {
+                return;
+            }
+        }
+    });
+    let (transport, mut inbound) = Transport::start(tcfg).await?;
+    let to_driver = dtx.clone();
+    tokio::spawn(async move {
+        while let Some(m) = inbound.recv().await {
+            if to_driver.send(DriverMsg::Net(m)).is_err() {
+                return;
+            }
+        }
+    });
+    let to_driver = dtx.clone();
+    tokio::spawn(async move {
+        let mut iv = tokio::time::interval(Duration::from_millis(zab_tick_ms));
+        loop {
+            iv.tick().await;
+            if to_driver.send(DriverMsg::Tick).is_err() {
+                return;
+            }
+        }
+    });
+    let mut core = crate::core::Core::new(shared.clone())
+        .with_server_id(my_id)
+        .with_sink(Box::new(ZabSink(dtx.clone())))
+        .with_upstream(Box::new(ZabUpstream(dtx)));
+    core.restore_sessions(recovered.sessions);
+    tokio::spawn(core.run(core_rx, events_rx));
+    let ticker = core_tx.clone();
+    tokio::spawn(async move {
+        let mut iv = tokio::time::interval(Duration::from_millis(core_tick_ms));
+        loop {
+            iv.tick().await;
+            if ticker.send(CoreMsg::Tick).await.is_err() {
+                return;
+            }
+        }
+    });
+    let driver = Driver {
+        zab: Zab::new(zcfg, durable, 0),
+        transport,
+        log: Box::new(log_sink),
+        core_events: events_tx,
+        core_tx: core_tx.clone(),
+        shared: shared.clone(),
+        epoch_dir,
+        started: std::time::Instant::now(),
+        mode: Mode::Down,
+    };
+    // The transport spawns tasks as it sends: the thread works inside the runtime.
+    let rt = tokio::runtime::Handle::current();
+    std::thread::Builder::new()
+        .name("zab".into())
+        .spawn(move || {
+            let _in_runtime = rt.enter();
+            driver.run(drx)
+        })?;
+    Ok(crate::server::Server::from_parts(
+        shared, local_addr, listener, core_tx,
+    ))
+}

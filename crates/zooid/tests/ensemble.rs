@@ -1,0 +1,243 @@
+//! Ensembles of real `zooid` processes on loopback, driven by real clients: election,
+//! replication through followers, and a leader SIGKILLed under write load.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{four_letter, free_port, ZooidProcess};
+use zookeeper_client as zk;
+
+const OPEN: &zk::CreateOptions<'static> =
+    &zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+
+struct Member {
+    dir: Arc<tempfile::TempDir>,
+    port: u16,
+    proc: Option<ZooidProcess>,
+}
+
+/// N servers, each in its own directory with its `myid`, all on loopback.
+struct Ensemble {
+    members: Vec<Member>,
+    extra: String,
+}
+
+impl Ensemble {
+    fn start(n: usize) -> Ensemble {
+        let ports: Vec<(u16, u16, u16)> = (0..n)
+            .map(|_| (free_port(), free_port(), free_port()))
+            .collect();
+        let mut extra = String::from("tickTime=200\ninitLimit=10\nsyncLimit=5\n");
+        for (i, (client, quorum, election)) in ports.iter().enumerate() {
+            extra.push_str(&format!(
+                "server.{}=127.0.0.1:{quorum}:{election};127.0.0.1:{client}\n",
+                i + 1
+            ));
+        }
+        let mut members = Vec::new();
+        for (i, (client, _, _)) in ports.iter().enumerate() {
+            let dir = Arc::new(tempfile::tempdir().expect("tempdir"));
+            let data = dir.path().join("data");
+            std::fs::create_dir_all(&data).unwrap();
+            std::fs::write(data.join("myid"), format!("{}", i + 1)).unwrap();
+            members.push(Member {
+                dir,
+                port: *client,
+                proc: None,
+            });
+        }
+        let mut e = Ensemble { members, extra };
+        for i in 0..n {
+            e.launch(i);
+        }
+        e
+    }
+
+    fn launch(&mut self, i: usize) {
+        let m = &mut self.members[i];
+        m.proc = Some(ZooidProcess::spawn(m.dir.clone(), m.port, &self.extra));
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut p) = self.members[i].proc.take() {
+            p.kill();
+        }
+    }
+
+    fn mode(&self, i: usize) -> Option<String> {
+        self.members[i].proc.as_ref()?;
+        let out = four_letter(self.members[i].port, "srvr")?;
+        out.lines()
+            .find_map(|l| l.strip_prefix("Mode: ").map(str::to_owned))
+    }
+
+    /// The index of the server that says it leads, once a quorum says it serves.
+    fn wait_leader(&self, within: Duration) -> usize {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            let modes: Vec<Option<String>> =
+                (0..self.members.len()).map(|i| self.mode(i)).collect();
+            let serving = modes
+                .iter()
+                .filter(|m| matches!(m.as_deref(), Some("leader" | "follower")))
+                .count();
+            if let Some(l) = modes.iter().position(|m| m.as_deref() == Some("leader")) {
+                if serving * 2 > self.members.len() {
+                    return l;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let logs: Vec<String> = self
+            .members
+            .iter()
+            .filter_map(|m| m.proc.as_ref().map(|p| p.server_log()))
+            .collect();
+        panic!(
+            "no leader within {within:?}; logs:\n{}",
+            logs.join("\n-----\n")
+        );
+    }
+
+    fn addr(&self, i: usize) -> String {
+        format!("127.0.0.1:{}", self.members[i].port)
+    }
+}
+
+async fn connect(addr: &str) -> zk::Client {
+    tokio::time::timeout(Duration::from_secs(15), zk::Client::connect(addr))
+        .await
+        .expect("connect within 15 s")
+        .expect("connect")
+}
+
+#[test]
+fn three_servers_elect_a_leader_and_replicate_through_followers() {
+    let e = Ensemble::start(3);
+    let leader = e.wait_leader(Duration::from_secs(30));
+    let rt = common::runtime(2);
+    rt.block_on(async {
+        // A write through each server, follower or leader.
+        for i in 0..3 {
+            let c = connect(&e.addr(i)).await;
+            let path = format!("/via{i}");
+            c.create(&path, format!("from {i}").as_bytes(), OPEN)
+                .await
+                .unwrap_or_else(|err| panic!("create through server {i}: {err}"));
+        }
+        // Every server has every write (sync first: a follower may lag).
+        for i in 0..3 {
+            let c = connect(&e.addr(i)).await;
+            c.sync("/").await.unwrap();
+            for j in 0..3 {
+                let (data, _) = c.get_data(&format!("/via{j}")).await.unwrap();
+                assert_eq!(data, format!("from {j}").into_bytes(), "server {i}");
+            }
+        }
+        // Ephemerals of a session on a follower live and die with it.
+        let follower = (leader + 1) % 3;
+        let c = connect(&e.addr(follower)).await;
+        c.create(
+            "/eph",
+            b"",
+            &zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all()),
+        )
+        .await
+        .unwrap();
+        drop(c);
+        let other = connect(&e.addr(leader)).await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if other.check_stat("/eph").await.unwrap().is_none() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "ephemeral outlived its session");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+}
+
+#[test]
+fn killing_the_leader_under_writes_loses_no_acknowledged_write() {
+    let mut e = Ensemble::start(3);
+    let leader = e.wait_leader(Duration::from_secs(30));
+    let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    let rt = common::runtime(2);
+    let acked: Arc<std::sync::Mutex<BTreeSet<String>>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Writers on both followers; each keeps writing through leader changes.
+    let mut writers = Vec::new();
+    for (w, f) in followers.iter().enumerate() {
+        let addr = e.addr(*f);
+        let (acked, stop) = (acked.clone(), stop.clone());
+        writers.push(rt.spawn(async move {
+            let mut n = 0u32;
+            let mut c = connect(&addr).await;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let path = format!("/w{w}-{n:06}");
+                match c.create(&path, b"x", OPEN).await {
+                    Ok(_) => {
+                        acked.lock().unwrap().insert(path);
+                        n += 1;
+                    }
+                    Err(zk::Error::NodeExists) => n += 1,
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        if let Ok(Ok(nc)) =
+                            tokio::time::timeout(Duration::from_secs(5), zk::Client::connect(&addr))
+                                .await
+                        {
+                            c = nc;
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let before = acked.lock().unwrap().len();
+    assert!(before > 0, "no write went through before the kill");
+    let killed_at = Instant::now();
+    e.kill(leader);
+    let new_leader = e.wait_leader(Duration::from_secs(30));
+    let without_leader = killed_at.elapsed();
+    assert_ne!(new_leader, leader);
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    rt.block_on(async {
+        for w in writers {
+            let _ = tokio::time::timeout(Duration::from_secs(20), w).await;
+        }
+    });
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() > before, "no write went through after the kill");
+    // Every acknowledged write is on both survivors.
+    rt.block_on(async {
+        for f in &followers {
+            let c = connect(&e.addr(*f)).await;
+            c.sync("/").await.unwrap();
+            let children: BTreeSet<String> = c
+                .get_children("/")
+                .await
+                .unwrap()
+                .0
+                .into_iter()
+                .map(|p| format!("/{p}"))
+                .collect();
+            let lost: Vec<&String> = acked.difference(&children).collect();
+            assert!(
+                lost.is_empty(),
+                "server {f} lost acknowledged writes: {lost:?}"
+            );
+        }
+    });
+    eprintln!(
+        "leader killed: {} writes acknowledged, {:?} until a new leader served",
+        acked.len(),
+        without_leader
+    );
+}
