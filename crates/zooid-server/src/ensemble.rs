@@ -145,13 +145,16 @@ pub fn transport_config(config: &Config) -> Option<TransportConfig> {
 pub struct Driver {
     pub zab: Zab,
     pub transport: Transport,
-    pub log: Box<dyn TxnSink>,
+    pub log: crate::persist::LogSink,
     pub core_events: mpsc::UnboundedSender<Durable>,
     pub core_tx: mpsc::Sender<CoreMsg>,
     pub shared: Arc<Shared>,
     pub epoch_dir: PathBuf,
     pub started: std::time::Instant,
     pub mode: Mode,
+    /// Syncs waiting for the quorum's confirmation: id -> (learner, its request).
+    pub syncs: std::collections::HashMap<u64, (i64, ForwardedRequest)>,
+    pub next_sync: u64,
 }
 
 impl Driver {
@@ -218,8 +221,18 @@ impl Driver {
         }
     }
 
-    /// A packet Zab does not handle: a learner's forwarded request, for the leader.
+    /// A packet Zab does not handle: a learner's forwarded request, for the leader, or
+    /// the leader's answer to a sync.
     fn host_packet(&mut self, from: i64, p: QuorumPacket) {
+        if p.kind == kind::SYNC && self.mode == Mode::Follower {
+            if let Ok(req) = ForwardedRequest::decode(p.data_or_empty()) {
+                let _ = self.core_events.send(Durable::SyncDone {
+                    session: req.session_id,
+                    cxid: req.cxid,
+                });
+            }
+            return;
+        }
         if p.kind != kind::REQUEST || self.mode != Mode::Leader {
             tracing::debug!("ignoring packet type {} from {from}", p.kind);
             return;
@@ -228,6 +241,15 @@ impl Driver {
             tracing::warn!("malformed REQUEST from server {from}");
             return;
         };
+        if req.op == op::SYNC {
+            // Answered once a quorum confirms we still lead (see `Zab::sync`).
+            self.next_sync += 1;
+            let id = self.next_sync;
+            if self.zab.sync(id).is_ok() {
+                self.syncs.insert(id, (from, req));
+            }
+            return;
+        }
         let msg = CoreMsg::Forwarded {
             session: req.session_id,
             cxid: req.cxid,
@@ -276,15 +298,13 @@ impl Driver {
                 }
             },
             Action::Truncate { zxid } => {
-                // The tree holds txns the leader does not have: cut the log and start
-                // again from disk (ZooKeeper reloads its database the same way).
-                let dir = self.shared.config.txn_log_dir();
-                if let Err(e) = zooid_storage::log::truncate_after(&dir, zxid) {
-                    tracing::error!("cannot truncate the log after {zxid:#x}: {e}; exiting");
+                // The log holds txns the leader does not have: cut them and rebuild the
+                // state from disk (ZooKeeper reloads its database the same way).
+                if let Err(e) = self.log.truncate_after(zxid) {
+                    tracing::error!("{e}; exiting");
                     std::process::exit(2);
                 }
-                tracing::warn!("log truncated after {zxid:#x}; restarting to reload it");
-                std::process::exit(3);
+                self.reload(&format!("log truncated after {zxid:#x}"));
             }
             Action::InstallSnapshot { zxid, .. } => {
                 tracing::error!(
@@ -310,7 +330,29 @@ impl Driver {
                     }
                 }
             }
-            Action::SyncReady { .. } => {}
+            Action::SyncReady { id, zxid } => {
+                if let Some((to, req)) = self.syncs.remove(&id) {
+                    let p = QuorumPacket::with_data(kind::SYNC, zxid, req.to_bytes());
+                    self.transport.send_host(to, p);
+                }
+            }
+        }
+    }
+
+    /// Rebuilds the state from the disk and hands it to the core.
+    fn reload(&mut self, why: &str) {
+        match crate::persist::recover(&self.shared.config) {
+            Ok(r) => {
+                tracing::warn!("{why}: state reloaded at {:#x}", r.tree.last_zxid());
+                let _ = self.core_events.send(Durable::Reload {
+                    tree: Box::new(r.tree),
+                    sessions: r.sessions,
+                });
+            }
+            Err(e) => {
+                tracing::error!("{why}, and the data directory does not load: {e}; exiting");
+                std::process::exit(2);
+            }
         }
     }
 
@@ -497,13 +539,15 @@ pub async fn bind(config: Config) -> Result<crate::server::Server, crate::server
     let driver = Driver {
         zab: Zab::new(zcfg, durable, 0),
         transport,
-        log: Box::new(log_sink),
+        log: log_sink,
         core_events: events_tx,
         core_tx: core_tx.clone(),
         shared: shared.clone(),
         epoch_dir,
         started: std::time::Instant::now(),
         mode: Mode::Down,
+        syncs: Default::default(),
+        next_sync: 0,
     };
     // The transport spawns tasks as it sends: the thread works inside the runtime.
     let rt = tokio::runtime::Handle::current();

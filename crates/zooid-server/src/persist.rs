@@ -362,13 +362,33 @@ fn snap_node(path: &str, n: &Node) -> SnapNode {
 
 /// The core's handle on the log thread.
 pub struct LogSink {
-    tx: std_mpsc::Sender<Txn>,
+    tx: std_mpsc::Sender<LogCmd>,
+}
+
+/// What the log thread is asked to do, in order.
+enum LogCmd {
+    Append(Txn),
+    /// Cut every txn after the zxid (and every snapshot newer than it), then go on in a
+    /// new file; the answer comes once that is done.
+    TruncateAfter(i64, std_mpsc::Sender<Result<(), String>>),
 }
 
 impl TxnSink for LogSink {
     fn append(&mut self, txn: Txn) {
         // The thread only goes away when the process does.
-        let _ = self.tx.send(txn);
+        let _ = self.tx.send(LogCmd::Append(txn));
+    }
+}
+
+impl LogSink {
+    /// An ensemble learner told to TRUNC: every txn after `zxid` leaves the disk
+    /// (after the txns queued before this call are written). Blocks until done.
+    pub fn truncate_after(&self, zxid: i64) -> Result<(), String> {
+        let (tx, rx) = std_mpsc::channel();
+        self.tx
+            .send(LogCmd::TruncateAfter(zxid, tx))
+            .map_err(|_| "the log thread is gone".to_owned())?;
+        rx.recv().map_err(|_| "the log thread is gone".to_owned())?
     }
 }
 
@@ -415,7 +435,7 @@ pub fn spawn_log_thread(
     writer: TxnLogWriter,
     durable: mpsc::UnboundedSender<Durable>,
 ) -> std::io::Result<LogSink> {
-    let (tx, rx) = std_mpsc::channel::<Txn>();
+    let (tx, rx) = std_mpsc::channel::<LogCmd>();
     let snap_count = shared.config.snap_count;
     std::thread::Builder::new()
         .name("zooid-log".into())
@@ -442,7 +462,7 @@ struct LogThread {
 }
 
 impl LogThread {
-    fn run(mut self, rx: std_mpsc::Receiver<Txn>) {
+    fn run(mut self, rx: std_mpsc::Receiver<LogCmd>) {
         let mut batch: Vec<Txn> = Vec::with_capacity(BATCH_TXNS_MAX);
         let mut durable_zxid = self.shared.tree.read().last_zxid();
         // After a failed batch the core fails every write it has sent and numbers its
@@ -451,7 +471,27 @@ impl LogThread {
         // SystemError and their zxids are given out again), so they are dropped until
         // the txn with that zxid arrives.
         let mut resume_at: Option<i64> = None;
-        while let Ok(first) = rx.recv() {
+        let mut next: Option<LogCmd> = None;
+        loop {
+            let cmd = match next.take() {
+                Some(c) => c,
+                None => match rx.recv() {
+                    Ok(c) => c,
+                    Err(_) => return,
+                },
+            };
+            let first = match cmd {
+                LogCmd::Append(t) => t,
+                LogCmd::TruncateAfter(zxid, done) => {
+                    let r = self.truncate(zxid);
+                    if r.is_ok() {
+                        durable_zxid = zxid;
+                        resume_at = None;
+                    }
+                    let _ = done.send(r);
+                    continue;
+                }
+            };
             if !keep(&mut resume_at, &first) {
                 continue;
             }
@@ -459,8 +499,12 @@ impl LogThread {
             batch.push(first);
             while batch.len() < BATCH_TXNS_MAX {
                 match rx.try_recv() {
-                    Ok(t) if keep(&mut resume_at, &t) => batch.push(t),
-                    Ok(_) => {}
+                    Ok(LogCmd::Append(t)) if keep(&mut resume_at, &t) => batch.push(t),
+                    Ok(LogCmd::Append(_)) => {}
+                    Ok(c @ LogCmd::TruncateAfter(..)) => {
+                        next = Some(c);
+                        break;
+                    }
                     Err(_) => break,
                 }
             }
@@ -479,6 +523,30 @@ impl LogThread {
                     });
                 }
             }
+        }
+    }
+
+    /// TRUNC: cuts the log after `zxid`, removes snapshots newer than it (they hold
+    /// txns the ensemble does not have), and opens a new file.
+    fn truncate(&mut self, zxid: i64) -> Result<(), String> {
+        while self.snapshot_running.load(Ordering::Acquire) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        self.writer = None;
+        let snap_dir = self.shared.config.snap_dir();
+        for (z, path) in snap::find_valid_snapshots(&snap_dir, usize::MAX).unwrap_or_default() {
+            if z > zxid {
+                tracing::warn!(
+                    "removing {} (newer than the truncation point)",
+                    path.display()
+                );
+                std::fs::remove_file(&path).map_err(|e| e.to_string())?;
+            }
+        }
+        if self.repair(zxid) {
+            Ok(())
+        } else {
+            Err(format!("cannot truncate the txn log after {zxid:#x}"))
         }
     }
 

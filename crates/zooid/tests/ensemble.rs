@@ -103,6 +103,10 @@ impl Ensemble {
         );
     }
 
+    fn proc(&self, i: usize) -> &ZooidProcess {
+        self.members[i].proc.as_ref().expect("running")
+    }
+
     fn addr(&self, i: usize) -> String {
         format!("127.0.0.1:{}", self.members[i].port)
     }
@@ -240,4 +244,118 @@ fn killing_the_leader_under_writes_loses_no_acknowledged_write() {
         acked.len(),
         without_leader
     );
+}
+
+/// Creates `/name` through server `i`.
+async fn create_via(e: &Ensemble, i: usize, path: &str) {
+    let c = connect(&e.addr(i)).await;
+    c.create(path, b"v", OPEN)
+        .await
+        .unwrap_or_else(|err| panic!("create {path} through {i}: {err}"));
+}
+
+/// The children of `/` as server `i` sees them after a sync.
+async fn children_via(e: &Ensemble, i: usize) -> BTreeSet<String> {
+    let c = connect(&e.addr(i)).await;
+    c.sync("/").await.unwrap();
+    c.get_children("/").await.unwrap().0.into_iter().collect()
+}
+
+#[test]
+fn a_follower_restarted_after_missing_writes_catches_up() {
+    let mut e = Ensemble::start(3);
+    let leader = e.wait_leader(Duration::from_secs(30));
+    let f = (leader + 1) % 3;
+    let rt = common::runtime(2);
+    rt.block_on(create_via(&e, leader, "/before"));
+    e.kill(f);
+    rt.block_on(async {
+        for n in 0..50 {
+            create_via(&e, leader, &format!("/missed{n:02}")).await;
+        }
+    });
+    e.launch(f);
+    e.wait_leader(Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while e.mode(f).as_deref() != Some("follower") {
+        assert!(Instant::now() < deadline, "restarted server never synced");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (on_f, on_leader) =
+        rt.block_on(async { (children_via(&e, f).await, children_via(&e, leader).await) });
+    assert_eq!(on_f, on_leader);
+    assert!(on_f.contains("missed49") && on_f.contains("before"));
+    assert!(e.proc(f).server_log().contains("Following"));
+}
+
+#[test]
+fn a_leader_with_an_uncommitted_tail_is_truncated_when_it_returns() {
+    let mut e = Ensemble::start(3);
+    let leader = e.wait_leader(Duration::from_secs(30));
+    let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    let rt = common::runtime(2);
+    rt.block_on(create_via(&e, leader, "/committed"));
+    // Freeze both followers: the leader logs a write no one else will ever have.
+    for f in &followers {
+        e.proc(*f).signal("STOP");
+    }
+    let addr = e.addr(leader);
+    let lone = rt.spawn(async move {
+        let c = connect(&addr).await;
+        let _ = tokio::time::timeout(Duration::from_secs(3), c.create("/lonely", b"", OPEN)).await;
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    e.kill(leader);
+    let _ = rt.block_on(lone);
+    for f in &followers {
+        e.proc(*f).signal("CONT");
+    }
+    let new_leader = e.wait_leader(Duration::from_secs(30));
+    assert!(followers.contains(&new_leader));
+    rt.block_on(create_via(&e, new_leader, "/after"));
+    // The old leader returns with /lonely in its log: it must be cut away.
+    e.launch(leader);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while e.mode(leader).as_deref() != Some("follower") {
+        assert!(Instant::now() < deadline, "old leader never rejoined");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let seen = rt.block_on(children_via(&e, leader));
+    assert!(
+        seen.contains("committed") && seen.contains("after"),
+        "{seen:?}"
+    );
+    assert!(
+        !seen.contains("lonely"),
+        "an uncommitted txn survived: {seen:?}"
+    );
+    let log = e.proc(leader).server_log();
+    assert!(
+        log.contains("truncated"),
+        "no truncation in the log:\n{log}"
+    );
+}
+
+#[test]
+fn a_stopped_leader_is_replaced_and_rejoins_as_follower() {
+    let mut e = Ensemble::start(3);
+    let leader = e.wait_leader(Duration::from_secs(30));
+    let rt = common::runtime(2);
+    let f = (leader + 1) % 3;
+    rt.block_on(create_via(&e, f, "/one"));
+    e.proc(leader).signal("STOP");
+    // Longer than syncLimit (5 ticks of 200 ms) and than a 4 s session timeout.
+    std::thread::sleep(Duration::from_millis(4500));
+    let new_leader = e.wait_leader(Duration::from_secs(30));
+    assert_ne!(new_leader, leader);
+    rt.block_on(create_via(&e, f, "/two"));
+    e.proc(leader).signal("CONT");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while e.mode(leader).as_deref() != Some("follower") {
+        assert!(Instant::now() < deadline, "old leader never rejoined");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let seen = rt.block_on(children_via(&e, leader));
+    assert!(seen.contains("one") && seen.contains("two"), "{seen:?}");
+    let _ = &mut e;
 }

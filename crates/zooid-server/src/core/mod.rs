@@ -85,6 +85,17 @@ pub enum Durable {
         mode: Mode,
         next_zxid: i64,
     },
+    /// Ensemble: the state was rebuilt (after TRUNC or SNAP): a new tree and sessions.
+    Reload {
+        tree: Box<zooid_tree::DataTree>,
+        sessions: Vec<(i64, i32)>,
+    },
+    /// Ensemble learner: the leader answered a forwarded sync (every commit it covers
+    /// came before this).
+    SyncDone {
+        session: i64,
+        cxid: i32,
+    },
 }
 
 /// Where txns go to become durable.
@@ -131,6 +142,16 @@ enum Pending {
         received: Instant,
         session: i64,
     },
+    /// Ensemble learner: a sync sent to the leader, answered once the leader's commit
+    /// point at that time is applied here.
+    ForwardedSync {
+        conn: Arc<ConnHandle>,
+        xid: i32,
+        op: i32,
+        received: Instant,
+        session: i64,
+        req: Request,
+    },
     /// Ensemble learner: a new session waiting for its createSession txn to commit.
     ForwardedConnect {
         conn: Arc<ConnHandle>,
@@ -156,6 +177,7 @@ impl Pending {
             Pending::Read { .. }
             | Pending::Reply { .. }
             | Pending::Forwarded { .. }
+            | Pending::ForwardedSync { .. }
             | Pending::ForwardedConnect { .. } => None,
         }
     }
@@ -556,6 +578,8 @@ impl Core {
             Durable::Upto(z) => self.drain(z),
             Durable::Committed(txn) => self.committed(*txn),
             Durable::Mode { mode, next_zxid } => self.set_mode(mode, next_zxid),
+            Durable::Reload { tree, sessions } => self.reload(*tree, sessions),
+            Durable::SyncDone { session, cxid } => self.sync_done(session, cxid),
             Durable::Failed { reason, recovered } => {
                 // A full disk fails every retry: one line a second says it all.
                 let now = Instant::now();
@@ -656,7 +680,9 @@ impl Core {
                     self.end_session(sid);
                 }
             }
-            Pending::Forwarded { .. } | Pending::ForwardedConnect { .. } => {
+            Pending::Forwarded { .. }
+            | Pending::ForwardedSync { .. }
+            | Pending::ForwardedConnect { .. } => {
                 unreachable!("forwarded work finishes when its txn commits")
             }
         }
@@ -693,6 +719,13 @@ impl Core {
                     }
                 }
                 Pending::Forwarded {
+                    conn,
+                    xid,
+                    op,
+                    received,
+                    ..
+                }
+                | Pending::ForwardedSync {
                     conn,
                     xid,
                     op,

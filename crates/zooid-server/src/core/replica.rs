@@ -76,6 +76,29 @@ impl Core {
             .unwrap_or(!zooid_proto::opcode::is_write_op(op));
         match self.mode {
             Mode::Standalone | Mode::Leader => self.request(conn, xid, op, req, auth, received),
+            Mode::Follower if matches!(req, Ok(Request::Sync(_))) => {
+                let session = conn.session();
+                let Ok(r) = req else { unreachable!("matched") };
+                self.pipeline.push_back(Pending::ForwardedSync {
+                    conn,
+                    xid,
+                    op,
+                    received,
+                    session,
+                    req: r,
+                });
+                if let Some(up) = self.upstream.as_mut() {
+                    up.forward(
+                        ForwardedRequest {
+                            session_id: session,
+                            cxid: xid,
+                            op,
+                            request: raw.unwrap_or_default(),
+                        },
+                        auth,
+                    );
+                }
+            }
             Mode::Follower if is_read => self.request(conn, xid, op, req, auth, received),
             Mode::Follower => {
                 let session = conn.session();
@@ -323,6 +346,58 @@ impl Core {
                 s.touch(now);
             }
         }
+    }
+
+    /// The leader answered a sync: everything it had committed is applied here now.
+    pub(super) fn sync_done(&mut self, session: i64, cxid: i32) {
+        let matches = matches!(
+            self.pipeline.front(),
+            Some(Pending::ForwardedSync { session: s, xid, .. }) if *s == session && *xid == cxid
+        );
+        if !matches {
+            return;
+        }
+        if let Some(Pending::ForwardedSync {
+            conn,
+            xid,
+            op,
+            received,
+            req,
+            ..
+        }) = self.pipeline.pop_front()
+        {
+            crate::read::execute(&self.shared, &conn, xid, &req);
+            self.answered(&conn, op, xid, received);
+        }
+        while matches!(
+            self.pipeline.front(),
+            Some(Pending::Read { .. } | Pending::Reply { .. })
+        ) {
+            let p = self.pipeline.pop_front().expect("front exists");
+            self.finish(p);
+        }
+    }
+
+    /// The driver rebuilt the state (TRUNC, SNAP): nothing of the old one remains.
+    pub(super) fn reload(&mut self, tree: zooid_tree::DataTree, sessions: Vec<(i64, i32)>) {
+        self.fail_pending();
+        let last = tree.last_zxid();
+        *self.shared.tree.write() = tree;
+        let old: Vec<i64> = self.sessions.iter().map(|s| s.id).collect();
+        for id in old {
+            self.sessions.remove(id);
+        }
+        let now = self.mono_ms();
+        for (id, timeout) in sessions {
+            self.sessions.add(id, timeout, now);
+        }
+        self.closing.clear();
+        self.prep.reset();
+        self.next_zxid = last + 1;
+        self.shared
+            .session_count
+            .store(self.sessions.len(), Ordering::Relaxed);
+        tracing::info!("state reloaded at {last:#x}");
     }
 
     /// A follower's tick: tell the leader which sessions are alive here.
