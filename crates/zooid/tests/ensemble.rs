@@ -28,13 +28,20 @@ struct Ensemble {
 
 impl Ensemble {
     fn start(n: usize) -> Ensemble {
+        Ensemble::start_with_observers(n, 0)
+    }
+
+    /// `voters` participants, then `observers` observers.
+    fn start_with_observers(voters: usize, observers: usize) -> Ensemble {
+        let n = voters + observers;
         let ports: Vec<(u16, u16, u16)> = (0..n)
             .map(|_| (free_port(), free_port(), free_port()))
             .collect();
         let mut extra = String::from("tickTime=200\ninitLimit=10\nsyncLimit=5\n");
         for (i, (client, quorum, election)) in ports.iter().enumerate() {
+            let role = if i >= voters { ":observer" } else { "" };
             extra.push_str(&format!(
-                "server.{}=127.0.0.1:{quorum}:{election};127.0.0.1:{client}\n",
+                "server.{}=127.0.0.1:{quorum}:{election}{role};127.0.0.1:{client}\n",
                 i + 1
             ));
         }
@@ -86,7 +93,7 @@ impl Ensemble {
                 .filter(|m| matches!(m.as_deref(), Some("leader" | "follower")))
                 .count();
             if let Some(l) = modes.iter().position(|m| m.as_deref() == Some("leader")) {
-                if serving * 2 > self.members.len() {
+                if serving * 2 > self.voters() {
                     return l;
                 }
             }
@@ -101,6 +108,13 @@ impl Ensemble {
             "no leader within {within:?}; logs:\n{}",
             logs.join("\n-----\n")
         );
+    }
+
+    fn voters(&self) -> usize {
+        self.extra
+            .lines()
+            .filter(|l| l.starts_with("server.") && !l.contains(":observer"))
+            .count()
     }
 
     fn proc(&self, i: usize) -> &ZooidProcess {
@@ -358,4 +372,65 @@ fn a_stopped_leader_is_replaced_and_rejoins_as_follower() {
     let seen = rt.block_on(children_via(&e, leader));
     assert!(seen.contains("one") && seen.contains("two"), "{seen:?}");
     let _ = &mut e;
+}
+
+#[test]
+fn five_servers_survive_two_failures() {
+    let mut e = Ensemble::start(5);
+    let leader = e.wait_leader(Duration::from_secs(30));
+    let rt = common::runtime(2);
+    rt.block_on(create_via(&e, (leader + 1) % 5, "/five"));
+    // Two down, the leader among them: three still make a quorum.
+    e.kill(leader);
+    e.kill((leader + 2) % 5);
+    let new_leader = e.wait_leader(Duration::from_secs(30));
+    let up: Vec<usize> = (0..5)
+        .filter(|i| *i != leader && *i != (leader + 2) % 5)
+        .collect();
+    rt.block_on(create_via(&e, up[0], "/after"));
+    for i in &up {
+        let seen = rt.block_on(children_via(&e, *i));
+        assert!(
+            seen.contains("five") && seen.contains("after"),
+            "server {i}: {seen:?}"
+        );
+    }
+    assert!(up.contains(&new_leader));
+}
+
+#[test]
+fn an_observer_serves_reads_and_forwards_writes_without_voting() {
+    let mut e = Ensemble::start_with_observers(3, 1);
+    let leader = e.wait_leader(Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while e.mode(3).as_deref() != Some("observer") {
+        assert!(
+            Instant::now() < deadline,
+            "observer never synced: {:?}",
+            e.mode(3)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let rt = common::runtime(2);
+    rt.block_on(create_via(&e, 3, "/from-observer"));
+    rt.block_on(create_via(&e, leader, "/from-leader"));
+    let seen = rt.block_on(children_via(&e, 3));
+    assert!(
+        seen.contains("from-observer") && seen.contains("from-leader"),
+        "{seen:?}"
+    );
+    // The observer does not count: with two voters down there is no quorum, even
+    // though the leader and the observer still talk.
+    let voters_down: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    for v in &voters_down {
+        e.kill(*v);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while e.mode(leader).as_deref() == Some("leader") {
+        assert!(
+            Instant::now() < deadline,
+            "leader kept leading without a quorum"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
