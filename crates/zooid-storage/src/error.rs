@@ -20,6 +20,14 @@ pub enum StorageError {
         offset: u64,
         reason: String,
     },
+    /// Damage in bytes that came from no file (a snapshot a leader sent over the
+    /// network), named by what they are.
+    #[error("{stream}: corrupt at offset {offset}: {reason}")]
+    CorruptStream {
+        stream: &'static str,
+        offset: u64,
+        reason: String,
+    },
     #[error("{file}: bad magic number {found:#010x}, expected {expected:#010x}")]
     BadMagic {
         file: PathBuf,

@@ -5,6 +5,8 @@
 //!   finds the end of the valid data and tells a torn tail from corruption, truncation.
 //! - [`snap`]: snapshots (`version-2/snapshot.<zxid>[.gz|.snappy]`): atomic writer,
 //!   checksum-validating reader, the choice of the newest valid ones.
+//!   The same body without header and checksums is the snapshot a leader sends a
+//!   learner after SNAP ([`snap::sync`]).
 //! - [`purge`]: `PurgeTxnLog`: keep the newest N snapshots and the logs they need.
 //! - [`epoch`]: `currentEpoch` / `acceptedEpoch`, written atomically and durably.
 //! - [`dump`]: human-readable and JSON dumps of a log file or a snapshot.
@@ -28,5 +30,6 @@ pub use log::{
     estimate_txns_after, read_from, truncate_tail, LogEntry, Tail, TxnLogReader, TxnLogWriter,
 };
 pub use snap::{
-    find_valid_snapshots, read_snapshot, write_snapshot, SnapNode, Snapshot, ZxidDigest,
+    decode_sync_snapshot, encode_sync_snapshot, find_valid_snapshots, read_snapshot,
+    read_sync_snapshot, write_snapshot, SnapNode, Snapshot, SyncSnapshot, ZxidDigest,
 };

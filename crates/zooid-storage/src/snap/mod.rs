@@ -20,6 +20,9 @@
 //! lastZxid  = long zxid seal                   ; serializeLastProcessedZxid (3.9+)
 //! ```
 //!
+//! `sessions tree` is the body a leader also sends a learner after SNAP, without the
+//! header and seals ([`sync`]); `body.rs` reads and writes it for both.
+//!
 //! Sources: `FileSnap.serialize`/`deserialize`, `SnapStream`, `SerializeUtils.
 //! serializeSnapshot`, `DataTree.serialize`/`serializeNode`/`serializeZxidDigest`,
 //! `ReferenceCountedACLCache.serialize`, `DataNode.serialize`.
@@ -30,9 +33,12 @@
 //! `zookeeper.digest.enabled=false`) leaves exactly 21 bytes after the first seal; we
 //! recognise that by size, where ZooKeeper would misread it as a digest.
 
+mod body;
 mod stream;
+pub mod sync;
 
 pub use stream::Compression;
+pub use sync::{decode_sync_snapshot, encode_sync_snapshot, read_sync_snapshot, SyncSnapshot};
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
@@ -43,6 +49,7 @@ use zooid_proto::{Acl, FileHeader, JuteWrite, Reader, Record, StatPersisted};
 
 use crate::files::{self, SNAPSHOT_PREFIX};
 use crate::StorageError;
+use body::{BodyReader, Origin};
 use stream::{Checked, CheckedWriter, SNAPPY_MAGIC};
 
 /// `FileSnap.SNAP_MAGIC`.
@@ -53,8 +60,6 @@ pub const SNAP_VERSION: i32 = 2;
 pub const SNAP_DBID: i64 = -1;
 /// The digest version ZooKeeper 3.6+ writes (`DigestCalculator.DIGEST_VERSION`).
 pub const DIGEST_VERSION: i32 = 2;
-/// Bytes of a `StatPersisted`.
-const STAT_LEN: usize = 60;
 /// At most this much after the tree's seal is read (a digest and a lastZxid section
 /// take 54 bytes); ZooKeeper ignores whatever follows the sections it knows.
 const TRAILER_MAX: u64 = 4096;
@@ -210,34 +215,12 @@ fn write_file(
         dbid: SNAP_DBID,
     }
     .encode(&mut buf);
-    buf.write_i32(sessions.len() as i32);
-    for (id, timeout) in sessions {
-        buf.write_i64(*id);
-        buf.write_i32(*timeout);
-    }
-    buf.write_i32(acls.len() as i32);
-    for (index, list) in acls {
-        buf.write_i64(*index);
-        buf.write_vec(list, |w, a| a.encode(w));
-    }
-    let mut order = DepthFirst::default();
-    for n in nodes {
-        order.check(&n.path)?;
-        buf.write_string(&n.path);
-        buf.write_buffer(&n.data);
-        buf.write_i64(n.acl);
-        n.stat.encode(&mut buf);
-        if buf.len() >= 64 * 1024 {
-            w.write_all(&buf).map_err(StorageError::io(tmp))?;
-            buf.clear();
-        }
-    }
-    if !order.saw_root {
-        return Err(StorageError::Invalid(
-            "a snapshot needs the root node".into(),
-        ));
-    }
-    buf.write_string("/");
+    let mut drain = |buf: &mut Vec<u8>| {
+        w.write_all(buf).map_err(StorageError::io(tmp))?;
+        buf.clear();
+        Ok(())
+    };
+    body::write_body(&mut buf, sessions, acls, nodes, &mut drain)?;
     w.write_all(&buf).map_err(StorageError::io(tmp))?;
     seal(&mut w).map_err(StorageError::io(tmp))?;
     let d = digest().unwrap_or(ZxidDigest {
@@ -276,43 +259,6 @@ fn seal<W: Write>(w: &mut CheckedWriter<W>) -> io::Result<()> {
     w.write_all(&b)
 }
 
-/// Checks that paths come depth-first from the root with O(depth) memory: each node's
-/// parent must be on the stack of the current node's ancestors.
-#[derive(Default)]
-struct DepthFirst {
-    stack: Vec<String>,
-    saw_root: bool,
-}
-
-impl DepthFirst {
-    fn check(&mut self, path: &str) -> Result<(), StorageError> {
-        if !self.saw_root {
-            if !path.is_empty() {
-                return Err(StorageError::Invalid(format!(
-                    "the first snapshot node must be the root \"\", not {path:?}"
-                )));
-            }
-            self.saw_root = true;
-            self.stack.push(String::new());
-            return Ok(());
-        }
-        let parent = match path.rfind('/') {
-            Some(i) if path.len() > 1 && !path.ends_with('/') => &path[..i],
-            _ => return Err(StorageError::Invalid(format!("bad snapshot path {path:?}"))),
-        };
-        while self.stack.last().is_some_and(|top| top != parent) {
-            self.stack.pop();
-        }
-        if self.stack.is_empty() {
-            return Err(StorageError::Invalid(format!(
-                "snapshot node {path:?} does not follow its parent depth-first"
-            )));
-        }
-        self.stack.push(path.to_owned());
-        Ok(())
-    }
-}
-
 // ---------------------------------------------------------------------------- reading
 
 /// Reads and validates a whole snapshot: magic, the tree's checksum, the optional
@@ -322,7 +268,7 @@ impl DepthFirst {
 pub fn read_snapshot(path: &Path) -> Result<Snapshot, StorageError> {
     let mut nodes = Vec::new();
     let mut snap = read_snapshot_streaming(path, &mut |n| nodes.push(n))?;
-    check_parents(path, &nodes)?;
+    body::check_parents(Origin::File(path), &nodes)?;
     snap.nodes = nodes;
     Ok(snap)
 }
@@ -338,21 +284,21 @@ pub fn read_snapshot_streaming(
     let raw = stream::open(path).map_err(StorageError::io(path))?;
     let mut r = SnapReader {
         path,
-        r: Checked::new(raw),
+        b: BodyReader::new(Origin::File(path), Checked::new(raw), None),
     };
     r.read(node)
 }
 
 struct SnapReader<'p> {
     path: &'p Path,
-    r: Checked<Box<dyn Read>>,
+    b: BodyReader<'p, Box<dyn Read>>,
 }
 
 impl SnapReader<'_> {
     fn read(&mut self, node: &mut dyn FnMut(SnapNode)) -> Result<Snapshot, StorageError> {
-        let magic = self.i32()?;
-        let _version = self.i32()?;
-        let _dbid = self.i64()?;
+        let magic = self.b.i32()?;
+        let _version = self.b.i32()?;
+        let _dbid = self.b.i64()?;
         if magic != SNAP_MAGIC {
             return Err(StorageError::BadMagic {
                 file: self.path.to_path_buf(),
@@ -360,42 +306,7 @@ impl SnapReader<'_> {
                 expected: SNAP_MAGIC,
             });
         }
-        let count = self.count("session count")?;
-        let mut sessions = Vec::with_capacity(count.min(4096));
-        for _ in 0..count {
-            sessions.push((self.i64()?, self.i32()?));
-        }
-        let count = self.count("ACL table size")?;
-        let mut acls = Vec::with_capacity(count.min(4096));
-        for _ in 0..count {
-            let index = self.i64()?;
-            let n = self.count("ACL list length")?;
-            let mut list = Vec::with_capacity(n.min(64));
-            for _ in 0..n {
-                let perms = self.i32()?;
-                let scheme = self.string()?;
-                let id = self.string()?;
-                list.push(Acl::new(perms, &scheme, &id));
-            }
-            acls.push((index, list));
-        }
-        loop {
-            let path = self.string()?;
-            if path == "/" {
-                break;
-            }
-            let data = Bytes::from(self.buffer()?);
-            let acl = self.i64()?;
-            let mut stat = [0u8; STAT_LEN];
-            self.exact(&mut stat)?;
-            let stat = StatPersisted::from_bytes(&stat).expect("60 bytes hold a StatPersisted");
-            node(SnapNode {
-                path,
-                data,
-                acl,
-                stat,
-            });
-        }
+        let (sessions, acls) = self.b.read_body(node)?;
         self.check_seal("the tree")?;
         let (digest, last_processed_zxid) = self.trailer()?;
         Ok(Snapshot {
@@ -407,67 +318,12 @@ impl SnapReader<'_> {
         })
     }
 
-    fn corrupt(&self, reason: impl Into<String>) -> StorageError {
-        StorageError::corrupt(self.path, self.r.pos(), reason)
-    }
-
-    fn exact(&mut self, buf: &mut [u8]) -> Result<(), StorageError> {
-        let at = self.r.pos();
-        self.r.read_exact(buf).map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => {
-                StorageError::corrupt(self.path, at, "the snapshot ends early")
-            }
-            io::ErrorKind::InvalidData => StorageError::corrupt(self.path, at, e.to_string()),
-            _ => StorageError::io(self.path)(e),
-        })
-    }
-
-    fn i32(&mut self) -> Result<i32, StorageError> {
-        let mut b = [0u8; 4];
-        self.exact(&mut b)?;
-        Ok(i32::from_be_bytes(b))
-    }
-
-    fn i64(&mut self) -> Result<i64, StorageError> {
-        let mut b = [0u8; 8];
-        self.exact(&mut b)?;
-        Ok(i64::from_be_bytes(b))
-    }
-
-    /// A count or length: -1 (null) is 0, other negatives are corruption.
-    fn count(&mut self, what: &str) -> Result<usize, StorageError> {
-        match self.i32()? {
-            -1 => Ok(0),
-            n if n < 0 => Err(self.corrupt(format!("negative {what} {n}"))),
-            n => Ok(n as usize),
-        }
-    }
-
-    fn buffer(&mut self) -> Result<Vec<u8>, StorageError> {
-        let n = self.count("buffer length")?;
-        let at = self.r.pos();
-        self.r.read_vec(n).map_err(|e| match e.kind() {
-            io::ErrorKind::UnexpectedEof => self.corrupt("the snapshot ends early"),
-            io::ErrorKind::InvalidData => StorageError::corrupt(self.path, at, e.to_string()),
-            _ => StorageError::io(self.path)(e),
-        })
-    }
-
-    /// Java's `new String(bytes, UTF_8)`: malformed UTF-8 becomes U+FFFD.
-    fn string(&mut self) -> Result<String, StorageError> {
-        let v = self.buffer()?;
-        Ok(match String::from_utf8(v) {
-            Ok(s) => s,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        })
-    }
-
     /// `SnapStream.checkSealIntegrity`.
     fn check_seal(&mut self, what: &str) -> Result<(), StorageError> {
-        let expected = self.r.checksum();
-        let at = self.r.pos();
-        let found = self.i64()?;
-        let _slash = self.string()?;
+        let expected = self.b.r.checksum();
+        let at = self.b.r.pos();
+        let found = self.b.i64()?;
+        let _slash = self.b.string()?;
         if found != expected {
             return Err(StorageError::corrupt(
                 self.path,
@@ -480,10 +336,10 @@ impl SnapReader<'_> {
 
     /// The optional digest and lastProcessedZxid sections (see the module doc).
     fn trailer(&mut self) -> Result<(Option<ZxidDigest>, Option<i64>), StorageError> {
-        let base = self.r.pos();
-        let mut sum = self.r.hasher();
+        let base = self.b.r.pos();
+        let mut sum = self.b.r.hasher();
         let mut rest = Vec::new();
-        (&mut self.r)
+        (&mut self.b.r)
             .take(TRAILER_MAX)
             .read_to_end(&mut rest)
             .map_err(StorageError::io(self.path))?;
@@ -590,33 +446,6 @@ impl Trailer<'_> {
         sum.write_slice(&self.rest[to..to + r.position()]);
         Ok(to + r.position())
     }
-}
-
-/// `DataTree.deserialize`'s rule: every node but the root has its parent before it.
-fn check_parents(path: &Path, nodes: &[SnapNode]) -> Result<(), StorageError> {
-    let mut seen = std::collections::HashSet::with_capacity(nodes.len());
-    for (i, n) in nodes.iter().enumerate() {
-        let ok = match n.path.rfind('/') {
-            None => n.path.is_empty(),
-            Some(slash) => seen.contains(&n.path[..slash]),
-        };
-        if !ok {
-            return Err(StorageError::corrupt(
-                path,
-                0,
-                format!("node #{i} {:?}: its parent is not before it", n.path),
-            ));
-        }
-        seen.insert(n.path.as_str());
-    }
-    if !seen.contains("") {
-        return Err(StorageError::corrupt(
-            path,
-            0,
-            "the snapshot has no root node",
-        ));
-    }
-    Ok(())
 }
 
 // ------------------------------------------------------------------------- choosing
