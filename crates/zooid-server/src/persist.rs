@@ -70,6 +70,8 @@ pub enum RecoveryError {
     Gap { after: i64, first: i64 },
     #[error("{0} thread panicked")]
     Panicked(&'static str),
+    #[error("the leader's snapshot does not rebuild a tree: {0}")]
+    BadSyncSnapshot(String),
 }
 
 /// Loads the newest valid snapshot, replays the logs after it, cuts a torn tail, drops
@@ -268,6 +270,71 @@ fn node_of(data: bytes::Bytes, acl: i64, stat: zooid_proto::StatPersisted) -> No
         acl,
         stat,
         children: Default::default(),
+    }
+}
+
+/// The snapshot a leader sends a learner after SNAP (`ZKDatabase.serializeSnapshot`):
+/// `sessions` and the whole of `tree`, which nobody may change meanwhile. The quorum
+/// transport writes the "BenWasHere" signature after it.
+pub fn sync_snapshot_bytes(tree: &DataTree, sessions: &[(i64, i32)]) -> Vec<u8> {
+    let acls: Vec<(i64, Vec<zooid_proto::Acl>)> =
+        tree.acls.entries().map(|(i, l)| (i, l.to_vec())).collect();
+    let nodes = TreeNodes {
+        tree,
+        cursor: zooid_tree::WalkCursor::from_root(),
+        buf: Default::default(),
+    };
+    let mut out = Vec::new();
+    snap::encode_sync_snapshot(sessions, &acls, nodes, &mut out)
+        .expect("a tree's walk is depth-first from its root");
+    out
+}
+
+/// A learner's side of [`sync_snapshot_bytes`] (`Learner.syncWithLeader` on SNAP): the
+/// tree as of `zxid` (the SNAP packet's) and the sessions, sorted by id, a repeated id
+/// keeping its last timeout as the learner's session map does. The bytes come from the
+/// network: damage is an error, never a panic.
+pub fn tree_from_sync_snapshot(
+    bytes: &[u8],
+    extended_types: bool,
+    zxid: i64,
+) -> Result<(DataTree, Vec<(i64, i32)>), RecoveryError> {
+    // A node takes 76 bytes at least: this hint never reserves more than the bytes hold.
+    let mut builder = zooid_tree::TreeBuilder::new(extended_types, bytes.len() / 100);
+    let mut built: Result<(), String> = Ok(());
+    let head = snap::read_sync_snapshot(bytes, &mut |n| {
+        if built.is_ok() {
+            built = builder.add(n.path, node_of(n.data, n.acl, n.stat));
+        }
+    })?;
+    built.map_err(RecoveryError::BadSyncSnapshot)?;
+    let tree = builder
+        .finish(head.acls, zxid)
+        .map_err(RecoveryError::BadSyncSnapshot)?;
+    let sessions: BTreeMap<i64, i32> = head.sessions.into_iter().collect();
+    Ok((tree, sessions.into_iter().collect()))
+}
+
+/// Nodes walked from a tree a batch at a time, so a sync snapshot is encoded without
+/// first copying every path.
+struct TreeNodes<'a> {
+    tree: &'a DataTree,
+    cursor: zooid_tree::WalkCursor,
+    buf: std::collections::VecDeque<SnapNode>,
+}
+
+impl Iterator for TreeNodes<'_> {
+    type Item = SnapNode;
+
+    fn next(&mut self) -> Option<SnapNode> {
+        if self.buf.is_empty() && !self.cursor.is_done() {
+            let buf = &mut self.buf;
+            self.tree
+                .walk_step(&mut self.cursor, SNAPSHOT_STEP_NODES, |p, n| {
+                    buf.push_back(snap_node(p, n))
+                });
+        }
+        self.buf.pop_front()
     }
 }
 
@@ -764,4 +831,95 @@ pub fn repair_log(dir: &Path) -> Result<Repair, StorageError> {
         removed: Vec::new(),
         last_zxid,
     })
+}
+
+#[cfg(test)]
+mod sync_snapshot_tests {
+    use super::*;
+
+    /// The stream ZooKeeper 3.8 wrote for a known tree (see zooid-storage's
+    /// `testdata/zk38-sync`), and the zxid of its last change.
+    fn golden() -> Vec<u8> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../zooid-storage/testdata/zk38-sync/sync-snapshot.bin");
+        std::fs::read(path).unwrap()
+    }
+    const GOLDEN_ZXID: i64 = 0x10000000e;
+
+    /// Every node with its resolved ACL, sorted by path.
+    fn contents(t: &DataTree) -> Vec<String> {
+        let mut v = Vec::new();
+        t.walk(|p, n| {
+            let acl: Vec<String> = t
+                .acl_of(n)
+                .iter()
+                .map(|a| format!("{} {}:{}", a.perms, a.id.scheme, a.id.id))
+                .collect();
+            v.push(format!("{p:?} {:?} {acl:?} {:?}", n.data, n.stat));
+        });
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn zookeepers_stream_builds_its_tree_and_our_bytes_build_it_again() {
+        let (tree, sessions) = tree_from_sync_snapshot(&golden(), true, GOLDEN_ZXID).unwrap();
+        assert_eq!(
+            sessions,
+            [
+                (0x100001b4bc20000, 30000),
+                (0x100001b4bc20001, 4000),
+                (0x200007f00000005, 40000)
+            ]
+        );
+        // ZooKeeper's count: 15 nodes, the root counted twice.
+        assert_eq!(tree.node_count(), 16);
+        assert_eq!(tree.last_zxid(), GOLDEN_ZXID);
+        assert_eq!(tree.digest(), tree.full_digest());
+        assert_eq!(tree.get("/app").unwrap().data.as_ref(), b"world");
+        let eph: Vec<&String> = tree.ephemerals_of(0x100001b4bc20001).collect();
+        assert_eq!(eph, ["/app/seq-0000000001", "/locks/lock-0000000007"]);
+        assert!(tree.containers().contains("/container"));
+        assert!(tree.ttls().contains("/ttl"));
+        let acl = tree.acl_of(tree.get("/app/child2").unwrap());
+        assert_eq!(acl[0].id.id, "user:smGaoVKd/cQkjm7b88GyorAUz20=");
+        assert_eq!(
+            tree.children("/app").unwrap().len(),
+            5,
+            "child1 child2 eph seq-0 seq-1"
+        );
+
+        let ours = sync_snapshot_bytes(&tree, &sessions);
+        let (again, sessions_again) = tree_from_sync_snapshot(&ours, true, GOLDEN_ZXID).unwrap();
+        assert_eq!(sessions_again, sessions);
+        assert_eq!(contents(&again), contents(&tree));
+        assert_eq!(again.digest(), tree.digest());
+        // Same content, so the same length: only the child order may differ from Java's
+        // (and `/locks`'s null data, written as empty, is as long).
+        assert_eq!(ours.len(), golden().len());
+    }
+
+    #[test]
+    fn damaged_streams_are_errors() {
+        let bytes = golden();
+        for len in [0, 3, 40, bytes.len() / 2, bytes.len() - 1] {
+            assert!(tree_from_sync_snapshot(&bytes[..len], false, 1).is_err());
+        }
+        // `/locks` renamed `/lockz` by hand: `/locks/lock-0000000007` comes without its
+        // parent, which only the tree builder notices.
+        let mut key = 6i32.to_be_bytes().to_vec();
+        key.extend_from_slice(b"/locks");
+        let at = bytes
+            .windows(key.len())
+            .position(|w| w == key.as_slice())
+            .unwrap();
+        let mut bad = bytes.clone();
+        bad[at + key.len() - 1] = b'z';
+        match tree_from_sync_snapshot(&bad, false, 1) {
+            Err(RecoveryError::BadSyncSnapshot(reason)) => {
+                assert!(reason.contains("unable to find parent"), "{reason}")
+            }
+            other => panic!("expected BadSyncSnapshot, got {:?}", other.map(|_| ())),
+        }
+    }
 }
