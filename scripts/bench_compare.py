@@ -5,6 +5,7 @@ the Zooid/ZooKeeper ratio. A benchmark, not a test: numbers depend on the machin
 
     python3 scripts/bench_compare.py                       # get, set, create, mixed
     python3 scripts/bench_compare.py --recovery 1000000    # restart time with N znodes
+    python3 scripts/bench_compare.py --ensemble 3          # 3-server ensembles, + failover
 
 Both servers get a fresh data directory on the same disk, fsync on (ZooKeeper's default
 forceSync=yes), and are stopped by PID at the end. ZooKeeper runs with zkServer.sh's
@@ -57,13 +58,15 @@ class Server:
             f"admin.enableServer=false\nmaxClientCnxns=0\n{extra}\n")
         self.proc: subprocess.Popen | None = None
         self.log = root / "server.log"
+        self.ensemble = False
 
     def command(self) -> list[str]:
         if self.kind == "zooid":
             return [str(ZOOID), "server", str(self.cfg)]
+        main = ("org.apache.zookeeper.server.quorum.QuorumPeerMain" if self.ensemble
+                else "org.apache.zookeeper.server.ZooKeeperServerMain")
         return ["java", f"-Xmx{self.heap}", "-Djava.net.preferIPv4Stack=true",
-                "-cp", zk_classpath(), "org.apache.zookeeper.server.ZooKeeperServerMain",
-                str(self.cfg)]
+                "-cp", zk_classpath(), main, str(self.cfg)]
 
     def start(self) -> float:
         """Starts the process; returns the instant it was spawned."""
@@ -193,6 +196,122 @@ def recovery_run(servers: list[Server], a):
         _ = t
 
 
+def four(addr: str, cmd: str) -> str:
+    host, port = addr.split(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2) as s:
+            s.sendall(cmd.encode())
+            out = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    return out.decode(errors="replace")
+                out += chunk
+    except OSError:
+        return ""
+
+
+def mode(addr: str) -> str:
+    m = re.search(r"Mode: (\w+)", four(addr, "srvr"))
+    return m.group(1) if m else ""
+
+
+def make_ensemble(kind: str, base: Path, n: int, heap: str) -> list[Server]:
+    ports = [(free_port(), free_port()) for _ in range(n)]
+    lines = "".join(f"server.{i + 1}=127.0.0.1:{q}:{e}\n" for i, (q, e) in enumerate(ports))
+    members = []
+    for i in range(n):
+        extra = f"initLimit=10\nsyncLimit=5\n{lines}"
+        s = Server(kind, base / f"{kind}{i + 1}", heap, extra)
+        (s.data / "myid").write_text(f"{i + 1}\n")
+        s.ensemble = True
+        members.append(s)
+    return members
+
+
+def wait_ensemble(members: list[Server], timeout: float, all_serving: bool = True) -> int:
+    """The leader's index once every running member (or a quorum) serves."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        modes = [mode(m.addr) if m.proc else "" for m in members]
+        serving = sum(1 for x in modes if x in ("leader", "follower"))
+        need = sum(1 for m in members if m.proc) if all_serving else len(members) // 2 + 1
+        if "leader" in modes and serving >= need:
+            return modes.index("leader")
+        time.sleep(0.02)
+    raise TimeoutError("no leader")
+
+
+def try_create(addr: str, path: str) -> bool:
+    """One session handshake + create(path); True when it answers OK."""
+    host, port = addr.split(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2) as s:
+            s.settimeout(2)
+            s.sendall(frame(struct.pack(">iqiqi", 0, 0, 30000, 0, 16) + b"\0" * 16 + b"\0"))
+            recv_frame(s)
+            p = path.encode()
+            acl = struct.pack(">i", 1) + struct.pack(">i", 31) + struct.pack(">i", 5) + b"world" + struct.pack(">i", 6) + b"anyone"
+            body = struct.pack(">ii", 1, 1) + struct.pack(">i", len(p)) + p + struct.pack(">i", 0) + acl + struct.pack(">i", 0)
+            s.sendall(frame(body))
+            while True:
+                r = recv_frame(s)
+                xid, _zxid, err = struct.unpack(">iqi", r[:16])
+                if xid == 1:
+                    return err in (0, -110)
+    except OSError:
+        return False
+
+
+def ensemble_runs(base: Path, a):
+    kinds = {"zooid": make_ensemble("zooid", base, a.ensemble, a.zk_heap),
+             "zookeeper": make_ensemble("zookeeper", base, a.ensemble, a.zk_heap)}
+    results = {}
+    for kind, members in kinds.items():
+        for m in members:
+            m.start()
+        leader = wait_ensemble(members, 120)
+        connect = ",".join(m.addr for m in members)
+        print(f"{kind}: {len(members)} servers, leader is server {leader + 1}")
+        for w in a.workloads.split(","):
+            r = bench(connect, w, a)
+            results[(kind, w)] = r
+            lat = r["latency_ms"]
+            print(f"{w:10} {kind:10} {r['ops_per_sec']:10.0f} {lat['p50']:8.3f} "
+                  f"{lat['p99']:8.3f} {lat['p999']:9.3f} {lat['max']:8.3f}")
+        print(f"RSS {kind}: " + ", ".join(f"{m.rss_mb():.0f}" for m in members) + " MB")
+        # Failover: SIGKILL the leader, time until a write through a survivor succeeds.
+        times = []
+        for round_ in range(a.failovers):
+            leader = wait_ensemble(members, 120)
+            survivor = members[(leader + 1) % len(members)]
+            t0 = time.monotonic()
+            members[leader].stop(sig_kill=True)
+            n = 0
+            while not try_create(survivor.addr, f"/failover-{round_}-{n}"):
+                n += 1
+                time.sleep(0.005)
+                if time.monotonic() - t0 > 120:
+                    raise TimeoutError("no write after the leader was killed")
+            times.append(time.monotonic() - t0)
+            members[leader].start()
+            wait_ensemble(members, 120)
+        print(f"{kind}: leader SIGKILL to first successful write: "
+              + ", ".join(f"{t * 1000:.0f} ms" for t in times))
+        results[(kind, "failover")] = times
+        for m in members:
+            m.stop()
+    for w in a.workloads.split(","):
+        z, k = results[("zooid", w)], results[("zookeeper", w)]
+        print(f"{w:10} {'ratio':10} {z['ops_per_sec'] / k['ops_per_sec']:10.2f}x "
+              f"p99 {k['latency_ms']['p99'] / max(z['latency_ms']['p99'], 1e-9):.2f}x lower")
+    zf, kf = results[("zooid", "failover")], results[("zookeeper", "failover")]
+    if zf and kf:
+        print(f"failover median: zooid {sorted(zf)[len(zf) // 2] * 1000:.0f} ms, "
+              f"zookeeper {sorted(kf)[len(kf) // 2] * 1000:.0f} ms")
+    return kinds
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workloads", default="get,set,create,mixed")
@@ -203,10 +322,24 @@ def main():
     ap.add_argument("--recovery", type=int, default=0, help="znodes for the restart-time run")
     ap.add_argument("--zk-heap", default="2g")
     ap.add_argument("--dir", default=None, help="where the data dirs go (default: a temp dir)")
+    ap.add_argument("--ensemble", type=int, default=0, help="servers per ensemble (3, 5)")
+    ap.add_argument("--failovers", type=int, default=3, help="leader kills per ensemble")
     a = ap.parse_args()
     if not ZOOID.exists():
         sys.exit(f"build first: cargo build --release -p zooid ({ZOOID} missing)")
     base = Path(a.dir or tempfile.mkdtemp(prefix="zooid-bench-"))
+    if a.ensemble:
+        kinds = {}
+        try:
+            kinds = ensemble_runs(base, a)
+        finally:
+            for members in kinds.values():
+                for m in members:
+                    m.stop(sig_kill=True)
+            subprocess.run(["pkill", "-9", "-f", str(base)], check=False)
+            if not a.dir:
+                shutil.rmtree(base, ignore_errors=True)
+        return
     servers = [Server("zooid", base / "zooid", a.zk_heap), Server("zookeeper", base / "zookeeper", a.zk_heap)]
     try:
         if a.recovery:

@@ -68,10 +68,6 @@ impl Upstream for ZabUpstream {
     }
 }
 
-/// Txns kept in memory for DIFF (`zookeeper.commitLogCount` is 500; more here, so that
-/// a restarted follower is synced by DIFF while SNAP is not done).
-const COMMITTED_LOG: usize = 100_000;
-
 /// The ensemble as Zab and the transport see it, from the configuration.
 pub fn zab_config(config: &Config) -> Option<ZabConfig> {
     let me = config.server_id? as i64;
@@ -90,7 +86,7 @@ pub fn zab_config(config: &Config) -> Option<ZabConfig> {
     c.tick_ms = config.tick_time_ms as u64;
     c.init_limit = config.init_limit.max(1) as u64;
     c.sync_limit = config.sync_limit.max(1) as u64;
-    c.committed_log_len = COMMITTED_LOG;
+    c.committed_log_len = config.commit_log_count.max(1) as usize;
     Some(c)
 }
 
@@ -306,18 +302,8 @@ impl Driver {
                 }
                 self.reload(&format!("log truncated after {zxid:#x}"));
             }
-            Action::InstallSnapshot { zxid, .. } => {
-                tracing::error!(
-                    "the leader sent a snapshot at {zxid:#x}; SNAP sync is not supported yet"
-                );
-                std::process::exit(4);
-            }
-            Action::SendSnapshot { to, zxid } => {
-                tracing::error!(
-                    "server {to} needs a snapshot at {zxid:#x}, which is not supported yet"
-                );
-                self.transport.disconnect(to);
-            }
+            Action::InstallSnapshot { zxid, data } => self.install_snapshot(zxid, &data),
+            Action::SendSnapshot { to, zxid } => self.send_snapshot(to, zxid),
             Action::RoleChanged(role) => self.role_changed(role),
             Action::LearnerPing { data, .. } => {
                 if let Ok(touches) = decode_touches(&data) {
@@ -337,6 +323,85 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// SNAP: the leader's state replaces ours. It is made durable first (the log cut
+    /// after it, a snapshot file at its zxid), then handed to the core.
+    fn install_snapshot(&mut self, zxid: i64, data: &[u8]) {
+        let ext = self.shared.config.extended_types_enabled;
+        let (tree, sessions) = match crate::persist::tree_from_sync_snapshot(data, ext, zxid) {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::error!("the leader's snapshot does not load: {e}; exiting");
+                std::process::exit(2);
+            }
+        };
+        if let Err(e) = self.log.truncate_after(zxid) {
+            tracing::error!("{e}; exiting");
+            std::process::exit(2);
+        }
+        let path = self
+            .shared
+            .config
+            .snap_dir()
+            .join(zooid_storage::files::snapshot_name(zxid));
+        if let Err(e) = crate::persist::write_tree_snapshot(&tree, &sessions, &path) {
+            tracing::error!("cannot write the leader's snapshot: {e}; exiting");
+            std::process::exit(2);
+        }
+        tracing::info!(
+            "installed the leader's snapshot at {zxid:#x} ({} nodes)",
+            tree.node_count()
+        );
+        let _ = self.core_events.send(Durable::Reload {
+            tree: Box::new(tree),
+            sessions,
+        });
+    }
+
+    /// SNAP for a learner: our state at `zxid`, once the core has applied up to it.
+    fn send_snapshot(&mut self, to: i64, zxid: i64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let applied = self.shared.tree.read().last_zxid();
+            if applied >= zxid {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                tracing::error!("the core did not reach {zxid:#x} for a snapshot to {to}");
+                self.transport.disconnect(to);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let sessions: Vec<(i64, i32)> = self
+            .shared
+            .sessions
+            .lock()
+            .values()
+            .map(|s| (s.id, s.timeout_ms))
+            .collect();
+        let data = {
+            let tree = self.shared.tree.read();
+            if tree.last_zxid() != zxid {
+                tracing::error!(
+                    "snapshot for {to} wanted at {zxid:#x}, tree is at {:#x}",
+                    tree.last_zxid()
+                );
+            }
+            crate::persist::sync_snapshot_bytes(&tree, &sessions)
+        };
+        tracing::info!(
+            "sending server {to} a snapshot at {zxid:#x} ({} bytes)",
+            data.len()
+        );
+        self.transport.send(
+            to,
+            zooid_zab::Message::Quorum(zooid_zab::Packet::Snap {
+                zxid,
+                data: data.into(),
+            }),
+        );
     }
 
     /// Rebuilds the state from the disk and hands it to the core.
@@ -408,7 +473,7 @@ pub fn durable_state(
             zxid: z,
             data: data.into(),
         });
-        if tail.len() > COMMITTED_LOG {
+        if tail.len() > config.commit_log_count.max(1) as usize {
             base = tail.pop_front().map_or(base, |e| e.zxid);
         }
     }

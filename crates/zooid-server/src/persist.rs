@@ -401,7 +401,7 @@ fn replay(
 }
 
 /// Writes a snapshot of a tree nobody else is using (recovery).
-fn write_tree_snapshot(
+pub(crate) fn write_tree_snapshot(
     tree: &DataTree,
     sessions: &[(i64, i32)],
     path: &Path,

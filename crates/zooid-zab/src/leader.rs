@@ -462,10 +462,11 @@ impl Zab {
                 return;
             }
             self.leader().outstanding.pop_first();
+            let i = self.log.partition_point(|e| e.zxid < z);
             let entry = self
                 .log
-                .iter()
-                .find(|e| e.zxid == z)
+                .get(i)
+                .filter(|e| e.zxid == z)
                 .cloned()
                 .expect("an outstanding proposal is in the log window");
             let targets: Vec<(Sid, bool)> = self

@@ -7,6 +7,10 @@ use std::collections::VecDeque;
 use crate::zab::{State, Zab};
 use crate::{epoch_of, Config, Entry, Packet, Sid, Zxid};
 
+/// How long a learner waits before connecting again to a leader that refused it
+/// (ZooKeeper's `leaderConnectDelayDuringRetryMs`).
+const LEADER_CONNECT_RETRY_MS: u64 = 100;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     WaitLeaderInfo,
@@ -278,7 +282,8 @@ impl Zab {
     /// the role.
     pub(crate) fn learner_peer_down(&mut self) {
         if self.learner_ref().phase == Phase::WaitLeaderInfo {
-            let at = self.now + (self.cfg.tick_ms / 2).max(1);
+            // `leaderConnectDelayDuringRetryMs`: 100 ms.
+            let at = self.now + (self.cfg.tick_ms / 2).clamp(1, LEADER_CONNECT_RETRY_MS);
             self.learner().retry_at = Some(at);
             return;
         }

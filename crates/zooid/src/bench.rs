@@ -29,7 +29,8 @@ pub enum Workload {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// host:port of the server.
+    /// host:port of the server; a comma-separated list spreads the sessions over an
+    /// ensemble (session i goes to server i mod n; setup and cleanup use the first).
     #[arg(long, default_value = "127.0.0.1:2181")]
     pub server: String,
     #[arg(long, value_enum, default_value = "get")]
@@ -61,7 +62,14 @@ struct Conn {
 }
 
 impl Conn {
+    /// Connects to the `n`th server of a comma-separated list (wrapping around).
+    async fn open_nth(list: &str, n: usize) -> std::io::Result<Conn> {
+        let servers: Vec<&str> = list.split(',').map(str::trim).collect();
+        Conn::open(servers[n % servers.len()]).await
+    }
+
     async fn open(addr: &str) -> std::io::Result<Conn> {
+        let addr = addr.split(',').next().unwrap_or(addr).trim();
         let s = TcpStream::connect(addr).await?;
         s.set_nodelay(true)?;
         let (rd, wr) = s.into_split();
@@ -195,12 +203,13 @@ struct SessionResult {
 
 async fn run_session(
     args: BenchArgs,
+    index: usize,
     root: String,
     n_keys: u64,
     seed: u64,
     end: Instant,
 ) -> std::io::Result<SessionResult> {
-    let mut c = Conn::open(&args.server).await?;
+    let mut c = Conn::open_nth(&args.server, index).await?;
     let data = vec![b'x'; args.size];
     let mut hist =
         Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).map_err(std::io::Error::other)?;
@@ -384,6 +393,7 @@ pub async fn run(args: BenchArgs) -> std::io::Result<()> {
         let r = root.clone();
         tasks.push(tokio::spawn(run_session(
             a,
+            s,
             r,
             n_keys,
             s as u64 * 7919,

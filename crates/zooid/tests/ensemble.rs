@@ -434,3 +434,49 @@ fn an_observer_serves_reads_and_forwards_writes_without_voting() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_follower_further_behind_than_the_leaders_log_window_gets_a_snapshot() {
+    let mut e = Ensemble::start(3);
+    let leader = e.wait_leader(Duration::from_secs(30));
+    let f = (leader + 2) % 3;
+    let rt = common::runtime(2);
+    rt.block_on(create_via(&e, leader, "/base"));
+    e.kill(f);
+    // More txns than commitLogCount (500, ZooKeeper's default): DIFF cannot cover them.
+    rt.block_on(async {
+        let c = connect(&e.addr(leader)).await;
+        let paths: Vec<String> = (0..700).map(|n| format!("/bulk{n:04}")).collect();
+        for chunk in paths.chunks(50) {
+            let pending: Vec<_> = chunk.iter().map(|p| c.create(p, b"x", OPEN)).collect();
+            for p in pending {
+                p.await.unwrap();
+            }
+        }
+    });
+    e.launch(f);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while e.mode(f).as_deref() != Some("follower") {
+        assert!(Instant::now() < deadline, "lagging server never synced");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (on_f, on_leader) =
+        rt.block_on(async { (children_via(&e, f).await, children_via(&e, leader).await) });
+    assert_eq!(on_f.len(), 702, "{} children", on_f.len());
+    assert_eq!(on_f, on_leader);
+    assert!(e
+        .proc(f)
+        .server_log()
+        .contains("installed the leader's snapshot"));
+    // It keeps up afterwards, and a restart loads the snapshot it was given.
+    rt.block_on(create_via(&e, leader, "/later"));
+    e.kill(f);
+    e.launch(f);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while e.mode(f).as_deref() != Some("follower") {
+        assert!(Instant::now() < deadline, "restarted server never synced");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let seen = rt.block_on(children_via(&e, f));
+    assert!(seen.contains("later") && seen.contains("bulk0699"));
+}

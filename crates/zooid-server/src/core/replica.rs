@@ -243,7 +243,9 @@ impl Core {
     /// follower applies it and answers the client it came from, if that is one of ours.
     pub(super) fn committed(&mut self, txn: Txn) {
         let zxid = txn.zxid();
-        if self.pipeline.iter().any(|p| p.zxid() == Some(zxid)) {
+        if self.mode == Mode::Leader && self.pipeline.iter().find_map(|p| p.zxid()) == Some(zxid) {
+            // Every txn a leader commits was prepped here (for a client of ours or a
+            // learner's): its work waits in the pipeline, in zxid order.
             self.drain(zxid);
             self.track_sessions(&txn);
             return;
