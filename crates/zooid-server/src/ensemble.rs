@@ -148,6 +148,11 @@ pub struct Driver {
     pub epoch_dir: PathBuf,
     pub started: std::time::Instant,
     pub mode: Mode,
+    /// Proposal sizes for mntr: last, min, max.
+    pub proposal_size: (i64, i64, i64),
+    /// When this server last became the active leader.
+    pub leading_since: Option<std::time::Instant>,
+    pub quorum_size: usize,
     /// Syncs waiting for the quorum's confirmation: id -> (learner, its request).
     pub syncs: std::collections::HashMap<u64, (i64, ForwardedRequest)>,
     pub next_sync: u64,
@@ -172,6 +177,11 @@ impl Driver {
             DriverMsg::Propose(txn) => {
                 let mut data = Vec::with_capacity(128);
                 encode_entry(&txn, None, &mut data);
+                let size = data.len() as i64;
+                let (last, min, max) = &mut self.proposal_size;
+                *last = size;
+                *min = if *min < 0 { size } else { (*min).min(size) };
+                *max = (*max).max(size);
                 let entry = Entry {
                     zxid: txn.zxid(),
                     data: data.into(),
@@ -194,6 +204,7 @@ impl Driver {
             DriverMsg::Tick => {
                 let now = self.now_ms();
                 self.zab.tick(now);
+                self.publish_stats();
             }
             DriverMsg::Forward(req, auth) => {
                 let leader = match self.zab.role() {
@@ -428,8 +439,32 @@ impl Driver {
         }
     }
 
+    /// The mntr values of this member (`QuorumZooKeeperServer` and its leader).
+    fn publish_stats(&mut self) {
+        let leader = self.zab.leader_stats().map(|l| crate::state::LeaderGauges {
+            learners: l.learners,
+            synced_followers: l.synced_followers,
+            synced_observers: l.synced_observers,
+            pending_syncs: l.pending_syncs,
+            uptime_ms: self
+                .leading_since
+                .map_or(0, |t| t.elapsed().as_millis() as i64),
+            proposal_size: self.proposal_size,
+        });
+        *self.shared.ensemble.lock() = Some(crate::state::EnsembleStats {
+            peer_state: self.zab.peer_state(),
+            quorum_size: self.quorum_size,
+            leader,
+        });
+    }
+
     fn role_changed(&mut self, role: Role) {
         tracing::info!("{role:?}");
+        self.leading_since = match role {
+            Role::Leading { .. } => self.leading_since.or(Some(std::time::Instant::now())),
+            _ => None,
+        };
+        self.publish_stats();
         let mode = match role {
             Role::Leading { active: true } => Mode::Leader,
             Role::Following { synced: true, .. } | Role::Observing { synced: true, .. } => {
@@ -549,6 +584,7 @@ pub async fn bind(config: Config) -> Result<crate::server::Server, crate::server
     let writer =
         zooid_storage::TxnLogWriter::open(&config.txn_log_dir(), pre_alloc, config.force_sync)?;
     let my_id = zcfg.id;
+    let quorum_size = zcfg.voters.len();
     let mut shared = Shared::with_tree(config, recovered.tree);
     shared.replica = true;
     let shared = Arc::new(shared);
@@ -613,6 +649,9 @@ pub async fn bind(config: Config) -> Result<crate::server::Server, crate::server
         mode: Mode::Down,
         syncs: Default::default(),
         next_sync: 0,
+        proposal_size: (-1, -1, -1),
+        leading_since: None,
+        quorum_size,
     };
     // The transport spawns tasks as it sends: the thread works inside the runtime.
     let rt = tokio::runtime::Handle::current();

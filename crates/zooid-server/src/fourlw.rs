@@ -453,6 +453,8 @@ pub struct Monitor {
     pub quotas: QuotaGauges,
     /// The `ServerMetrics` lines, in order (see [`metrics::lines`]).
     pub metrics: Vec<(String, String)>,
+    /// An ensemble member's values.
+    pub ensemble: Option<crate::state::EnsembleStats>,
 }
 
 /// The per-namespace quota gauge sets (`QuotaMetricsUtils`), by top-level namespace.
@@ -472,41 +474,79 @@ pub fn mntr_lines(m: &Monitor) -> Vec<(String, String)> {
     let s = &m.summary;
     let (last_size, min_size, max_size) = m.response_size;
     let int = |v: i64| v.to_string();
-    let gauges: [(&str, String); 24] = [
-        ("ephemerals_count", m.ephemerals_count.to_string()),
-        ("num_alive_connections", s.connections.to_string()),
-        ("avg_latency", java_double(avg_latency(&s.latency))),
-        ("outstanding_requests", int(s.outstanding)),
-        ("znode_count", s.node_count.to_string()),
-        ("global_sessions", m.global_sessions.to_string()),
-        // Connections refused a client certificate: Zooid has no TLS listener.
-        ("non_mtls_remote_conn_count", int(0)),
-        ("last_client_response_size", int(last_size)),
-        ("packets_sent", s.sent.to_string()),
-        ("packets_received", s.received.to_string()),
-        ("max_client_response_size", int(max_size)),
+    // `ZooKeeperServer.registerMetrics`, in registration order: the order they sit in
+    // the gauge map depends on it.
+    let mut gauges: Vec<(&str, Option<String>)> = vec![
+        ("avg_latency", Some(java_double(avg_latency(&s.latency)))),
+        ("max_latency", Some(int(s.latency.max_ms))),
+        ("min_latency", Some(int(s.latency.min_ms))),
+        ("packets_received", Some(s.received.to_string())),
+        ("packets_sent", Some(s.sent.to_string())),
+        ("num_alive_connections", Some(s.connections.to_string())),
+        ("outstanding_requests", Some(int(s.outstanding))),
+        ("uptime", Some(int(m.uptime_ms))),
+        ("znode_count", Some(s.node_count.to_string())),
+        ("watch_count", Some(m.watch_count.to_string())),
+        ("ephemerals_count", Some(m.ephemerals_count.to_string())),
+        (
+            "approximate_data_size",
+            Some(m.approximate_data_size.to_string()),
+        ),
+        ("global_sessions", Some(m.global_sessions.to_string())),
+        // Zooid's sessions are all global.
+        ("local_sessions", Some(int(0))),
+        ("open_file_descriptor_count", Some(int(m.open_fds))),
+        ("max_file_descriptor_count", Some(int(m.max_fds))),
         // Zooid has no connection throttle, so it never drops a connection at random.
-        ("connection_drop_probability", java_double(0.0)),
-        ("watch_count", m.watch_count.to_string()),
-        // Failed TLS handshakes: Zooid has no TLS listener.
-        ("auth_failed_count", int(0)),
-        ("min_latency", int(s.latency.min_ms)),
-        ("max_file_descriptor_count", int(m.max_fds)),
-        ("approximate_data_size", m.approximate_data_size.to_string()),
-        ("open_file_descriptor_count", int(m.open_fds)),
-        // A standalone server's sessions are all global.
-        ("local_sessions", int(0)),
-        ("uptime", int(m.uptime_ms)),
-        ("max_latency", int(s.latency.max_ms)),
-        // Zooid has no TLS listener.
-        ("outstanding_tls_handshake", int(0)),
-        ("min_client_response_size", int(min_size)),
-        ("non_mtls_local_conn_count", int(0)),
+        ("connection_drop_probability", Some(java_double(0.0))),
+        ("last_client_response_size", Some(int(last_size))),
+        ("max_client_response_size", Some(int(max_size))),
+        ("min_client_response_size", Some(int(min_size))),
+        // Zooid has no TLS listener: no handshakes, none failed, no mTLS connections.
+        ("outstanding_tls_handshake", Some(int(0))),
+        ("auth_failed_count", Some(int(0))),
+        ("non_mtls_remote_conn_count", Some(int(0))),
+        ("non_mtls_local_conn_count", Some(int(0))),
     ];
+    if let Some(e) = &m.ensemble {
+        gauges.push(("quorum_size", Some(e.quorum_size.to_string())));
+        match &e.leader {
+            // `LeaderZooKeeperServer`: gauges that read the leader.
+            Some(l) => gauges.extend([
+                ("learners", Some(l.learners.to_string())),
+                ("synced_followers", Some(l.synced_followers.to_string())),
+                ("synced_non_voting_followers", Some(int(0))),
+                ("synced_observers", Some(l.synced_observers.to_string())),
+                ("pending_syncs", Some(l.pending_syncs.to_string())),
+                ("leader_uptime", Some(int(l.uptime_ms))),
+                ("last_proposal_size", Some(int(l.proposal_size.0))),
+                ("max_proposal_size", Some(int(l.proposal_size.2))),
+                ("min_proposal_size", Some(int(l.proposal_size.1))),
+            ]),
+            // `FollowerZooKeeperServer` registers `synced_observers`, which reads null
+            // without an observer master port (Zooid has none): kept out of the output
+            // but in the map, whose order it shapes.
+            None if e.peer_state.starts_with("following") => {
+                gauges.push(("synced_observers", None));
+            }
+            None => {}
+        }
+    }
+    let order = java_map::iteration_order(gauges.iter().map(|(k, _)| *k));
+    let gauges: Vec<(&str, String)> = order
+        .into_iter()
+        .filter_map(|k| {
+            let v = gauges.iter().find(|(name, _)| *name == k)?.1.clone()?;
+            Some((k, v))
+        })
+        .collect();
     let mut v = vec![
         ("version".to_owned(), s.version.clone()),
         ("server_state".to_owned(), s.mode.to_owned()),
     ];
+    if let Some(e) = &m.ensemble {
+        v.push(("peer_state".to_owned(), e.peer_state.to_owned()));
+    }
     v.extend(gauges.into_iter().map(|(k, val)| (k.to_owned(), val)));
     let q = &m.quotas;
     let sets = [
@@ -554,6 +594,7 @@ fn gather_monitor(shared: &Shared) -> Monitor {
         response_size: shared.counters.response_size().get(),
         quotas,
         metrics: metrics::lines(&shared.counters.metrics),
+        ensemble: shared.ensemble.lock().clone(),
     }
 }
 

@@ -267,6 +267,29 @@ pub struct Shared {
     /// What `srvr` says: standalone, leader, follower, observer, or "" while an
     /// ensemble member is not serving.
     pub server_mode: Mutex<&'static str>,
+    /// An ensemble member's mntr values (`None` standalone).
+    pub ensemble: Mutex<Option<EnsembleStats>>,
+}
+
+/// What an ensemble member adds to mntr (`QuorumZooKeeperServer`,
+/// `LeaderZooKeeperServer`, `FollowerZooKeeperServer`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnsembleStats {
+    /// `getDetailedPeerState`, e.g. `following - broadcast`.
+    pub peer_state: &'static str,
+    pub quorum_size: usize,
+    pub leader: Option<LeaderGauges>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeaderGauges {
+    pub learners: usize,
+    pub synced_followers: usize,
+    pub synced_observers: usize,
+    pub pending_syncs: usize,
+    pub uptime_ms: i64,
+    /// Proposal sizes in bytes: last, min, max (-1 before the first).
+    pub proposal_size: (i64, i64, i64),
 }
 
 impl Shared {
@@ -295,6 +318,7 @@ impl Shared {
             sessions: SessionView::default(),
             replica: false,
             server_mode: Mutex::new(crate::fourlw::MODE_STANDALONE),
+            ensemble: Mutex::new(None),
         }
     }
 

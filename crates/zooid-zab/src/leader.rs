@@ -112,6 +112,22 @@ impl Leader {
         self.phase == Phase::Broadcast
     }
 
+    /// The counts ZooKeeper's leader reports in mntr.
+    pub(crate) fn stats(&self) -> crate::LeaderStats {
+        let forwarding = |observer: bool| {
+            self.learners
+                .values()
+                .filter(|h| h.observer == observer && h.forwarding())
+                .count()
+        };
+        crate::LeaderStats {
+            learners: self.learners.len(),
+            synced_followers: forwarding(false),
+            synced_observers: forwarding(true),
+            pending_syncs: self.syncs.len(),
+        }
+    }
+
     pub(crate) fn learner_ids(&self) -> Vec<Sid> {
         self.learners.keys().copied().collect()
     }

@@ -259,6 +259,16 @@ pub struct Durable {
     pub log_tail: Vec<Entry>,
 }
 
+/// What a leader reports about its learners (mntr's `learners`, `synced_followers`,
+/// `synced_observers`, `pending_syncs`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeaderStats {
+    pub learners: usize,
+    pub synced_followers: usize,
+    pub synced_observers: usize,
+    pub pending_syncs: usize,
+}
+
 /// Why a sync was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotLeader;

@@ -202,6 +202,27 @@ impl Zab {
         }
     }
 
+    /// The leader's learner counts; `None` unless leading.
+    pub fn leader_stats(&self) -> Option<crate::LeaderStats> {
+        match &self.state {
+            State::Leading(l) => Some(l.stats()),
+            _ => None,
+        }
+    }
+
+    /// ZooKeeper's `getDetailedPeerState`: state and Zab phase, as mntr's `peer_state`.
+    pub fn peer_state(&self) -> &'static str {
+        match self.role() {
+            Role::Looking => "looking - election",
+            Role::Leading { active: true } => "leading - broadcast",
+            Role::Leading { active: false } => "leading - synchronization",
+            Role::Following { synced: true, .. } => "following - broadcast",
+            Role::Following { synced: false, .. } => "following - synchronization",
+            Role::Observing { synced: true, .. } => "observing - broadcast",
+            Role::Observing { synced: false, .. } => "observing - synchronization",
+        }
+    }
+
     pub fn last_logged_zxid(&self) -> Zxid {
         self.last_logged
     }

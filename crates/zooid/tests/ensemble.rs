@@ -480,3 +480,36 @@ fn a_follower_further_behind_than_the_leaders_log_window_gets_a_snapshot() {
     let seen = rt.block_on(children_via(&e, f));
     assert!(seen.contains("later") && seen.contains("bulk0699"));
 }
+
+#[test]
+fn four_letter_words_report_each_members_part() {
+    let e = Ensemble::start(3);
+    let leader = e.wait_leader(Duration::from_secs(30));
+    let follower = (leader + 1) % 3;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while e.mode(follower).as_deref() != Some("follower") {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The leader's stats are published on its ticks.
+    std::thread::sleep(Duration::from_millis(300));
+    let mntr = four_letter(e.members[leader].port, "mntr").unwrap();
+    for line in [
+        "zk_server_state\tleader",
+        "zk_peer_state\tleading - broadcast",
+        "zk_quorum_size\t3",
+        "zk_learners\t2",
+        "zk_synced_followers\t2",
+    ] {
+        assert!(mntr.contains(line), "leader mntr lacks {line:?}:\n{mntr}");
+    }
+    let mntr = four_letter(e.members[follower].port, "mntr").unwrap();
+    assert!(mntr.contains("zk_server_state\tfollower"), "{mntr}");
+    assert!(
+        mntr.contains("zk_peer_state\tfollowing - broadcast"),
+        "{mntr}"
+    );
+    assert!(!mntr.contains("zk_learners"), "{mntr}");
+    let stat = four_letter(e.members[follower].port, "stat").unwrap();
+    assert!(stat.contains("Mode: follower"), "{stat}");
+}

@@ -139,6 +139,7 @@ fn monitor() -> Monitor {
         response_size: (22, 16, 93),
         quotas: QuotaGauges::default(),
         metrics: Vec::new(),
+        ensemble: None,
     }
 }
 
