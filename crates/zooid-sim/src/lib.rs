@@ -2,10 +2,10 @@
 //! the real `zooid-zab` state machine, with simulated disks and network, and clients, in
 //! one thread driven by one seed.
 //!
-//! Faults: message delay (TCP-like: FIFO per connection), duplicated election
-//! notifications, partitions (traffic held until healed or the connection is dropped),
-//! crashes that lose every write not yet fsynced, restarts, and clock skew (each server's
-//! clock runs at its own rate and offset).
+//! Faults: message delay (TCP-like: FIFO per connection), lost and duplicated election
+//! notifications, partitions (traffic held until healed or a side drops the connection),
+//! slow fsyncs, crashes of one or two servers that lose every write not yet fsynced,
+//! restarts, and clock skew (each server's clock runs at its own rate and offset).
 //!
 //! Checked on every run (see [`check`]): one txn per zxid everywhere; after healing,
 //! every server holds the same history and every acknowledged write is in it;

@@ -615,8 +615,16 @@ impl World {
                     Message::Vote(_) => Chan::Election,
                     Message::Quorum(_) => Chan::Quorum,
                 };
-                if chan == Chan::Election && self.faults_on && self.rng.chance(0.03) {
-                    self.link_push(sid, to, chan, Wire::Zab(msg.clone()), false);
+                // Election notifications may be duplicated (ZooKeeper sends them again)
+                // or lost (its send queues hold one message per peer and drop on
+                // reconnect); election traffic carries no state a loss could break.
+                if chan == Chan::Election && self.faults_on {
+                    if self.rng.chance(0.05) {
+                        return Ok(());
+                    }
+                    if self.rng.chance(0.03) {
+                        self.link_push(sid, to, chan, Wire::Zab(msg.clone()), false);
+                    }
                 }
                 self.link_push(sid, to, chan, Wire::Zab(msg), false);
             }

@@ -513,3 +513,59 @@ fn four_letter_words_report_each_members_part() {
     let stat = four_letter(e.members[follower].port, "stat").unwrap();
     assert!(stat.contains("Mode: follower"), "{stat}");
 }
+
+#[test]
+fn a_session_moves_to_another_member_with_its_ephemerals() {
+    use common::{handshake, read_frame, send_frame};
+    use zooid_proto::{ConnectRequest, ConnectResponse, Record};
+    let e = Ensemble::start(3);
+    let leader = e.wait_leader(Duration::from_secs(30));
+    let (a, b) = ((leader + 1) % 3, (leader + 2) % 3);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while e.mode(a).as_deref() != Some("follower") || e.mode(b).as_deref() != Some("follower") {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A session made on follower a, with an ephemeral.
+    let mut s = std::net::TcpStream::connect(e.addr(a)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let resp = handshake(&mut s);
+    assert_ne!(resp.session_id, 0, "no session from follower {a}");
+    let rt = common::runtime(2);
+    let sid = resp.session_id;
+    // Create the ephemeral through the raw session: header(xid 1, create 1) + request.
+    let req = zooid_proto::CreateRequest {
+        path: "/moving".into(),
+        data: bytes::Bytes::new(),
+        acl: zooid_proto::open_acl_unsafe(),
+        flags: 1,
+    };
+    let mut body = Vec::new();
+    body.extend_from_slice(&1i32.to_be_bytes());
+    body.extend_from_slice(&1i32.to_be_bytes());
+    body.extend_from_slice(&req.to_vec());
+    send_frame(&mut s, &body);
+    let r = read_frame(&mut s).expect("create answer");
+    assert_eq!(
+        i32::from_be_bytes(r[12..16].try_into().unwrap()),
+        0,
+        "create failed"
+    );
+    drop(s);
+    // The same session on follower b: resumed (same id, a real timeout), ephemeral kept.
+    let mut t = std::net::TcpStream::connect(e.addr(b)).unwrap();
+    t.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let req = ConnectRequest {
+        time_out: 30000,
+        session_id: sid,
+        passwd: resp.passwd.clone(),
+        last_zxid_seen: 0,
+        ..Default::default()
+    };
+    send_frame(&mut t, &req.to_vec());
+    let moved = ConnectResponse::from_bytes(&read_frame(&mut t).expect("answer")).unwrap();
+    assert_eq!(moved.session_id, sid);
+    assert!(moved.time_out > 0, "session refused on {b}");
+    let seen = rt.block_on(children_via(&e, leader));
+    assert!(seen.contains("moving"), "{seen:?}");
+}

@@ -137,7 +137,17 @@ impl Core {
         timeout: i32,
         reply: oneshot::Sender<ConnectOutcome>,
     ) -> Option<oneshot::Sender<ConnectOutcome>> {
+        let refuse = self.mode == Mode::Down
+            || (self.mode == Mode::Leader && !self.shared.config.leader_serves);
         match self.mode {
+            // `leaderServes=no`: the leader leaves the clients to its followers.
+            _ if refuse => {
+                let _ = reply.send(ConnectOutcome {
+                    resp: None,
+                    session: None,
+                });
+                None
+            }
             Mode::Standalone | Mode::Leader => Some(reply),
             Mode::Down => {
                 let _ = reply.send(ConnectOutcome {
