@@ -190,6 +190,16 @@ pub struct ConnectOutcome {
     pub session: Option<Arc<SessionState>>,
 }
 
+impl ConnectOutcome {
+    /// No answer: the connection is closed and the client tries another server.
+    pub fn refused() -> ConnectOutcome {
+        ConnectOutcome {
+            resp: None,
+            session: None,
+        }
+    }
+}
+
 pub struct Core {
     shared: Arc<Shared>,
     prep: Prep,
@@ -344,10 +354,7 @@ impl Core {
                 req.last_zxid_seen,
                 last
             );
-            let _ = reply.send(ConnectOutcome {
-                resp: None,
-                session: None,
-            });
+            let _ = reply.send(ConnectOutcome::refused());
             return;
         }
         let cfg = &self.shared.config;
@@ -360,10 +367,7 @@ impl Core {
         };
         if req.session_id == 0 {
             if self.log_broken {
-                let _ = reply.send(ConnectOutcome {
-                    resp: None,
-                    session: None,
-                });
+                let _ = reply.send(ConnectOutcome::refused());
                 return;
             }
             let sid = self.sessions.next_session_id();
@@ -706,10 +710,7 @@ impl Core {
                 }
                 Pending::Read { .. } | Pending::Reply { .. } => self.finish(p),
                 Pending::Connect { reply, .. } => {
-                    let _ = reply.send(ConnectOutcome {
-                        resp: None,
-                        session: None,
-                    });
+                    let _ = reply.send(ConnectOutcome::refused());
                 }
                 Pending::Internal {
                     expired_session, ..
@@ -737,10 +738,7 @@ impl Core {
                     conn.kill();
                 }
                 Pending::ForwardedConnect { reply, .. } => {
-                    let _ = reply.send(ConnectOutcome {
-                        resp: None,
-                        session: None,
-                    });
+                    let _ = reply.send(ConnectOutcome::refused());
                 }
             }
         }

@@ -87,17 +87,7 @@ impl Core {
                     session,
                     req: r,
                 });
-                if let Some(up) = self.upstream.as_mut() {
-                    up.forward(
-                        ForwardedRequest {
-                            session_id: session,
-                            cxid: xid,
-                            op,
-                            request: raw.unwrap_or_default(),
-                        },
-                        auth,
-                    );
-                }
+                self.forward(session, xid, op, raw.unwrap_or_default(), auth);
             }
             Mode::Follower if is_read => self.request(conn, xid, op, req, auth, received),
             Mode::Follower => {
@@ -110,22 +100,25 @@ impl Core {
                     received,
                     session,
                 });
-                if let Some(up) = self.upstream.as_mut() {
-                    up.forward(
-                        ForwardedRequest {
-                            session_id: session,
-                            cxid: xid,
-                            op,
-                            request,
-                        },
-                        auth,
-                    );
-                }
+                self.forward(session, xid, op, request, auth);
             }
             Mode::Down => {
                 self.answered(&conn, op, xid, received);
                 conn.kill();
             }
+        }
+    }
+
+    /// Sends a request to the leader as a learner's `REQUEST`.
+    fn forward(&mut self, session: i64, cxid: i32, op: i32, request: bytes::Bytes, auth: &[Id]) {
+        if let Some(up) = self.upstream.as_mut() {
+            let req = ForwardedRequest {
+                session_id: session,
+                cxid,
+                op,
+                request,
+            };
+            up.forward(req, auth);
         }
     }
 
@@ -142,18 +135,12 @@ impl Core {
         match self.mode {
             // `leaderServes=no`: the leader leaves the clients to its followers.
             _ if refuse => {
-                let _ = reply.send(ConnectOutcome {
-                    resp: None,
-                    session: None,
-                });
+                let _ = reply.send(ConnectOutcome::refused());
                 None
             }
             Mode::Standalone | Mode::Leader => Some(reply),
             Mode::Down => {
-                let _ = reply.send(ConnectOutcome {
-                    resp: None,
-                    session: None,
-                });
+                let _ = reply.send(ConnectOutcome::refused());
                 None
             }
             Mode::Follower if req.session_id != 0 => Some(reply),
@@ -164,17 +151,8 @@ impl Core {
                     session,
                     reply,
                 });
-                if let Some(up) = self.upstream.as_mut() {
-                    up.forward(
-                        ForwardedRequest {
-                            session_id: session,
-                            cxid: 0,
-                            op: op::CREATE_SESSION,
-                            request: bytes::Bytes::copy_from_slice(&timeout.to_be_bytes()),
-                        },
-                        &[],
-                    );
-                }
+                let timeout = bytes::Bytes::copy_from_slice(&timeout.to_be_bytes());
+                self.forward(session, 0, op::CREATE_SESSION, timeout, &[]);
                 None
             }
         }
@@ -296,10 +274,7 @@ impl Core {
                         let _ = reply.send(out);
                     }
                     None => {
-                        let _ = reply.send(ConnectOutcome {
-                            resp: None,
-                            session: None,
-                        });
+                        let _ = reply.send(ConnectOutcome::refused());
                     }
                 },
                 _ => unreachable!("matched above"),
