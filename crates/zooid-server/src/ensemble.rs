@@ -22,7 +22,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use zooid_proto::opcode::op;
 use zooid_proto::quorum::packet::{
-    decode_touches, encode_touches, kind, ForwardedRequest, SessionTouch,
+    decode_touches, encode_touches, kind, ForwardedRequest, RevalidateReply, RevalidateRequest,
+    SessionTouch,
 };
 use zooid_proto::quorum::{QuorumConfig, QuorumPacket};
 use zooid_proto::Id;
@@ -44,6 +45,8 @@ pub enum DriverMsg {
     Tick,
     Forward(ForwardedRequest, Vec<Id>),
     Touches(Vec<(i64, i32)>),
+    Revalidate(i64, i32),
+    RevalidateReply { to: i64, session: i64, valid: bool },
 }
 
 /// The leader core's sink: a txn is proposed, not written.
@@ -65,6 +68,16 @@ impl Upstream for ZabUpstream {
 
     fn touches(&mut self, sessions: Vec<(i64, i32)>) {
         let _ = self.0.send(DriverMsg::Touches(sessions));
+    }
+
+    fn revalidate(&mut self, session: i64, timeout: i32) {
+        let _ = self.0.send(DriverMsg::Revalidate(session, timeout));
+    }
+
+    fn revalidated(&mut self, to: i64, session: i64, valid: bool) {
+        let _ = self
+            .0
+            .send(DriverMsg::RevalidateReply { to, session, valid });
     }
 }
 
@@ -207,13 +220,32 @@ impl Driver {
                 self.publish_stats();
             }
             DriverMsg::Forward(req, auth) => {
-                let leader = match self.zab.role() {
-                    Role::Following { leader, .. } | Role::Observing { leader, .. } => leader,
-                    _ => return,
+                let Some(leader) = self.leader() else {
+                    return;
                 };
                 let mut p = QuorumPacket::with_data(kind::REQUEST, -1, req.to_bytes());
                 p.authinfo = Some(auth);
                 self.transport.send_host(leader, p);
+            }
+            DriverMsg::Revalidate(session_id, timeout_ms) => {
+                if let Some(leader) = self.leader() {
+                    let data = RevalidateRequest {
+                        session_id,
+                        timeout_ms,
+                    }
+                    .to_bytes();
+                    let p = QuorumPacket::with_data(kind::REVALIDATE, -1, data);
+                    self.transport.send_host(leader, p);
+                }
+            }
+            DriverMsg::RevalidateReply { to, session, valid } => {
+                let data = RevalidateReply {
+                    session_id: session,
+                    valid,
+                }
+                .to_bytes();
+                let p = QuorumPacket::with_data(kind::REVALIDATE, -1, data);
+                self.transport.send_host(to, p);
             }
             DriverMsg::Touches(list) => {
                 let touches: Vec<SessionTouch> = list
@@ -228,9 +260,40 @@ impl Driver {
         }
     }
 
-    /// A packet Zab does not handle: a learner's forwarded request, for the leader, or
-    /// the leader's answer to a sync.
+    /// The leader a learner follows.
+    fn leader(&self) -> Option<i64> {
+        match self.zab.role() {
+            Role::Following { leader, .. } | Role::Observing { leader, .. } => Some(leader),
+            _ => None,
+        }
+    }
+
+    /// A packet Zab does not handle: a learner's forwarded request or REVALIDATE, for
+    /// the leader; the leader's answer to a sync or a REVALIDATE, for a learner.
     fn host_packet(&mut self, from: i64, p: QuorumPacket) {
+        if p.kind == kind::REVALIDATE {
+            match self.mode {
+                Mode::Leader => {
+                    if let Ok(r) = RevalidateRequest::decode(p.data_or_empty()) {
+                        let msg = CoreMsg::Revalidate {
+                            from,
+                            session: r.session_id,
+                            timeout: r.timeout_ms,
+                        };
+                        let _ = self.core_tx.blocking_send(msg);
+                    }
+                }
+                _ => {
+                    if let Ok(r) = RevalidateReply::decode(p.data_or_empty()) {
+                        let _ = self.core_events.send(Durable::Revalidated {
+                            session: r.session_id,
+                            valid: r.valid,
+                        });
+                    }
+                }
+            }
+            return;
+        }
         if p.kind == kind::SYNC && self.mode == Mode::Follower {
             if let Ok(req) = ForwardedRequest::decode(p.data_or_empty()) {
                 let _ = self.core_events.send(Durable::SyncDone {
@@ -258,6 +321,7 @@ impl Driver {
             return;
         }
         let msg = CoreMsg::Forwarded {
+            from,
             session: req.session_id,
             cxid: req.cxid,
             op: req.op,

@@ -551,7 +551,6 @@ fn a_session_moves_to_another_member_with_its_ephemerals() {
         0,
         "create failed"
     );
-    drop(s);
     // The same session on follower b: resumed (same id, a real timeout), ephemeral kept.
     let mut t = std::net::TcpStream::connect(e.addr(b)).unwrap();
     t.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -566,6 +565,21 @@ fn a_session_moves_to_another_member_with_its_ephemerals() {
     let moved = ConnectResponse::from_bytes(&read_frame(&mut t).expect("answer")).unwrap();
     assert_eq!(moved.session_id, sid);
     assert!(moved.time_out > 0, "session refused on {b}");
+    // The old connection on a still speaks for the session: its writes now fail with
+    // SessionMoved (-118), as ZooKeeper's checkSession answers.
+    let stale = zooid_proto::CreateRequest {
+        path: "/stale".into(),
+        data: bytes::Bytes::new(),
+        acl: zooid_proto::open_acl_unsafe(),
+        flags: 0,
+    };
+    let mut body = Vec::new();
+    body.extend_from_slice(&2i32.to_be_bytes());
+    body.extend_from_slice(&1i32.to_be_bytes());
+    body.extend_from_slice(&stale.to_vec());
+    send_frame(&mut s, &body);
+    let r = read_frame(&mut s).expect("answer on the old connection");
+    assert_eq!(i32::from_be_bytes(r[12..16].try_into().unwrap()), -118);
     let seen = rt.block_on(children_via(&e, leader));
     assert!(seen.contains("moving"), "{seen:?}");
 }

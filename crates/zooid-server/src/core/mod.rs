@@ -51,8 +51,16 @@ pub enum CoreMsg {
         auth: Arc<Vec<Id>>,
         received: Instant,
     },
+    /// Ensemble leader: a learner asks whether a session that reconnected to it is
+    /// alive (REVALIDATE); it owns the session from now on.
+    Revalidate {
+        from: i64,
+        session: i64,
+        timeout: i32,
+    },
     /// Ensemble leader: a request a learner forwarded (REQUEST).
     Forwarded {
+        from: i64,
         session: i64,
         cxid: i32,
         op: i32,
@@ -95,6 +103,11 @@ pub enum Durable {
     SyncDone {
         session: i64,
         cxid: i32,
+    },
+    /// Ensemble learner: the leader's answer to a REVALIDATE.
+    Revalidated {
+        session: i64,
+        valid: bool,
     },
 }
 
@@ -225,6 +238,12 @@ pub struct Core {
     mode: Mode,
     /// Ensemble: where forwarded requests and session touches go.
     upstream: Option<Box<dyn Upstream>>,
+    /// Ensemble: this server's id, and (on the leader) which server each session's
+    /// connection is on (`SessionTrackerImpl`'s owner; SessionMoved otherwise).
+    server_id: i64,
+    session_server: HashMap<i64, i64>,
+    /// Ensemble learner: reconnects waiting for the leader's REVALIDATE answer.
+    revalidating: HashMap<i64, (Arc<ConnHandle>, oneshot::Sender<ConnectOutcome>)>,
 }
 
 pub fn now_wall_ms() -> i64 {
@@ -253,6 +272,9 @@ impl Core {
             failures_logged: None,
             mode: Mode::Standalone,
             upstream: None,
+            server_id: STANDALONE_SERVER_ID,
+            session_server: HashMap::new(),
+            revalidating: HashMap::new(),
         }
         .starting_after_tree()
     }
@@ -321,12 +343,18 @@ impl Core {
                 ..
             } => self.request(conn, xid, op, req, &auth, received),
             CoreMsg::Forwarded {
+                from,
                 session,
                 cxid,
                 op,
                 data,
                 auth,
-            } => self.forwarded(session, cxid, op, &data, &auth),
+            } => self.forwarded(from, session, cxid, op, &data, &auth),
+            CoreMsg::Revalidate {
+                from,
+                session,
+                timeout,
+            } => self.revalidate(from, session, timeout),
             CoreMsg::Touch(touches) => self.touch(&touches),
             CoreMsg::ConnClosed { conn_id, session } => {
                 self.shared.watches.lock().remove_watcher(conn_id);
@@ -423,6 +451,9 @@ impl Core {
                 }
             }
         }
+        if self.mode == Mode::Leader {
+            self.session_server.insert(s.id, self.server_id);
+        }
         conn.session_id.store(s.id, Ordering::Release);
         conn.timeout_ms
             .store(s.timeout_ms as i64, Ordering::Release);
@@ -487,6 +518,9 @@ impl Core {
             None => error_txn(&ctx, ErrorCode::MarshallingError),
             Some(_) if self.sessions.get(sid).is_none() || self.closing.contains(&sid) => {
                 error_txn(&ctx, ErrorCode::SessionExpired)
+            }
+            Some(_) if self.moved_away(sid, self.server_id) => {
+                error_txn(&ctx, ErrorCode::SessionMoved)
             }
             Some(r) => {
                 let tree = self.shared.tree.read();
@@ -584,6 +618,7 @@ impl Core {
             Durable::Mode { mode, next_zxid } => self.set_mode(mode, next_zxid),
             Durable::Reload { tree, sessions } => self.reload(*tree, sessions),
             Durable::SyncDone { session, cxid } => self.sync_done(session, cxid),
+            Durable::Revalidated { session, valid } => self.revalidated(session, valid),
             Durable::Failed { reason, recovered } => {
                 // A full disk fails every retry: one line a second says it all.
                 let now = Instant::now();

@@ -32,8 +32,13 @@ pub enum Mode {
     Down,
 }
 
-/// Where a learner's core sends what must reach the leader.
+/// Where a learner's core sends what must reach the leader (and the leader's core its
+/// answers to learners).
 pub trait Upstream: Send {
+    /// A client reconnected here with a session: is it alive? (REVALIDATE)
+    fn revalidate(&mut self, session: i64, timeout: i32);
+    /// Leader: the answer to a learner's REVALIDATE.
+    fn revalidated(&mut self, to: i64, session: i64, valid: bool);
     /// A client request (or a new session) for the leader to prep.
     fn forward(&mut self, req: ForwardedRequest, auth: &[Id]);
     /// The sessions with a live connection here, for the leader's expiry clock.
@@ -45,7 +50,69 @@ impl Core {
     pub fn with_server_id(mut self, id: i64) -> Core {
         self.sessions = crate::session::SessionTracker::new(super::now_wall_ms(), id)
             .with_view(self.shared.sessions.clone());
+        self.server_id = id;
         self
+    }
+
+    /// Leader: true when the session's connection is now on another server than `from`
+    /// (its requests from `from` get SessionMoved, as `checkSession` gives).
+    pub(super) fn moved_away(&self, session: i64, from: i64) -> bool {
+        self.mode == Mode::Leader
+            && self
+                .session_server
+                .get(&session)
+                .is_some_and(|owner| *owner != from)
+    }
+
+    /// Leader: a learner's REVALIDATE. A live session is touched and now lives there.
+    pub(super) fn revalidate(&mut self, from: i64, session: i64, _timeout: i32) {
+        if self.mode != Mode::Leader {
+            return;
+        }
+        let now = self.mono_ms();
+        let valid = match self.sessions.get(session) {
+            Some(s) if !self.closing.contains(&session) => {
+                s.touch(now);
+                true
+            }
+            _ => false,
+        };
+        if valid {
+            self.session_server.insert(session, from);
+            // Its connection here, if any, is stale now.
+            if let Some(conn_id) = self.owners.remove(&session) {
+                if let Some(c) = self.shared.conn(conn_id) {
+                    c.kill();
+                }
+            }
+        }
+        if let Some(up) = self.upstream.as_mut() {
+            up.revalidated(from, session, valid);
+        }
+    }
+
+    /// Learner: the leader's answer for a session that reconnected here.
+    pub(super) fn revalidated(&mut self, session: i64, valid: bool) {
+        let Some((conn, reply)) = self.revalidating.remove(&session) else {
+            return;
+        };
+        let s = match self.sessions.get(session).cloned() {
+            Some(s) if valid => s,
+            _ => {
+                // `finishSessionInit` with an invalid session: timeout 0, no password.
+                let resp = zooid_proto::ConnectResponse {
+                    passwd: vec![0u8; 16].into(),
+                    ..Default::default()
+                };
+                let _ = reply.send(ConnectOutcome {
+                    resp: Some(resp),
+                    session: None,
+                });
+                return;
+            }
+        };
+        let out = self.attach(&conn, s);
+        let _ = reply.send(out);
     }
 
     /// Makes this core one server of an ensemble; it serves once told its mode.
@@ -143,7 +210,17 @@ impl Core {
                 let _ = reply.send(ConnectOutcome::refused());
                 None
             }
-            Mode::Follower if req.session_id != 0 => Some(reply),
+            Mode::Follower if req.session_id != 0 => {
+                let pw_ok = req.passwd.as_ref() == crate::session::session_password(req.session_id);
+                if !pw_ok || self.sessions.get(req.session_id).is_none() {
+                    return Some(reply); // answered as invalid by the common path
+                }
+                self.revalidating.insert(req.session_id, (conn, reply));
+                if let Some(up) = self.upstream.as_mut() {
+                    up.revalidate(req.session_id, timeout);
+                }
+                None
+            }
             Mode::Follower => {
                 let session = self.sessions.next_session_id();
                 self.pipeline.push_back(Pending::ForwardedConnect {
@@ -161,6 +238,7 @@ impl Core {
     /// Leader: a request a learner forwarded, prepped as if its session were here.
     pub(super) fn forwarded(
         &mut self,
+        from: i64,
         session: i64,
         cxid: i32,
         opcode: i32,
@@ -186,10 +264,12 @@ impl Core {
                 cfg.min_session_timeout_ms as i32,
                 cfg.max_session_timeout_ms as i32,
             );
+            self.session_server.insert(session, from);
             Prep::create_session(&ctx, timeout)
         } else {
             match Request::decode(opcode, data) {
                 Err(_) => error_txn(&ctx, ErrorCode::MarshallingError),
+                Ok(_) if self.moved_away(session, from) => error_txn(&ctx, ErrorCode::SessionMoved),
                 Ok(_)
                     if self.sessions.get(session).is_none() || self.closing.contains(&session) =>
                 {
@@ -300,6 +380,7 @@ impl Core {
             }
             TxnBody::CreateSession(_) => {}
             _ if txn.hdr.op == op::CLOSE_SESSION => {
+                self.session_server.remove(&txn.hdr.client_id);
                 self.closing.remove(&txn.hdr.client_id);
                 self.end_session(txn.hdr.client_id);
             }
