@@ -601,6 +601,26 @@ pub fn durable_state(
 /// The op a learner forwards for a new session.
 pub const CREATE_SESSION: i32 = op::CREATE_SESSION;
 
+/// Binds the peer ports, trying again a second later up to `electionPortBindRetry`
+/// times (0: for ever), as `QuorumCnxManager.Listener` does.
+async fn start_transport(
+    cfg: TransportConfig,
+    retries: u32,
+) -> std::io::Result<(Transport, mpsc::Receiver<Inbound>)> {
+    let mut attempt = 0u32;
+    loop {
+        match Transport::start(cfg.clone()).await {
+            Ok(t) => return Ok(t),
+            Err(e) if retries == 0 || attempt < retries => {
+                attempt += 1;
+                tracing::warn!("cannot bind the peer ports ({e}); attempt {attempt}, retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Starts an ensemble member: recovery, epochs, the transport, the log, the core and
 /// the Zab thread. Clients are served once this server leads or is synced.
 pub async fn bind(config: Config) -> Result<crate::server::Server, crate::server::StartError> {
@@ -649,6 +669,7 @@ pub async fn bind(config: Config) -> Result<crate::server::Server, crate::server
         zooid_storage::TxnLogWriter::open(&config.txn_log_dir(), pre_alloc, config.force_sync)?;
     let my_id = zcfg.id;
     let quorum_size = zcfg.voters.len();
+    let bind_retries = config.election_port_bind_retry;
     let mut shared = Shared::with_tree(config, recovered.tree);
     shared.replica = true;
     let shared = Arc::new(shared);
@@ -666,7 +687,7 @@ pub async fn bind(config: Config) -> Result<crate::server::Server, crate::server
             }
         }
     });
-    let (transport, mut inbound) = Transport::start(tcfg).await?;
+    let (transport, mut inbound) = start_transport(tcfg, bind_retries).await?;
     let to_driver = dtx.clone();
     tokio::spawn(async move {
         while let Some(m) = inbound.recv().await {
