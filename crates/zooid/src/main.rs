@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod bench;
+mod ensemble_cmd;
+mod log_format;
 
 use clap::{Parser, Subcommand};
 use zooid_server::{Config, Server};
@@ -18,6 +20,10 @@ use zooid_server::{Config, Server};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as text or JSON (default: $ZOOID_LOG_FORMAT, else text); levels come
+    /// from RUST_LOG.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<log_format::LogFormat>,
 }
 
 #[derive(Subcommand)]
@@ -28,6 +34,8 @@ enum Command {
         /// Path to a zoo.cfg file.
         config: Option<PathBuf>,
     },
+    /// Runs a local ensemble of N servers on loopback until Ctrl-C or SIGTERM.
+    Ensemble(ensemble_cmd::EnsembleArgs),
     /// Load generator for any ZooKeeper-compatible server.
     Bench(bench::BenchArgs),
     /// Txn log files (ZooKeeper's format): dump one, or repair a damaged log.
@@ -76,16 +84,17 @@ enum SnapshotCommand {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    match log_format::resolve(cli.log_format) {
+        Ok(f) => log_format::init(f),
+        Err(e) => {
+            eprintln!("zooid: {e}");
+            return ExitCode::from(2);
+        }
+    }
     match cli.command {
         Command::Server { config } => run_server(config),
+        Command::Ensemble(args) => ensemble_cmd::run(args),
         Command::Bench(args) => run_bench(args),
         Command::Log(LogCommand::Dump { file, json }) => dump(&file, json, false),
         Command::Snapshot(SnapshotCommand::Dump { file, json }) => dump(&file, json, true),
@@ -124,7 +133,7 @@ fn run_server(path: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    rt.block_on(async move {
+    let code = rt.block_on(async move {
         let server = match Server::bind(config).await {
             Ok(s) => s,
             Err(e) => {
@@ -146,7 +155,12 @@ fn run_server(path: Option<PathBuf>) -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
-    })
+    });
+    // Every acknowledged write is already durable (replies wait for the fsync), so
+    // nothing needs saving here; the bound keeps a slow blocking task (a purge, a 4lw)
+    // from holding the exit up.
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
+    code
 }
 
 fn dump(file: &std::path::Path, json: bool, snapshot: bool) -> ExitCode {
