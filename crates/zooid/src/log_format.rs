@@ -2,11 +2,12 @@
 //! per line, chosen by `--log-format` or `ZOOID_LOG_FORMAT`; levels come from `RUST_LOG`
 //! (tracing-subscriber's env-filter syntax, `info` when unset).
 //!
-//! A JSON line has the shape of tracing-subscriber's own JSON format:
+//! A JSON line has the keys of tracing-subscriber's own JSON format, in sorted order
+//! (`spans` only inside a span):
 //!
 //! ```text
-//! {"timestamp":"2026-01-02T03:04:05.678901Z","level":"INFO","target":"zooid",
-//!  "fields":{"message":"zooid serving clients on 127.0.0.1:2181"},"spans":["..."]}
+//! {"fields":{"message":"zooid serving clients on 127.0.0.1:2181"},"level":"INFO",
+//!  "spans":["..."],"target":"zooid","timestamp":"2026-01-02T03:04:05.678901Z"}
 //! ```
 //!
 //! It is written here rather than with tracing-subscriber's `json` feature so the binary
