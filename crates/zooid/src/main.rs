@@ -7,6 +7,7 @@ use std::process::ExitCode;
 mod bench;
 mod ensemble_cmd;
 mod log_format;
+mod shell;
 
 use clap::{Parser, Subcommand};
 use zooid_server::{Config, Server};
@@ -36,6 +37,8 @@ enum Command {
     },
     /// Runs a local ensemble of N servers on loopback until Ctrl-C or SIGTERM.
     Ensemble(ensemble_cmd::EnsembleArgs),
+    /// A zkCli-compatible shell: `zooid shell -server host:port [command ...]`.
+    Shell(shell::ShellArgs),
     /// Load generator for any ZooKeeper-compatible server.
     Bench(bench::BenchArgs),
     /// Txn log files (ZooKeeper's format): dump one, or repair a damaged log.
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
         Command::Server { config } => run_server(config),
         Command::Ensemble(args) => ensemble_cmd::run(args),
         Command::Bench(args) => run_bench(args),
+        Command::Shell(args) => shell::run(args),
         Command::Log(LogCommand::Dump { file, json }) => dump(&file, json, false),
         Command::Snapshot(SnapshotCommand::Dump { file, json }) => dump(&file, json, true),
         Command::Log(LogCommand::Repair { dir }) => repair(&dir),
