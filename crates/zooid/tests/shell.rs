@@ -237,12 +237,48 @@ fn interactive_session_with_completion() {
     p.expect("1 - get /zebra\r\n2 - getEphemerals").unwrap();
     p.send_line("stat /nope").unwrap();
     p.expect("Node does not exist: /nope").unwrap();
+    p.send_line("printwatches").unwrap();
+    p.expect("printwatches is on").unwrap();
+    // close ends the session; commands then say so until connect opens a new one.
+    p.send_line("close").unwrap();
+    p.expect(format!("[zk: {}(CLOSED) 9] ", z.addr()).as_str())
+        .unwrap();
+    p.send_line("ls /").unwrap();
+    p.expect("Not connected").unwrap();
+    p.send_line(format!("connect {}", z.addr())).unwrap();
+    p.expect(prompt(11).as_str()).unwrap();
+    p.send_line("ls /").unwrap();
+    p.expect("[zebra, zookeeper]").unwrap();
+    p.send_line("stat /nope").unwrap();
+    p.expect("Node does not exist: /nope").unwrap();
     p.send_line("quit").unwrap();
     let status = wait_exit(&mut p);
     // zkCli exits with the code of the last command before quit.
     assert_eq!(status, Some(1));
-    // The session closed on quit, so its ephemeral node is gone.
-    assert_eq!(ok(&z, &["ls", "/"]), "[zebra, zookeeper]\n");
+    assert_eq!(ok(&z, &["get", "/zebra"]), "spots\n");
+}
+
+#[test]
+fn one_shot_without_a_server_fails() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let o = Command::new(env!("CARGO_BIN_EXE_zooid"))
+        .args([
+            "shell",
+            "-timeout",
+            "1000",
+            "-server",
+            &format!("127.0.0.1:{port}"),
+            "ls",
+            "/",
+        ])
+        .output()
+        .expect("run zooid shell");
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("KeeperErrorCode = ConnectionLoss"), "{err}");
 }
 
 fn wait_exit(p: &mut expectrl::Session) -> Option<i32> {

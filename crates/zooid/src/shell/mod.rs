@@ -98,8 +98,8 @@ impl Session {
     }
 
     /// Connects to `host` (closing any previous session) and prints the connected event as
-    /// zkCli's default watcher does.
-    fn connect(&mut self, host: &str) {
+    /// zkCli's default watcher does; false when no server answered.
+    fn connect(&mut self, host: &str) -> bool {
         self.close();
         self.host = host.to_owned();
         let connector = zk::Client::connector()
@@ -115,8 +115,13 @@ impl Session {
                         format::event_text("SyncConnected", "None", "null", -1)
                     );
                 }
+                true
             }
-            Err(e) => eprintln!("{}", format::keeper_error_plain(&e, "")),
+            Err(_) => {
+                // Whatever stopped the connection, zkCli's request fails as ConnectionLoss.
+                eprintln!("KeeperErrorCode = ConnectionLoss");
+                false
+            }
         }
     }
 
@@ -264,9 +269,12 @@ pub fn run(args: ShellArgs) -> ExitCode {
         quit: false,
     };
     println!("Connecting to {server}");
-    shell.session.connect(&server);
+    let connected = shell.session.connect(&server);
     if command.is_empty() {
         interactive(&mut shell);
+    } else if !connected {
+        // zkCli sends the command anyway and it fails with ConnectionLoss, code 1.
+        shell.exit_code = 1;
     } else {
         shell.process(&command);
     }
@@ -369,7 +377,9 @@ impl Shell {
                     .get(1)
                     .cloned()
                     .unwrap_or_else(|| self.session.host.clone());
-                self.session.connect(&host);
+                if !self.session.connect(&host) {
+                    return Ok(());
+                }
             }
             _ => {}
         }
