@@ -208,10 +208,22 @@ pub fn parse_acl(text: &str) -> Vec<zk::Acl> {
     acls
 }
 
+/// zkCli's `retainCompatibility`: the old `<cmd> path watch` form still sets a watch.
+fn old_watch_form(cl: &CommandLine, name: &str, new_form: &str) -> bool {
+    if cl.args.len() > 2 {
+        eprintln!(
+            "'{name} path [watch]' has been deprecated. Please use '{name} {new_form} path' instead."
+        );
+        return true;
+    }
+    cl.has('w')
+}
+
 fn get(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
+    let watch = old_watch_form(cl, "get", "[-s] [-w]");
     let path = checked(&cl.args[1])?;
     let client = s.client()?;
-    let (data, stat) = if cl.has('w') {
+    let (data, stat) = if watch {
         let (data, stat, watcher) = s
             .block_on(client.get_and_watch_data(path))
             .map_err(wrap(path))?;
@@ -246,9 +258,10 @@ fn set(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
 }
 
 fn stat(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
+    let watch = old_watch_form(cl, "stat", "[-w]");
     let path = checked(&cl.args[1])?;
     let client = s.client()?;
-    let stat = if cl.has('w') {
+    let stat = if watch {
         let (stat, watcher) = s
             .block_on(client.check_and_watch_stat(path))
             .map_err(wrap(path))?;
@@ -270,6 +283,7 @@ fn ls(s: &Session, d: &Def, cl: &CommandLine) -> Result<(), CliError> {
     if cl.has('?') {
         println!("usage: ls [options] path\n -?   help\n -R   recurse\n -s   stat\n -w   watch");
     }
+    let watch = old_watch_form(cl, "ls", "[-w]");
     if cl.args.len() < 2 {
         return Err(usage_error(d));
     }
@@ -284,7 +298,7 @@ fn ls(s: &Session, d: &Def, cl: &CommandLine) -> Result<(), CliError> {
         }
         return Ok(());
     }
-    let (mut children, stat) = match (cl.has('w'), cl.has('s')) {
+    let (mut children, stat) = match (watch, cl.has('s')) {
         (true, _) => {
             let (children, stat, watcher) = s
                 .block_on(client.get_and_watch_children(path))
