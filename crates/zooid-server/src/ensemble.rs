@@ -746,6 +746,10 @@ pub async fn bind(config: Config) -> Result<crate::server::Server, crate::server
             let _in_runtime = rt.enter();
             driver.run(drx)
         })?;
+    // As QuorumPeer: an AdminServer that cannot start is a warning, not a failure.
+    if let Err(e) = crate::admin::start(shared.clone()).await {
+        tracing::warn!("Problem starting AdminServer: {e}");
+    }
     Ok(crate::server::Server::from_parts(
         shared, local_addr, listener, core_tx,
     ))

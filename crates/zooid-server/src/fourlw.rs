@@ -14,7 +14,7 @@
 //! does not have (commit processor, learners, elections, ...), printed as ZooKeeper
 //! prints them when their event never happened.
 
-mod host;
+pub(crate) mod host;
 mod java_map;
 pub mod metrics;
 
@@ -321,7 +321,7 @@ pub fn conn_line(c: &ConnInfo, brief: bool) -> String {
     out
 }
 
-fn live_connections(shared: &Shared) -> Vec<Arc<ConnHandle>> {
+pub(crate) fn live_connections(shared: &Shared) -> Vec<Arc<ConnHandle>> {
     let mut v: Vec<Arc<ConnHandle>> = shared
         .conns
         .lock()
@@ -335,7 +335,7 @@ fn live_connections(shared: &Shared) -> Vec<Arc<ConnHandle>> {
 
 /// The server's counters. `Connections` counts the command's own connection, as
 /// ZooKeeper's does.
-fn gather_summary(shared: &Shared) -> ServerSummary {
+pub(crate) fn gather_summary(shared: &Shared) -> ServerSummary {
     let (zxid, node_count) = {
         let tree = shared.tree.read();
         (tree.last_zxid(), tree.node_count())
@@ -372,7 +372,7 @@ fn gather_connections(shared: &Shared, caller: &Caller) -> Vec<ConnInfo> {
     v
 }
 
-fn conn_info(c: &ConnHandle) -> ConnInfo {
+pub(crate) fn conn_info(c: &ConnHandle) -> ConnInfo {
     let s = &c.stats;
     let load = |a: &std::sync::atomic::AtomicI64| a.load(Ordering::Relaxed);
     let sid = c.session();
@@ -572,7 +572,7 @@ pub fn render_mntr(lines: &[(String, String)]) -> String {
         .collect()
 }
 
-fn gather_monitor(shared: &Shared) -> Monitor {
+pub(crate) fn gather_monitor(shared: &Shared) -> Monitor {
     let (ephemerals_count, approximate_data_size, quotas) = {
         let tree = shared.tree.read();
         (
@@ -684,7 +684,7 @@ fn sessions_of(shared: &Shared, ids: impl Iterator<Item = u64>) -> BTreeMap<u64,
         .collect()
 }
 
-fn gather_watches_by_session(shared: &Shared) -> Vec<(i64, Vec<String>)> {
+pub(crate) fn gather_watches_by_session(shared: &Shared) -> Vec<(i64, Vec<String>)> {
     let by_watcher = shared.watches.lock().by_watcher();
     let sids = sessions_of(shared, by_watcher.keys().copied());
     by_watcher
@@ -693,7 +693,7 @@ fn gather_watches_by_session(shared: &Shared) -> Vec<(i64, Vec<String>)> {
         .collect()
 }
 
-fn gather_watches_by_path(shared: &Shared) -> Vec<(String, Vec<i64>)> {
+pub(crate) fn gather_watches_by_path(shared: &Shared) -> Vec<(String, Vec<i64>)> {
     let by_path = shared.watches.lock().by_path();
     let sids = sessions_of(shared, by_path.values().flatten().copied());
     let mut v = Vec::with_capacity(by_path.len());
@@ -777,7 +777,7 @@ pub fn render_dump(d: &Dump) -> String {
 
 /// The reaper's period: the core's ticker runs every half tick (at least 10 ms, see
 /// `Server::bind`), and a session expires at the first tick after its deadline.
-fn reaper_interval_ms(tick_time_ms: u32) -> i64 {
+pub(crate) fn reaper_interval_ms(tick_time_ms: u32) -> i64 {
     i64::from((tick_time_ms / 2).max(10))
 }
 

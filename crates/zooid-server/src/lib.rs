@@ -3,6 +3,7 @@
 //! The only crate that does IO (with zooid-storage, later).
 #![allow(clippy::disallowed_methods)]
 
+pub mod admin;
 pub mod config;
 pub mod conn;
 pub mod core;

@@ -83,6 +83,7 @@ impl Server {
         core.restore_sessions(recovered.sessions);
         tokio::spawn(core.run(core_rx, durable_rx));
         spawn_autopurge(&shared.config);
+        crate::admin::start(shared.clone()).await?;
         let ticker = core_tx.clone();
         tokio::spawn(async move {
             let mut iv = tokio::time::interval(Duration::from_millis(tick_ms));

@@ -187,7 +187,7 @@ fn only_srvr_without_a_whitelist() {
     let port = common::free_port();
     let cfg = dir.path().join("zoo.cfg");
     let text = format!(
-        "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n",
+        "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\n",
         dir.path().join("data").display()
     );
     std::fs::write(&cfg, text).unwrap();

@@ -37,8 +37,15 @@ impl ZooidProcess {
     /// Starts the process without waiting for it to serve.
     pub fn spawn(dir: std::sync::Arc<tempfile::TempDir>, port: u16, extra: &str) -> ZooidProcess {
         let cfg = dir.path().join("zoo.cfg");
+        // ZooKeeper's AdminServer is on by default at port 8080: tests that run many
+        // servers on one machine turn it off unless they configure it themselves.
+        let admin = if extra.contains("admin.") {
+            ""
+        } else {
+            "admin.enableServer=false\n"
+        };
         let text = format!(
-            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n{extra}\n",
+            "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n4lw.commands.whitelist=*\n{admin}{extra}\n",
             dir.path().join("data").display()
         );
         std::fs::write(&cfg, text).expect("write cfg");
