@@ -229,7 +229,8 @@ fn zoo_cfg(tick_time: u32, data: &Path, ports: &[Ports], index: usize) -> String
         "# Written by `zooid ensemble`; rewritten on every start.\n\
          tickTime={tick_time}\ninitLimit=10\nsyncLimit=5\n\
          dataDir={}\nclientPort={}\nclientPortAddress=127.0.0.1\n\
-         4lw.commands.whitelist=*\n",
+         4lw.commands.whitelist=*\n\
+         admin.enableServer=false\n",
         data.display(),
         ports[index].client
     );
