@@ -3,7 +3,7 @@
 machine, in one run, with the same load generator (`zooid bench`). Prints each result and
 the Zooid/ZooKeeper ratio. A benchmark, not a test: numbers depend on the machine.
 
-    python3 scripts/bench_compare.py                       # get, set, create, mixed
+    python3 scripts/bench_compare.py                       # get, set, create-sequential, mixed
     python3 scripts/bench_compare.py --recovery 1000000    # restart time with N znodes
     python3 scripts/bench_compare.py --ensemble 3          # 3-server ensembles, + failover
 
@@ -156,7 +156,7 @@ def load_runs(servers: list[Server], a):
     for s in servers:
         s.start()
         wait_read(s.addr, "/", 60)
-    print(f"{'workload':10} {'server':10} {'ops/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
+    print(f"{'workload':17} {'server':10} {'ops/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
           f"{'p99.9 ms':>9} {'max ms':>8}")
     for w in a.workloads.split(","):
         res = {}
@@ -164,10 +164,10 @@ def load_runs(servers: list[Server], a):
             r = bench(s.addr, w, a)
             res[s.kind] = r
             lat = r["latency_ms"]
-            print(f"{w:10} {s.kind:10} {r['ops_per_sec']:10.0f} {lat['p50']:8.3f} "
+            print(f"{w:17} {s.kind:10} {r['ops_per_sec']:10.0f} {lat['p50']:8.3f} "
                   f"{lat['p99']:8.3f} {lat['p999']:9.3f} {lat['max']:8.3f}")
         z, k = res["zooid"], res["zookeeper"]
-        print(f"{w:10} {'ratio':10} {z['ops_per_sec'] / k['ops_per_sec']:10.2f}x "
+        print(f"{w:17} {'ratio':10} {z['ops_per_sec'] / k['ops_per_sec']:10.2f}x "
               f"p99 {k['latency_ms']['p99'] / max(z['latency_ms']['p99'], 1e-9):.2f}x lower")
     for s in servers:
         print(f"RSS {s.kind}: {s.rss_mb():.0f} MB")
@@ -277,7 +277,7 @@ def ensemble_runs(base: Path, a):
             r = bench(connect, w, a)
             results[(kind, w)] = r
             lat = r["latency_ms"]
-            print(f"{w:10} {kind:10} {r['ops_per_sec']:10.0f} {lat['p50']:8.3f} "
+            print(f"{w:17} {kind:10} {r['ops_per_sec']:10.0f} {lat['p50']:8.3f} "
                   f"{lat['p99']:8.3f} {lat['p999']:9.3f} {lat['max']:8.3f}")
         print(f"RSS {kind}: " + ", ".join(f"{m.rss_mb():.0f}" for m in members) + " MB")
         # Failover: SIGKILL the leader, time until a write through a survivor succeeds.
@@ -303,7 +303,7 @@ def ensemble_runs(base: Path, a):
             m.stop()
     for w in a.workloads.split(","):
         z, k = results[("zooid", w)], results[("zookeeper", w)]
-        print(f"{w:10} {'ratio':10} {z['ops_per_sec'] / k['ops_per_sec']:10.2f}x "
+        print(f"{w:17} {'ratio':10} {z['ops_per_sec'] / k['ops_per_sec']:10.2f}x "
               f"p99 {k['latency_ms']['p99'] / max(z['latency_ms']['p99'], 1e-9):.2f}x lower")
     zf, kf = results[("zooid", "failover")], results[("zookeeper", "failover")]
     if zf and kf:
@@ -314,7 +314,7 @@ def ensemble_runs(base: Path, a):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--workloads", default="get,set,create,mixed")
+    ap.add_argument("--workloads", default="get,set,create-sequential,mixed")
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--sessions", type=int, default=16)
     ap.add_argument("--inflight", type=int, default=8)

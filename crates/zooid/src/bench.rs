@@ -1,31 +1,63 @@
-//! `zooid bench`: a closed-loop load generator for any ZooKeeper-compatible server.
-//! Each session keeps a window of requests in flight on one connection; replies come back
-//! in request order, so a queue of send instants gives each request's latency.
+//! `zooid bench`: a load generator for any ZooKeeper-compatible server, speaking the
+//! protocol directly. Closed-loop by default (each session keeps `--inflight` requests
+//! outstanding); open-loop with `--rate` (requests leave on a fixed schedule and latency
+//! counts from the scheduled instant). Latencies go into one HDR histogram per run.
 
-use std::collections::VecDeque;
+mod conn;
+mod load;
+mod watch;
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
+use clap::ValueEnum;
 use hdrhistogram::Histogram;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 use zooid_proto::opcode::op;
-use zooid_proto::{
-    ConnectRequest, ConnectResponse, CreateRequest, DeleteRequest, ExistsRequest, GetDataRequest,
-    Record, ReplyHeader, RequestHeader, SetDataRequest,
-};
+use zooid_proto::{CreateRequest, DeleteRequest, GetChildrenRequest, GetChildrenResponse, Record};
+
+use conn::Conn;
+use load::{Pace, Plan, SessionResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Workload {
+    /// getData of existing znodes.
     Get,
+    /// exists of existing znodes.
     Exists,
+    /// setData of existing znodes.
     Set,
+    /// create of new znodes with unique names (plain, not sequential).
     Create,
-    /// 90% get, 10% set.
+    /// create of sequential znodes under one parent.
+    CreateSequential,
+    /// getChildren2 of a znode with `--children` children.
+    Children,
+    /// getData and setData, `--read-ratio` of them reads.
     Mixed,
+    /// multi of `--ops-per-multi` ops, alternately setData and create.
+    Multi,
+    /// `--watchers` sessions watch one znode that one writer sets; latency is write sent
+    /// to notification read.
+    Watch,
     /// Creates `--count` znodes of `--size` bytes under /zooid-populate, then stops.
     Populate,
 }
+
+/// A multi's ops all travel in one request, which must fit ZooKeeper's 1 MiB
+/// `jute.maxbuffer`; this many small ops stay well below it.
+const OPS_PER_MULTI_MAX: usize = 1000;
+/// Children of the `children` workload's parent: one getChildren2 reply must fit in
+/// `jute.maxbuffer` too.
+const CHILDREN_MAX: u64 = 50_000;
+/// Watcher sessions: each holds a connection and a task.
+const WATCHERS_MAX: usize = 10_000;
+/// Keys `get`, `exists`, `set`, `mixed` and `multi` spread over.
+const KEYS: u64 = 1000;
+/// Bytes of data per znode, below `jute.maxbuffer`.
+const SIZE_MAX: usize = 1 << 19;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
@@ -38,7 +70,8 @@ pub struct BenchArgs {
     /// Sessions (one connection each).
     #[arg(long, default_value_t = 16)]
     pub sessions: usize,
-    /// Requests in flight per session.
+    /// Requests in flight per session (in open-loop mode, the most each session lets
+    /// queue up at the server).
     #[arg(long, default_value_t = 8)]
     pub inflight: usize,
     /// Seconds of measured load.
@@ -53,386 +86,324 @@ pub struct BenchArgs {
     /// Znodes to create with `--workload populate`.
     #[arg(long, default_value_t = 100_000)]
     pub count: u64,
+    /// Fraction of `mixed` requests that are reads (getData); the rest are setData.
+    #[arg(long, default_value_t = 0.9)]
+    pub read_ratio: f64,
+    /// Ops in each `multi` request.
+    #[arg(long, default_value_t = 4)]
+    pub ops_per_multi: usize,
+    /// Children of the znode the `children` workload lists.
+    #[arg(long, default_value_t = 100)]
+    pub children: u64,
+    /// Watching sessions for `--workload watch` (plus one writer).
+    #[arg(long, default_value_t = 16)]
+    pub watchers: usize,
+    /// Open-loop mode: this many requests per second over all sessions, sent on schedule
+    /// whether or not earlier ones were answered; latency counts from the scheduled time.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Leave the run's znodes in place instead of deleting them (the JSON names the root).
+    #[arg(long)]
+    pub keep: bool,
 }
 
-struct Conn {
-    rd: BufReader<tokio::net::tcp::OwnedReadHalf>,
-    wr: tokio::net::tcp::OwnedWriteHalf,
-    xid: i32,
-}
-
-impl Conn {
-    /// Connects to the `n`th server of a comma-separated list (wrapping around).
-    async fn open_nth(list: &str, n: usize) -> std::io::Result<Conn> {
-        let servers: Vec<&str> = list.split(',').map(str::trim).collect();
-        Conn::open(servers[n % servers.len()]).await
-    }
-
-    async fn open(addr: &str) -> std::io::Result<Conn> {
-        let addr = addr.split(',').next().unwrap_or(addr).trim();
-        let s = TcpStream::connect(addr).await?;
-        s.set_nodelay(true)?;
-        let (rd, wr) = s.into_split();
-        let mut c = Conn {
-            rd: BufReader::new(rd),
-            wr,
-            xid: 0,
-        };
-        let req = ConnectRequest {
-            time_out: 30000,
-            passwd: vec![0u8; 16].into(),
-            ..Default::default()
-        };
-        c.send_raw(&req.to_vec()).await?;
-        let resp =
-            ConnectResponse::from_bytes(&c.read_frame().await?).map_err(std::io::Error::other)?;
-        if resp.session_id == 0 {
-            return Err(std::io::Error::other("session refused"));
-        }
-        Ok(c)
-    }
-
-    async fn send_raw(&mut self, body: &[u8]) -> std::io::Result<()> {
-        let mut b = BytesMut::with_capacity(body.len() + 4);
-        b.put_i32(body.len() as i32);
-        b.put_slice(body);
-        self.wr.write_all(&b).await
-    }
-
-    fn encode<R: Record>(&mut self, opcode: i32, rec: &R, out: &mut BytesMut) {
-        self.xid += 1;
-        let mut body = Vec::with_capacity(64);
-        RequestHeader {
-            xid: self.xid,
-            op: opcode,
-        }
-        .encode(&mut body);
-        rec.encode(&mut body);
-        out.put_i32(body.len() as i32);
-        out.put_slice(&body);
-    }
-
-    async fn read_frame(&mut self) -> std::io::Result<Vec<u8>> {
-        let len = self.rd.read_i32().await?;
-        if !(0..=16 << 20).contains(&len) {
-            return Err(std::io::Error::other(format!("bad frame length {len}")));
-        }
-        let mut b = vec![0u8; len as usize];
-        self.rd.read_exact(&mut b).await?;
-        Ok(b)
-    }
-
-    /// Reads the next reply, skipping watch notifications; returns its error code.
-    async fn read_reply(&mut self) -> std::io::Result<i32> {
-        loop {
-            let f = self.read_frame().await?;
-            let h = ReplyHeader::decode(&mut zooid_proto::Reader::new(&f))
-                .map_err(std::io::Error::other)?;
-            if h.xid != -1 {
-                return Ok(h.err);
-            }
-        }
-    }
-}
-
-fn request(
-    c: &mut Conn,
-    w: Workload,
-    i: u64,
-    root: &str,
-    n_keys: u64,
-    data: &[u8],
-    out: &mut BytesMut,
-) {
-    let key = format!("{root}/k{}", i % n_keys);
-    match w {
-        Workload::Get => c.encode(
-            op::GET_DATA,
-            &GetDataRequest {
-                path: key,
-                watch: false,
-            },
-            out,
-        ),
-        Workload::Exists => c.encode(
-            op::EXISTS,
-            &ExistsRequest {
-                path: key,
-                watch: false,
-            },
-            out,
-        ),
-        Workload::Set => {
-            let r = SetDataRequest {
-                path: key,
-                data: data.to_vec().into(),
-                version: -1,
-            };
-            c.encode(op::SET_DATA, &r, out)
-        }
-        Workload::Create => {
-            let r = CreateRequest {
-                path: format!("{root}/c-"),
-                data: data.to_vec().into(),
-                acl: zooid_proto::open_acl_unsafe(),
-                flags: 2,
-            };
-            c.encode(op::CREATE, &r, out)
-        }
-        Workload::Populate => unreachable!("populate has its own loop"),
-        Workload::Mixed => request(
-            c,
-            if i.is_multiple_of(10) {
-                Workload::Set
-            } else {
-                Workload::Get
-            },
-            i,
-            root,
-            n_keys,
-            data,
-            out,
-        ),
-    }
-}
-
-struct SessionResult {
+/// What a run measured.
+struct Outcome {
     hist: Histogram<u64>,
     errors: u64,
+    writes: u64,
+    secs: f64,
 }
 
-async fn run_session(
-    args: BenchArgs,
-    index: usize,
-    root: String,
-    n_keys: u64,
-    seed: u64,
-    end: Instant,
-) -> std::io::Result<SessionResult> {
-    let mut c = Conn::open_nth(&args.server, index).await?;
-    let data = vec![b'x'; args.size];
-    let mut hist =
-        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).map_err(std::io::Error::other)?;
-    let mut sent: VecDeque<Instant> = VecDeque::with_capacity(args.inflight);
-    let mut errors = 0;
-    let mut i = seed;
-    let mut out = BytesMut::with_capacity(4096);
-    loop {
-        let now = Instant::now();
-        while sent.len() < args.inflight && now < end {
-            request(&mut c, args.workload, i, &root, n_keys, &data, &mut out);
-            i += 1;
-            sent.push_back(now);
-        }
-        if !out.is_empty() {
-            c.wr.write_all(&out).await?;
-            out.clear();
-        }
-        let Some(t0) = sent.pop_front() else { break };
-        if c.read_reply().await? != 0 {
-            errors += 1;
-        }
-        let _ = hist.record(t0.elapsed().as_micros().max(1) as u64);
+impl Workload {
+    fn name(self) -> String {
+        self.to_possible_value()
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default()
     }
-    Ok(SessionResult { hist, errors })
 }
 
-async fn setup(args: &BenchArgs, root: &str, n_keys: u64) -> std::io::Result<()> {
-    let mut c = Conn::open(&args.server).await?;
-    let data = vec![b'x'; args.size];
-    let mut out = BytesMut::new();
-    let mk = |path: String| CreateRequest {
-        path,
-        data: data.clone().into(),
-        acl: zooid_proto::open_acl_unsafe(),
-        flags: 0,
-    };
-    c.encode(op::CREATE, &mk(root.to_owned()), &mut out);
-    for k in 0..n_keys {
-        c.encode(op::CREATE, &mk(format!("{root}/k{k}")), &mut out);
+fn check_args(a: &BenchArgs) -> std::io::Result<()> {
+    let bad = |m: &str| Err(std::io::Error::other(m.to_owned()));
+    if !(0.0..=1.0).contains(&a.read_ratio) {
+        return bad("--read-ratio must be between 0 and 1");
     }
-    c.wr.write_all(&out).await?;
-    for _ in 0..=n_keys {
-        c.read_reply().await?;
+    if !(1..=OPS_PER_MULTI_MAX).contains(&a.ops_per_multi) {
+        return bad(&format!("--ops-per-multi must be 1..={OPS_PER_MULTI_MAX}"));
     }
-    Ok(())
-}
-
-async fn cleanup(args: &BenchArgs, root: &str) -> std::io::Result<()> {
-    let mut c = Conn::open(&args.server).await?;
-    let mut out = BytesMut::new();
-    let mut stack = vec![root.to_owned()];
-    let mut order = Vec::new();
-    // Children are listed with getChildren; delete deepest first.
-    while let Some(p) = stack.pop() {
-        c.encode(
-            op::GET_CHILDREN,
-            &zooid_proto::GetChildrenRequest {
-                path: p.clone(),
-                watch: false,
-            },
-            &mut out,
-        );
-        c.wr.write_all(&out).await?;
-        out.clear();
-        let f = loop {
-            let f = c.read_frame().await?;
-            if ReplyHeader::decode(&mut zooid_proto::Reader::new(&f))
-                .map(|h| h.xid)
-                .unwrap_or(0)
-                != -1
-            {
-                break f;
-            }
-        };
-        let mut r = zooid_proto::Reader::new(&f);
-        let h = ReplyHeader::decode(&mut r).map_err(std::io::Error::other)?;
-        if h.err == 0 {
-            let kids =
-                zooid_proto::GetChildrenResponse::decode(&mut r).map_err(std::io::Error::other)?;
-            stack.extend(kids.children.iter().map(|k| format!("{p}/{k}")));
-        }
-        order.push(p);
+    if a.children > CHILDREN_MAX {
+        return bad(&format!("--children must be at most {CHILDREN_MAX}"));
     }
-    let n = order.len();
-    for p in order.into_iter().rev() {
-        c.encode(
-            op::DELETE,
-            &DeleteRequest {
-                path: p,
-                version: -1,
-            },
-            &mut out,
-        );
+    if !(1..=WATCHERS_MAX).contains(&a.watchers) {
+        return bad(&format!("--watchers must be 1..={WATCHERS_MAX}"));
     }
-    c.wr.write_all(&out).await?;
-    for _ in 0..n {
-        c.read_reply().await?;
+    if a.sessions == 0 || a.inflight == 0 {
+        return bad("--sessions and --inflight must be at least 1");
     }
-    Ok(())
-}
-
-/// Creates `count` znodes as fast as the server takes them: every session pipelines
-/// `inflight` creates of its own share of the names.
-async fn populate(args: &BenchArgs) -> std::io::Result<()> {
-    let start = Instant::now();
-    let root = "/zooid-populate";
-    let mut c = Conn::open(&args.server).await?;
-    let mut out = BytesMut::new();
-    let mk = |path: String, size: usize| CreateRequest {
-        path,
-        data: vec![b'x'; size].into(),
-        acl: zooid_proto::open_acl_unsafe(),
-        flags: 0,
-    };
-    c.encode(op::CREATE, &mk(root.to_owned(), 0), &mut out);
-    c.wr.write_all(&out).await?;
-    c.read_reply().await?;
-    let sessions = args.sessions.max(1) as u64;
-    let mut tasks = Vec::new();
-    for s in 0..sessions {
-        let (addr, size, inflight, count) = (
-            args.server.clone(),
-            args.size,
-            args.inflight.max(1),
-            args.count,
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut c = Conn::open(&addr).await?;
-            let mut out = BytesMut::new();
-            let mut in_flight = 0usize;
-            let mut errors = 0u64;
-            let mut i = s;
-            while i < count || in_flight > 0 {
-                while in_flight < inflight && i < count {
-                    c.encode(op::CREATE, &mk(format!("{root}/n{i:09}"), size), &mut out);
-                    i += sessions;
-                    in_flight += 1;
-                }
-                if !out.is_empty() {
-                    c.wr.write_all(&out).await?;
-                    out.clear();
-                }
-                if c.read_reply().await? != 0 {
-                    errors += 1;
-                }
-                in_flight -= 1;
-            }
-            Ok::<u64, std::io::Error>(errors)
-        }));
+    if a.size > SIZE_MAX {
+        return bad(&format!("--size must be at most {SIZE_MAX}"));
     }
-    let mut errors = 0;
-    for t in tasks {
-        errors += t.await.map_err(std::io::Error::other)??;
+    match a.rate {
+        Some(r) if !(r.is_finite() && r > 0.0) => bad("--rate must be a positive number"),
+        Some(_) if a.workload == Workload::Watch => bad("--rate does not apply to watch"),
+        _ => Ok(()),
     }
-    let secs = start.elapsed().as_secs_f64();
-    println!(
-        "populate: {} znodes of {} bytes in {:.2}s = {:.0} creates/s, errors {}",
-        args.count,
-        args.size,
-        secs,
-        args.count as f64 / secs,
-        errors
-    );
-    Ok(())
 }
 
 /// Runs the benchmark and prints the result.
 pub async fn run(args: BenchArgs) -> std::io::Result<()> {
-    if args.workload == Workload::Populate {
-        return populate(&args).await;
-    }
-    let root = format!("/zooid-bench-{}", std::process::id());
-    let n_keys = 1000;
-    setup(&args, &root, n_keys).await?;
+    check_args(&args)?;
+    let populate = args.workload == Workload::Populate;
+    let root = if populate {
+        "/zooid-populate".to_owned()
+    } else {
+        format!("/zooid-bench-{}", std::process::id())
+    };
+    let plan = Arc::new(Plan {
+        workload: args.workload,
+        root: root.clone(),
+        n_keys: KEYS,
+        parent: format!("{root}/kids"),
+        data: vec![b'x'; args.size],
+        read_ratio: args.read_ratio,
+        ops_per_multi: args.ops_per_multi,
+        sessions: args.sessions as u64,
+        count: args.count,
+    });
+    setup(&args, &plan).await?;
+    let done = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
-    let end = start + Duration::from_secs(args.seconds);
-    let mut tasks = Vec::new();
-    for s in 0..args.sessions {
-        let a = args.clone();
-        let r = root.clone();
-        tasks.push(tokio::spawn(run_session(
-            a,
-            s,
-            r,
-            n_keys,
-            s as u64 * 7919,
+    let bar = progress(&args, start, done.clone());
+    let result = if args.workload == Workload::Watch {
+        let end = start + Duration::from_secs(args.seconds);
+        let path = format!("{root}/k0");
+        watch::run(
+            &args.server,
+            args.watchers,
+            path,
+            plan.data.clone(),
             end,
+            done,
+        )
+        .await
+    } else {
+        sessions(&args, plan, start, done).await
+    };
+    if let Some((bar, ticker)) = bar {
+        ticker.abort();
+        bar.finish_and_clear();
+    }
+    let r = result?;
+    let secs = start.elapsed().as_secs_f64();
+    if !populate && !args.keep {
+        cleanup(&args.server, &root).await?;
+    }
+    let outcome = Outcome {
+        hist: r.hist,
+        errors: r.errors,
+        writes: r.writes,
+        secs,
+    };
+    report(&args, &root, &outcome);
+    Ok(())
+}
+
+/// Opens every session, then starts the clock and runs them all to the end.
+async fn sessions(
+    args: &BenchArgs,
+    plan: Arc<Plan>,
+    start: Instant,
+    done: Arc<AtomicU64>,
+) -> std::io::Result<SessionResult> {
+    let mut conns = Vec::with_capacity(args.sessions);
+    for s in 0..args.sessions {
+        conns.push(Conn::open_nth(&args.server, s).await?);
+    }
+    let pace = Pace {
+        start,
+        end: (args.workload != Workload::Populate)
+            .then(|| start + Duration::from_secs(args.seconds)),
+        rate: args.rate,
+    };
+    let mut tasks = Vec::with_capacity(args.sessions);
+    for (s, c) in conns.into_iter().enumerate() {
+        tasks.push(tokio::spawn(load::run_session(
+            c,
+            plan.clone(),
+            s as u64,
+            args.inflight,
+            pace,
+            done.clone(),
         )));
     }
-    let mut hist =
-        Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).map_err(std::io::Error::other)?;
-    let mut errors = 0;
+    let mut total = SessionResult {
+        hist: load::new_histogram()?,
+        errors: 0,
+        writes: 0,
+    };
     for t in tasks {
         let r = t.await.map_err(std::io::Error::other)??;
-        hist.add(&r.hist).map_err(std::io::Error::other)?;
-        errors += r.errors;
+        total.hist.add(&r.hist).map_err(std::io::Error::other)?;
+        total.errors += r.errors;
+        total.writes += r.writes;
     }
-    let secs = start.elapsed().as_secs_f64();
-    cleanup(&args, &root).await?;
-    let ops = hist.len();
-    let q = |p: f64| hist.value_at_quantile(p) as f64 / 1000.0;
-    if args.json {
-        let v = serde_json::json!({
-            "workload": format!("{:?}", args.workload).to_lowercase(),
-            "sessions": args.sessions, "inflight": args.inflight, "seconds": secs,
-            "requests": ops, "errors": errors, "ops_per_sec": ops as f64 / secs,
-            "latency_ms": {"p50": q(0.5), "p99": q(0.99), "p999": q(0.999), "max": hist.max() as f64 / 1000.0},
-        });
-        println!("{v}");
+    Ok(total)
+}
+
+/// A progress bar on stderr, when it is a terminal and the output is text.
+fn progress(
+    args: &BenchArgs,
+    start: Instant,
+    done: Arc<AtomicU64>,
+) -> Option<(indicatif::ProgressBar, tokio::task::JoinHandle<()>)> {
+    if args.json || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let by_count = args.workload == Workload::Populate;
+    let len = if by_count { args.count } else { args.seconds };
+    let bar = indicatif::ProgressBar::new(len);
+    let style = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    let b = bar.clone();
+    let ticker = tokio::spawn(async move {
+        loop {
+            let n = done.load(Ordering::Relaxed);
+            if by_count {
+                b.set_position(n);
+            } else {
+                b.set_position(start.elapsed().as_secs());
+                b.set_message(format!("s, {n} ops"));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    Some((bar, ticker))
+}
+
+fn report(args: &BenchArgs, root: &str, o: &Outcome) {
+    let ops = o.hist.len();
+    let q = |p: f64| o.hist.value_at_quantile(p) as f64 / 1000.0;
+    let max = o.hist.max() as f64 / 1000.0;
+    let watch = args.workload == Workload::Watch;
+    let sessions = if watch {
+        args.watchers + 1
     } else {
+        args.sessions
+    };
+    if args.json {
+        let mut v = serde_json::json!({
+            "workload": args.workload.name(),
+            "sessions": sessions, "inflight": args.inflight, "rate": args.rate,
+            "ops": ops, "requests": ops, "errors": o.errors, "writes": o.writes,
+            "seconds": o.secs, "ops_per_sec": ops as f64 / o.secs, "root": root,
+            "latency_ms": {"p50": q(0.5), "p90": q(0.9), "p99": q(0.99), "p999": q(0.999), "max": max},
+        });
+        if watch {
+            v["watchers"] = args.watchers.into();
+        }
+        println!("{v}");
+        return;
+    }
+    let latency = format!(
+        "latency ms p50 {:.3} p90 {:.3} p99 {:.3} p99.9 {:.3} max {:.3}",
+        q(0.5),
+        q(0.9),
+        q(0.99),
+        q(0.999),
+        max
+    );
+    if args.workload == Workload::Populate {
         println!(
-            "{:?}: {} requests in {:.2}s = {:.0} ops/s, errors {}; latency ms p50 {:.3} p99 {:.3} p99.9 {:.3} max {:.3}",
-            args.workload,
+            "populate: {} znodes of {} bytes in {:.2}s = {:.0} creates/s, errors {}; {latency}",
             ops,
-            secs,
-            ops as f64 / secs,
-            errors,
-            q(0.5),
-            q(0.99),
-            q(0.999),
-            hist.max() as f64 / 1000.0
+            args.size,
+            o.secs,
+            ops as f64 / o.secs,
+            o.errors
         );
+        return;
+    }
+    let what = if watch { "notifications" } else { "requests" };
+    let mode = match args.rate {
+        Some(r) => format!(" (open loop at {r} req/s)"),
+        None => String::new(),
+    };
+    println!(
+        "{}{mode}: {ops} {what} in {:.2}s = {:.0} ops/s, errors {}; {latency}",
+        args.workload.name(),
+        o.secs,
+        ops as f64 / o.secs,
+        o.errors,
+    );
+}
+
+/// Creates the run's root and the znodes its workload reads or writes.
+async fn setup(args: &BenchArgs, plan: &Plan) -> std::io::Result<()> {
+    let mut c = Conn::open(&args.server).await?;
+    let mk = |path: String| CreateRequest {
+        path,
+        data: plan.data.clone().into(),
+        acl: zooid_proto::open_acl_unsafe(),
+        flags: 0,
+    };
+    if plan.workload == Workload::Populate {
+        let (err, _) = c.call(op::CREATE, &mk(plan.root.clone())).await?;
+        // An earlier populate may have left the root in place: add to it.
+        return match err {
+            0 => Ok(()),
+            e if e == zooid_proto::ErrorCode::NodeExists as i32 => Ok(()),
+            e => Err(std::io::Error::other(format!("create {}: {e}", plan.root))),
+        };
+    }
+    let mut paths = vec![plan.root.clone()];
+    paths.extend((0..plan.n_keys).map(|k| format!("{}/k{k}", plan.root)));
+    if plan.workload == Workload::Children {
+        paths.push(plan.parent.clone());
+        paths.extend((0..args.children).map(|k| format!("{}/c{k}", plan.parent)));
+    }
+    let mut out = BytesMut::new();
+    for p in &paths {
+        c.w.enc.encode(op::CREATE, &mk(p.clone()), &mut out);
+    }
+    c.w.flush(&mut out).await?;
+    for p in &paths {
+        let (err, _) = c.rd.reply().await?;
+        if err != 0 {
+            return Err(std::io::Error::other(format!("setup: create {p}: {err}")));
+        }
+    }
+    Ok(())
+}
+
+/// Deletes `root` and everything under it, deepest first.
+async fn cleanup(server: &str, root: &str) -> std::io::Result<()> {
+    let mut c = Conn::open(server).await?;
+    let mut stack = vec![root.to_owned()];
+    let mut order = Vec::new();
+    while let Some(p) = stack.pop() {
+        let req = GetChildrenRequest {
+            path: p.clone(),
+            watch: false,
+        };
+        let (err, body) = c.call(op::GET_CHILDREN, &req).await?;
+        if err == 0 {
+            let kids = GetChildrenResponse::from_bytes(&body).map_err(std::io::Error::other)?;
+            stack.extend(kids.children.iter().map(|k| format!("{p}/{k}")));
+        }
+        order.push(p);
+    }
+    let mut out = BytesMut::new();
+    for p in order.iter().rev() {
+        let req = DeleteRequest {
+            path: p.clone(),
+            version: -1,
+        };
+        c.w.enc.encode(op::DELETE, &req, &mut out);
+    }
+    c.w.flush(&mut out).await?;
+    for _ in &order {
+        c.rd.reply().await?;
     }
     Ok(())
 }
