@@ -750,6 +750,8 @@ pub async fn bind(config: Config) -> Result<crate::server::Server, crate::server
     if let Err(e) = crate::admin::start(shared.clone()).await {
         tracing::warn!("Problem starting AdminServer: {e}");
     }
+    // As QuorumPeerMain: a metrics provider that cannot start stops the server.
+    crate::prometheus::start(shared.clone()).await?;
     Ok(crate::server::Server::from_parts(
         shared, local_addr, listener, core_tx,
     ))

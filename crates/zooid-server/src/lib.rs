@@ -10,6 +10,7 @@ pub mod core;
 pub mod ensemble;
 pub mod fourlw;
 pub mod persist;
+pub mod prometheus;
 pub mod quorum;
 pub mod read;
 pub mod server;

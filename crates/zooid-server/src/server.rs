@@ -84,6 +84,7 @@ impl Server {
         tokio::spawn(core.run(core_rx, durable_rx));
         spawn_autopurge(&shared.config);
         crate::admin::start(shared.clone()).await?;
+        crate::prometheus::start(shared.clone()).await?;
         let ticker = core_tx.clone();
         tokio::spawn(async move {
             let mut iv = tokio::time::interval(Duration::from_millis(tick_ms));
