@@ -9,6 +9,7 @@ pub mod conn;
 pub mod core;
 pub mod ensemble;
 pub mod fourlw;
+mod http;
 pub mod persist;
 pub mod prometheus;
 pub mod quorum;

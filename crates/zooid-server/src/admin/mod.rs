@@ -7,7 +7,6 @@ mod commands;
 pub mod json;
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,9 +14,7 @@ use std::time::Duration;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 use crate::state::Shared;
 use json::Json;
@@ -53,36 +50,12 @@ pub async fn start(shared: Arc<Shared>) -> std::io::Result<Option<SocketAddr>> {
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    let permits = Arc::new(Semaphore::new(ADMIN_CONNECTIONS_MAX));
     let idle = Duration::from_millis(u64::from(shared.config.admin_idle_timeout_ms.max(1)));
-    loop {
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
-        };
-        let (stream, remote) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!("admin accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
+    let handler = move |req, remote| {
         let shared = shared.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(&shared, req, remote).await) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(idle)
-                .serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = conn.await {
-                tracing::debug!("admin connection from {remote}: {e}");
-            }
-            drop(permit);
-        });
-    }
+        async move { handle(&shared, req, remote).await }
+    };
+    crate::http::serve(listener, "admin", ADMIN_CONNECTIONS_MAX, idle, handler).await;
 }
 
 async fn handle(
