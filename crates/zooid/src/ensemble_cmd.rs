@@ -425,18 +425,13 @@ async fn stop(nodes: &mut [Node]) {
 
 #[cfg(unix)]
 fn terminate(child: &Child) {
-    extern "C" {
-        fn kill(pid: i32, sig: i32) -> i32;
-    }
-    /// SIGTERM has this number on every Unix.
-    const SIGTERM: i32 = 15;
-    let Ok(pid) = i32::try_from(child.id()) else {
+    let Ok(pid) = libc::pid_t::try_from(child.id()) else {
         return;
     };
     // SAFETY: kill(2) takes plain integers; the pid is our own child, not yet reaped
     // (try_wait returned None), so it cannot name another process.
     unsafe {
-        kill(pid, SIGTERM);
+        libc::kill(pid, libc::SIGTERM);
     }
 }
 

@@ -329,7 +329,7 @@ fn a_leader_with_an_uncommitted_tail_is_truncated_when_it_returns() {
     rt.block_on(create_via(&e, leader, "/committed"));
     // Freeze both followers: the leader logs a write no one else will ever have.
     for f in &followers {
-        e.proc(*f).signal("STOP");
+        e.proc(*f).signal(libc::SIGSTOP);
     }
     let addr = e.addr(leader);
     let lone = rt.spawn(async move {
@@ -340,7 +340,7 @@ fn a_leader_with_an_uncommitted_tail_is_truncated_when_it_returns() {
     e.kill(leader);
     let _ = rt.block_on(lone);
     for f in &followers {
-        e.proc(*f).signal("CONT");
+        e.proc(*f).signal(libc::SIGCONT);
     }
     let new_leader = e.wait_leader(Duration::from_secs(30));
     assert!(followers.contains(&new_leader));
@@ -375,13 +375,13 @@ fn a_stopped_leader_is_replaced_and_rejoins_as_follower() {
     let rt = common::runtime(2);
     let f = (leader + 1) % 3;
     rt.block_on(create_via(&e, f, "/one"));
-    e.proc(leader).signal("STOP");
+    e.proc(leader).signal(libc::SIGSTOP);
     // Longer than syncLimit (5 ticks of 200 ms) and than a 4 s session timeout.
     std::thread::sleep(Duration::from_millis(4500));
     let new_leader = e.wait_leader(Duration::from_secs(30));
     assert_ne!(new_leader, leader);
     rt.block_on(create_via(&e, f, "/two"));
-    e.proc(leader).signal("CONT");
+    e.proc(leader).signal(libc::SIGCONT);
     let deadline = Instant::now() + Duration::from_secs(30);
     while e.mode(leader).as_deref() != Some("follower") {
         assert!(Instant::now() < deadline, "old leader never rejoined");

@@ -30,7 +30,7 @@ fn sigterm_and_sigint_stop_the_server_cleanly_and_keep_its_writes() {
                 .expect("create");
         }
     });
-    server.signal("TERM");
+    server.signal(libc::SIGTERM);
     let status = server
         .wait_exit(10)
         .expect("zooid exits within 10 s of SIGTERM");
@@ -51,7 +51,7 @@ fn sigterm_and_sigint_stop_the_server_cleanly_and_keep_its_writes() {
             assert_eq!(data, format!("v{i}").as_bytes());
         }
     });
-    restarted.signal("INT");
+    restarted.signal(libc::SIGINT);
     let status = restarted
         .wait_exit(10)
         .expect("zooid exits within 10 s of SIGINT");
@@ -95,7 +95,7 @@ fn server_stderr(args: &[&str], env: &[(&str, &str)]) -> String {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    signal(child.0.id(), "TERM");
+    common::signal_pid(child.0.id(), libc::SIGTERM);
     let status = wait_child(&mut child.0, Duration::from_secs(10)).expect("exit after SIGTERM");
     assert!(status.success(), "{status}");
     std::fs::read_to_string(&log_path).unwrap()
@@ -257,7 +257,7 @@ fn ensemble_command_serves_a_quorum_and_stops_every_child_on_sigint() {
         .filter(|p| *p != ensemble_pid)
         .collect();
     assert_eq!(servers.len(), 3, "three servers run: {servers:?}");
-    signal(ensemble_pid, "INT");
+    common::signal_pid(ensemble_pid, libc::SIGINT);
     let status = wait_child(&mut ensemble.0, Duration::from_secs(20))
         .expect("zooid ensemble exits within 20 s of SIGINT");
     assert!(status.success(), "{status}");
@@ -299,16 +299,6 @@ fn processes_mentioning(needle: &str) -> Vec<u32> {
     pids
 }
 
-fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "kill -{sig} {pid}");
-}
-
 fn wait_child(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
@@ -336,10 +326,8 @@ struct ChildrenOf(std::path::PathBuf);
 impl Drop for ChildrenOf {
     fn drop(&mut self) {
         for pid in processes_mentioning(&self.0.to_string_lossy()) {
-            let _ = Command::new("kill")
-                .arg("-KILL")
-                .arg(pid.to_string())
-                .status();
+            // SAFETY: kill(2) takes two integers and touches no memory of ours.
+            let _ = unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
         }
     }
 }

@@ -100,15 +100,9 @@ impl ZooidProcess {
         self.child.id()
     }
 
-    /// Sends a signal by name (`STOP`, `CONT`, ...) to the process.
-    pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.pid().to_string())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok, "kill -{sig} {}", self.pid());
+    /// Sends a signal (`libc::SIGSTOP`, `libc::SIGCONT`, ...) to the process.
+    pub fn signal(&self, sig: libc::c_int) {
+        signal_pid(self.pid(), sig);
     }
 
     pub fn server_log(&self) -> String {
@@ -139,6 +133,19 @@ impl Drop for ZooidProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends `sig` to process `pid`, which must exist.
+pub fn signal_pid(pid: u32, sig: libc::c_int) {
+    let pid = libc::pid_t::try_from(pid).expect("pid fits pid_t");
+    // SAFETY: kill(2) takes two integers and touches no memory of ours.
+    let r = unsafe { libc::kill(pid, sig) };
+    assert_eq!(
+        r,
+        0,
+        "kill({pid}, {sig}): {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 pub fn free_port() -> u16 {
