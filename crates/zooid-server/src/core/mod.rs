@@ -211,6 +211,19 @@ impl ConnectOutcome {
             session: None,
         }
     }
+
+    /// The session is gone (or the password is wrong): timeout 0 and a zero password,
+    /// as `finishSessionInit` answers an invalid session.
+    pub fn expired() -> ConnectOutcome {
+        let resp = ConnectResponse {
+            passwd: vec![0u8; 16].into(),
+            ..ConnectResponse::default()
+        };
+        ConnectOutcome {
+            resp: Some(resp),
+            session: None,
+        }
+    }
 }
 
 pub struct Core {
@@ -427,14 +440,7 @@ impl Core {
                 s.clone()
             }
             _ => {
-                let resp = ConnectResponse {
-                    passwd: vec![0u8; 16].into(),
-                    ..ConnectResponse::default()
-                };
-                let _ = reply.send(ConnectOutcome {
-                    resp: Some(resp),
-                    session: None,
-                });
+                let _ = reply.send(ConnectOutcome::expired());
                 return;
             }
         };
@@ -744,7 +750,7 @@ impl Core {
                     self.answered(&conn, op, xid, received);
                 }
                 Pending::Read { .. } | Pending::Reply { .. } => self.finish(p),
-                Pending::Connect { reply, .. } => {
+                Pending::Connect { reply, .. } | Pending::ForwardedConnect { reply, .. } => {
                     let _ = reply.send(ConnectOutcome::refused());
                 }
                 Pending::Internal {
@@ -771,9 +777,6 @@ impl Core {
                     conn.reply(self.error_frame(xid, ErrorCode::ConnectionLoss));
                     self.answered(&conn, op, xid, received);
                     conn.kill();
-                }
-                Pending::ForwardedConnect { reply, .. } => {
-                    let _ = reply.send(ConnectOutcome::refused());
                 }
             }
         }

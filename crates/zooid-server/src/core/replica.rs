@@ -99,15 +99,7 @@ impl Core {
         let s = match self.sessions.get(session).cloned() {
             Some(s) if valid => s,
             _ => {
-                // `finishSessionInit` with an invalid session: timeout 0, no password.
-                let resp = zooid_proto::ConnectResponse {
-                    passwd: vec![0u8; 16].into(),
-                    ..Default::default()
-                };
-                let _ = reply.send(ConnectOutcome {
-                    resp: Some(resp),
-                    session: None,
-                });
+                let _ = reply.send(ConnectOutcome::expired());
                 return;
             }
         };
