@@ -338,6 +338,13 @@ impl Iterator for TreeNodes<'_> {
     }
 }
 
+/// True when `next` can be the txn right after `zxid`: the next counter of its epoch, or
+/// the first txn of a later epoch (a snapshot a learner got from its leader can end
+/// just before a new epoch begins).
+fn follows(zxid: i64, next: i64) -> bool {
+    next == zxid + 1 || (next >> 32 > zxid >> 32 && next as u32 == 1)
+}
+
 /// Applies every logged txn after `after`, tracking sessions as
 /// `FileTxnSnapLog.processTransaction` does; NodeExists/NoNode from a fuzzy snapshot
 /// are expected and ignored.
@@ -353,7 +360,7 @@ fn replay(
     for txn in log.txns() {
         // The log must go on right after the snapshot: a gap means lost txns (deleted
         // log files), which neither ZooKeeper nor we could otherwise notice.
-        if first && after > 0 && txn.zxid() > after + 1 {
+        if first && after > 0 && !follows(after, txn.zxid()) {
             return Err(RecoveryError::Gap {
                 after,
                 first: txn.zxid(),
@@ -920,6 +927,67 @@ mod sync_snapshot_tests {
                 assert!(reason.contains("unable to find parent"), "{reason}")
             }
             other => panic!("expected BadSyncSnapshot, got {:?}", other.map(|_| ())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod gap_tests {
+    use super::*;
+    use zooid_proto::{Acl, CreateTxn, TxnHeader};
+
+    fn create(zxid: i64, path: &str) -> Txn {
+        Txn {
+            hdr: TxnHeader {
+                client_id: 0,
+                cxid: 0,
+                zxid,
+                time: 5,
+                op: op::CREATE,
+            },
+            body: TxnBody::Create(CreateTxn {
+                path: path.into(),
+                data: bytes::Bytes::new(),
+                acl: vec![Acl::new(31, "world", "anyone")],
+                ephemeral: false,
+                parent_c_version: -1,
+            }),
+        }
+    }
+
+    /// A data directory whose snapshot ends at 1:3 and whose log starts with `first`.
+    fn recover_with_log_from(first: i64) -> Result<Recovered, RecoveryError> {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("dataDir={}\n", dir.path().display());
+        let (config, _) = Config::parse(&text, dir.path()).unwrap();
+        std::fs::create_dir_all(config.snap_dir()).unwrap();
+        let mut tree = DataTree::new(false);
+        for (z, p) in [(1, "/a"), (2, "/b"), (3, "/c")] {
+            tree.apply(&create((1 << 32) | z, p), &mut Vec::new());
+        }
+        let snap = config
+            .snap_dir()
+            .join(files::snapshot_name(tree.last_zxid()));
+        write_tree_snapshot(&tree, &[], &snap).unwrap();
+        let mut w = TxnLogWriter::open(&config.txn_log_dir(), 0, false).unwrap();
+        w.append(&create(first, "/d")).unwrap();
+        w.commit().unwrap();
+        let r = recover(&config);
+        drop(dir);
+        r
+    }
+
+    #[test]
+    fn a_log_may_resume_in_the_next_epoch_but_not_after_a_hole() {
+        let r = recover_with_log_from(2 << 32 | 1).expect("a new epoch follows a snapshot");
+        assert!(r.tree.get("/d").is_some());
+        assert_eq!(r.replayed, 1);
+        assert!(recover_with_log_from(1 << 32 | 4).is_ok());
+        for hole in [1 << 32 | 5, 2 << 32 | 2] {
+            assert!(
+                matches!(recover_with_log_from(hole), Err(RecoveryError::Gap { .. })),
+                "{hole:#x}"
+            );
         }
     }
 }
