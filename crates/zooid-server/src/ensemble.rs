@@ -166,6 +166,8 @@ pub struct Driver {
     /// When this server last became the active leader.
     pub leading_since: Option<std::time::Instant>,
     pub quorum_size: usize,
+    /// Txns appended and not yet applied, decoded once (the leader's straight from prep).
+    pub txns: std::collections::HashMap<i64, Txn>,
     /// Syncs waiting for the quorum's confirmation: id -> (learner, its request).
     pub syncs: std::collections::HashMap<u64, (i64, ForwardedRequest)>,
     pub next_sync: u64,
@@ -188,19 +190,17 @@ impl Driver {
     fn handle(&mut self, m: DriverMsg) {
         match m {
             DriverMsg::Propose(txn) => {
-                let mut data = Vec::with_capacity(128);
-                encode_entry(&txn, None, &mut data);
-                let size = data.len() as i64;
+                let entry = entry_of(&txn);
+                let size = entry.data.len() as i64;
                 let (last, min, max) = &mut self.proposal_size;
                 *last = size;
                 *min = if *min < 0 { size } else { (*min).min(size) };
                 *max = (*max).max(size);
-                let entry = Entry {
-                    zxid: txn.zxid(),
-                    data: data.into(),
-                };
+                let zxid = txn.zxid();
+                self.txns.insert(zxid, txn);
                 if let Err(e) = self.zab.propose(entry) {
-                    tracing::warn!("proposal {:#x} refused: {e:?}", txn.zxid());
+                    self.txns.remove(&zxid);
+                    tracing::warn!("proposal {zxid:#x} refused: {e:?}");
                 }
             }
             DriverMsg::Log(Durable::Upto(z)) => self.zab.persisted(z),
@@ -352,32 +352,40 @@ impl Driver {
             Action::Disconnect { peer } => self.transport.disconnect(peer),
             Action::SaveAcceptedEpoch(e) => self.save_epoch(ACCEPTED_EPOCH, e),
             Action::SaveCurrentEpoch(e) => self.save_epoch(CURRENT_EPOCH, e),
-            Action::Append(entry) => match decode_entry(&entry.data) {
-                Ok(e) => self.log.append(e.txn),
-                Err(e) => {
-                    tracing::error!("txn {:#x} does not decode: {e}; exiting", entry.zxid);
-                    std::process::exit(2);
-                }
-            },
-            Action::Apply(entry) => match decode_entry(&entry.data) {
-                Ok(e) => {
-                    let _ = self.core_events.send(Durable::Committed(Box::new(e.txn)));
-                }
-                Err(e) => {
-                    tracing::error!("txn {:#x} does not decode: {e}; exiting", entry.zxid);
-                    std::process::exit(2);
-                }
-            },
+            Action::Append(entry) => {
+                // Decoded once: kept until Zab applies (or cuts) it.
+                let txn = match self.txns.get(&entry.zxid) {
+                    Some(t) => t.clone(),
+                    None => {
+                        let t = decode_txn(&entry);
+                        self.txns.insert(entry.zxid, t.clone());
+                        t
+                    }
+                };
+                self.log.append(txn);
+            }
+            Action::Apply(entry) => {
+                let txn = self
+                    .txns
+                    .remove(&entry.zxid)
+                    .unwrap_or_else(|| decode_txn(&entry));
+                let _ = self.core_events.send(Durable::Committed(Box::new(txn)));
+            }
             Action::Truncate { zxid } => {
                 // The log holds txns the leader does not have: cut them and rebuild the
-                // state from disk (ZooKeeper reloads its database the same way).
+                // state from disk (ZooKeeper reloads its database the same way). Txns
+                // kept for an Apply will not get one now (the reload applies them).
+                self.txns.clear();
                 if let Err(e) = self.log.truncate_after(zxid) {
                     tracing::error!("{e}; exiting");
                     std::process::exit(2);
                 }
                 self.reload(&format!("log truncated after {zxid:#x}"));
             }
-            Action::InstallSnapshot { zxid, data } => self.install_snapshot(zxid, &data),
+            Action::InstallSnapshot { zxid, data } => {
+                self.txns.clear();
+                self.install_snapshot(zxid, &data)
+            }
             Action::SendSnapshot { to, zxid } => self.send_snapshot(to, zxid),
             Action::RoleChanged(role) => self.role_changed(role),
             Action::LearnerPing { data, .. } => {
@@ -551,44 +559,55 @@ impl Driver {
     }
 }
 
-/// What Zab starts from: the epochs and the newest txns of the log.
+/// A txn as Zab carries it: its zxid and the bytes of its log record (the PROPOSAL data).
+fn entry_of(txn: &Txn) -> Entry {
+    let mut data = Vec::with_capacity(128);
+    encode_entry(txn, None, &mut data);
+    Entry {
+        zxid: txn.zxid(),
+        data: data.into(),
+    }
+}
+
+/// The txn an entry carries. Zab only carries what this server logged or the leader
+/// sent, and the transport checked its framing: a txn that does not decode means the
+/// state can no longer be trusted.
+fn decode_txn(entry: &Entry) -> Txn {
+    match decode_entry(&entry.data) {
+        Ok(e) => e.txn,
+        Err(e) => {
+            tracing::error!("txn {:#x} does not decode: {e}; exiting", entry.zxid);
+            std::process::exit(2);
+        }
+    }
+}
+
+/// What Zab starts from: the epochs and the newest txns of the log, read from the
+/// snapshot recovery loaded on (the txns before it are not needed: a learner that far
+/// behind gets SNAP), at most `commitLogCount` of them.
 pub fn durable_state(
     config: &Config,
+    snapshot_zxid: i64,
     last_zxid: i64,
     epochs: &zooid_storage::epoch::Epochs,
 ) -> Result<ZabDurable, zooid_storage::StorageError> {
-    let mut reader = zooid_storage::read_from(&config.txn_log_dir(), 0)?;
+    let mut reader = zooid_storage::read_from(&config.txn_log_dir(), snapshot_zxid)?;
     let mut tail: std::collections::VecDeque<Entry> = std::collections::VecDeque::new();
-    let mut base = 0;
+    // Recovery checked that the log goes on right after the snapshot.
+    let mut base = snapshot_zxid;
     for entry in reader.by_ref() {
         let entry = entry?;
         let z = entry.txn.zxid();
         if z > last_zxid {
             break;
         }
-        let mut data = Vec::with_capacity(128);
-        encode_entry(&entry.txn, None, &mut data);
-        tail.push_back(Entry {
-            zxid: z,
-            data: data.into(),
-        });
+        tail.push_back(entry_of(&entry.txn));
         if tail.len() > config.commit_log_count.max(1) as usize {
             base = tail.pop_front().map_or(base, |e| e.zxid);
         }
     }
-    // The window must be consecutive after its base. The txn before (e, c) is (e, c-1)
-    // when c > 1; before (e, 1) it is unknown unless it is the very first txn.
-    match tail.front().map(|e| e.zxid) {
-        None => base = last_zxid,
-        Some(first) if base == 0 && first != zooid_zab::make_zxid(1, 1) => {
-            if zooid_zab::counter_of(first) > 1 {
-                base = first - 1;
-            } else {
-                base = first;
-                tail.pop_front();
-            }
-        }
-        _ => {}
+    if tail.is_empty() {
+        base = last_zxid;
     }
     Ok(ZabDurable {
         accepted_epoch: epochs.accepted as u32,
@@ -637,11 +656,12 @@ pub async fn bind(config: Config) -> Result<crate::server::Server, crate::server
         transport_config(&config).ok_or_else(|| io("an ensemble member needs a myid".into()))?;
     let epoch_dir = config.snap_dir();
     let last = recovered.tree.last_zxid();
+    let snapshot_zxid = recovered.snapshot_zxid;
     let (epochs, durable) = {
         let (c, d) = (config.clone(), epoch_dir.clone());
         tokio::task::spawn_blocking(move || {
             let epochs = zooid_storage::epoch::load_epochs(&d, last)?;
-            let durable = durable_state(&c, last, &epochs)?;
+            let durable = durable_state(&c, snapshot_zxid, last, &epochs)?;
             Ok::<_, zooid_storage::StorageError>((epochs, durable))
         })
         .await
@@ -732,6 +752,7 @@ pub async fn bind(config: Config) -> Result<crate::server::Server, crate::server
         epoch_dir,
         started: std::time::Instant::now(),
         mode: Mode::Down,
+        txns: Default::default(),
         syncs: Default::default(),
         next_sync: 0,
         proposal_size: (-1, -1, -1),
