@@ -128,6 +128,15 @@ impl Leader {
         }
     }
 
+    /// The learners whose handlers are in `phase`.
+    fn learners_in(&self, phase: HPhase) -> Vec<Sid> {
+        self.learners
+            .iter()
+            .filter(|(_, h)| h.phase == phase)
+            .map(|(s, _)| *s)
+            .collect()
+    }
+
     pub(crate) fn learner_ids(&self) -> Vec<Sid> {
         self.learners.keys().copied().collect()
     }
@@ -177,12 +186,7 @@ impl Zab {
         l.epoch = epoch;
         l.phase = Phase::AckEpoch;
         l.epoch_acked.insert(me);
-        let waiting: Vec<Sid> = l
-            .learners
-            .iter()
-            .filter(|(_, h)| h.phase == HPhase::WaitEpoch)
-            .map(|(s, _)| *s)
-            .collect();
+        let waiting = l.learners_in(HPhase::WaitEpoch);
         for sid in waiting {
             self.send_leader_info(sid);
         }
@@ -214,13 +218,7 @@ impl Zab {
         let epoch = l.epoch;
         self.save_current_epoch(epoch);
         self.leader().phase = Phase::NewLeader;
-        let waiting: Vec<Sid> = self
-            .leader_ref()
-            .learners
-            .iter()
-            .filter(|(_, h)| h.phase == HPhase::WaitSync)
-            .map(|(s, _)| *s)
-            .collect();
+        let waiting = self.leader_ref().learners_in(HPhase::WaitSync);
         for sid in waiting {
             self.sync_learner(sid);
         }
@@ -250,12 +248,7 @@ impl Zab {
         let l = self.leader();
         l.phase = Phase::Broadcast;
         l.next_ping = now;
-        let ready: Vec<Sid> = l
-            .learners
-            .iter()
-            .filter(|(_, h)| h.phase == HPhase::AckedNewLeader)
-            .map(|(s, _)| *s)
-            .collect();
+        let ready = l.learners_in(HPhase::AckedNewLeader);
         for sid in ready {
             self.send_up_to_date(sid);
         }
