@@ -21,6 +21,7 @@ digest of a later zxid, never of its own.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import signal
@@ -28,6 +29,7 @@ import struct
 import subprocess
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -36,7 +38,7 @@ from kazoo.exceptions import KazooException
 from kazoo.security import make_acl, make_digest_acl
 
 import zkwire
-from conftest import STOP_TIMEOUT, Server
+from conftest import STOP_TIMEOUT, Server, free_port
 from harness import assert_same
 
 pytestmark = pytest.mark.timeout(60)
@@ -502,3 +504,47 @@ def test_zooid_sigkill_mid_workload_keeps_acknowledged_writes(tmp_path, cleanup)
     diff = [p for p in want if want[p] != got[p]]
     assert not diff, "\n".join(f"{p}: acknowledged {want[p]} but found {got[p]}"
                                for p in diff[:10])
+
+
+def test_zookeeper_snapshot_restored_into_zooid(tmp_path, cleanup):
+    """The admin `restore` of ZooKeeper 3.9 takes a snapshot file: one Apache ZooKeeper
+    wrote is POSTed to a Zooid with an empty tree, which then serves ZooKeeper's tree
+    (sessions and ephemerals included) and, once stopped, hands a data directory that
+    ZooKeeper itself serves identically."""
+    servers, clients = cleanup
+    zk = make_server("zookeeper", tmp_path, servers).start()
+    keeper = workload(zk, clients, fuzzy=False)
+    keeper_sid = keeper.client_id[0]
+    before = read_tree(kazoo(zk, clients))
+    stop_with(zk, signal.SIGTERM)
+    # ZooKeeper snapshots the whole state when it starts on a directory.
+    zk2 = make_server("zookeeper", tmp_path, servers).start()
+    stop_with(zk2, signal.SIGTERM)
+    newest = max((tmp_path / "data" / "version-2").glob("snapshot.*"),
+                 key=lambda p: int(p.suffix[1:], 16))
+
+    admin = free_port()
+    zooid = Server("zooid", {**CFG, "admin.enableServer": "true",
+                             "admin.serverAddress": "127.0.0.1",
+                             "admin.serverPort": str(admin)},
+                   tmp_path / "restored")
+    servers.append(zooid)
+    zooid.start()
+    req = urllib.request.Request(f"http://127.0.0.1:{admin}/commands/restore",
+                                 data=newest.read_bytes(), method="POST",
+                                 headers={"Authorization": "digest someone:pw"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        answer = json.loads(resp.read())
+    assert answer["error"] is None and answer["command"] == "restore", answer
+    assert answer["last_zxid"] >= int(newest.suffix[1:], 16)
+    after = read_tree(kazoo(zooid, clients))
+    check_handover(before, after, keeper_sid)
+
+    stop_with(zooid, signal.SIGTERM)
+    back = Server("zookeeper", dict(CFG), tmp_path / "zk-on-restored")
+    back.cfg["dataDir"] = str(zooid.datadir)
+    back.cfg_path.write_text("".join(f"{k}={v}\n" for k, v in back.cfg.items()))
+    servers.append(back)
+    back.start()
+    assert_same(after, read_tree(kazoo(back, clients)))
+    assert not zk_log_problems(back), zk_log_problems(back)

@@ -768,7 +768,7 @@ pub async fn bind(config: Config) -> Result<crate::server::Server, crate::server
             driver.run(drx)
         })?;
     // As QuorumPeer: an AdminServer that cannot start is a warning, not a failure.
-    if let Err(e) = crate::admin::start(shared.clone()).await {
+    if let Err(e) = crate::admin::start(shared.clone(), None).await {
         tracing::warn!("Problem starting AdminServer: {e}");
     }
     // As QuorumPeerMain: a metrics provider that cannot start stops the server.

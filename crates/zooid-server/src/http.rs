@@ -7,8 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
+use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
@@ -16,7 +15,7 @@ use tokio::sync::Semaphore;
 
 /// Serves `handle` on `listener` until it fails, with at most `max_conns` connections
 /// at once; `what` names the server in log lines.
-pub(crate) async fn serve<F, Fut>(
+pub(crate) async fn serve<F, Fut, B>(
     listener: TcpListener,
     what: &'static str,
     max_conns: usize,
@@ -24,7 +23,10 @@ pub(crate) async fn serve<F, Fut>(
     handle: F,
 ) where
     F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Response<Full<Bytes>>> + Send + 'static,
+    Fut: Future<Output = Response<B>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let permits = Arc::new(Semaphore::new(max_conns));
     loop {

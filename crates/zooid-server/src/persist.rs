@@ -5,12 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use zooid_proto::opcode::op;
 use zooid_storage::snap::{self, SnapNode, ZxidDigest};
 use zooid_storage::{files, StorageError, TxnLogWriter};
@@ -221,8 +220,19 @@ fn load_one(
     // Room for the snapshot's nodes (some 200 bytes each) and what the log may add, so
     // the table is not regrown in the middle of the replay.
     let in_log = zooid_storage::estimate_txns_after(log_dir, zxid).unwrap_or(0);
-    let size_hint = std::fs::metadata(path).map_or(0, |m| m.len() / 200) + in_log;
-    let size_hint = size_hint as usize;
+    let (tree, snapshot) = build_tree(path, ext, in_log as usize, zxid)?;
+    Ok((tree, snapshot.sessions.into_iter().collect(), zxid))
+}
+
+/// The tree a snapshot file holds, with `zxid` as its last zxid, and the file's other
+/// sections (sessions, trailer); `extra` is room for nodes to come.
+fn build_tree(
+    path: &Path,
+    ext: bool,
+    extra: usize,
+    zxid: i64,
+) -> Result<(DataTree, snap::Snapshot), RecoveryError> {
+    let size_hint = std::fs::metadata(path).map_or(0, |m| m.len() / 200) as usize + extra;
     let (tx, rx) = std_mpsc::sync_channel::<Vec<SnapNode>>(16);
     let bad = |reason: String| RecoveryError::BadSnapshot {
         path: path.to_path_buf(),
@@ -255,12 +265,40 @@ fn load_one(
                 }
             }
         }
-        let snapshot = reader
+        let mut snapshot = reader
             .join()
             .map_err(|_| bad("the reader thread panicked".into()))??;
         built.map_err(bad)?;
-        let tree = builder.finish(snapshot.acls, zxid).map_err(bad)?;
-        Ok((tree, snapshot.sessions.into_iter().collect(), zxid))
+        let acls = std::mem::take(&mut snapshot.acls);
+        let tree = builder.finish(acls, zxid).map_err(bad)?;
+        Ok((tree, snapshot))
+    })
+}
+
+/// A snapshot an operator sent to the admin `restore` command, read whole.
+pub struct RestoredSnapshot {
+    pub tree: DataTree,
+    /// Its sessions, sorted by id.
+    pub sessions: Vec<(i64, i32)>,
+    /// The zxid the snapshot is exact at, as far as the file tells: its
+    /// lastProcessedZxid (3.9), else its digest's zxid (3.6+), else 0.
+    pub zxid: i64,
+}
+
+/// `ZKDatabase.deserializeSnapshot` for `restore`: an uncompressed snapshot stream in
+/// `path`, every checksum verified. The tree's last zxid is the file's [`RestoredSnapshot::zxid`].
+pub fn load_restore(path: &Path, ext: bool) -> Result<RestoredSnapshot, RecoveryError> {
+    let (mut tree, snapshot) = build_tree(path, ext, 0, 0)?;
+    let zxid = snapshot
+        .last_processed_zxid
+        .or(snapshot.digest.map(|d| d.zxid))
+        .unwrap_or(0);
+    tree.set_last_zxid(zxid);
+    let sessions: BTreeMap<i64, i32> = snapshot.sessions.into_iter().collect();
+    Ok(RestoredSnapshot {
+        tree,
+        sessions: sessions.into_iter().collect(),
+        zxid,
     })
 }
 
@@ -445,12 +483,24 @@ enum LogCmd {
     /// Cut every txn after the zxid (and every snapshot newer than it), then go on in a
     /// new file; the answer comes once that is done.
     TruncateAfter(i64, std_mpsc::Sender<Result<(), String>>),
+    /// The core has put a restored tree in place, exact at the zxid: snapshot it before
+    /// any later txn is logged, and answer with that zxid once the snapshot is on disk.
+    /// The caller holds the snapshot gate.
+    Restore(i64, oneshot::Sender<Result<i64, String>>),
 }
 
 impl TxnSink for LogSink {
     fn append(&mut self, txn: Txn) {
         // The thread only goes away when the process does.
         let _ = self.tx.send(LogCmd::Append(txn));
+    }
+
+    fn restore(&mut self, zxid: i64, done: oneshot::Sender<Result<i64, String>>) {
+        if let Err(std_mpsc::SendError(LogCmd::Restore(_, done))) =
+            self.tx.send(LogCmd::Restore(zxid, done))
+        {
+            let _ = done.send(Err("the log thread is gone".into()));
+        }
     }
 }
 
@@ -519,7 +569,7 @@ pub fn spawn_log_thread(
                 writer: Some(writer),
                 durable,
                 snap: SnapPolicy::new(snap_count),
-                snapshot_running: Arc::default(),
+                broken: false,
             }
             .run(rx)
         })?;
@@ -532,7 +582,9 @@ struct LogThread {
     writer: Option<TxnLogWriter>,
     durable: mpsc::UnboundedSender<Durable>,
     snap: SnapPolicy,
-    snapshot_running: Arc<AtomicBool>,
+    /// Set when a restore could not be snapshotted: the log then refuses every write,
+    /// since txns after the restore must never follow the state before it on disk.
+    broken: bool,
 }
 
 impl LogThread {
@@ -565,6 +617,14 @@ impl LogThread {
                     let _ = done.send(r);
                     continue;
                 }
+                LogCmd::Restore(zxid, done) => {
+                    let r = self.restore(zxid);
+                    if r.is_ok() {
+                        durable_zxid = zxid;
+                    }
+                    let _ = done.send(r);
+                    continue;
+                }
             };
             if !keep(&mut resume_at, &first) {
                 continue;
@@ -575,7 +635,7 @@ impl LogThread {
                 match rx.try_recv() {
                     Ok(LogCmd::Append(t)) if keep(&mut resume_at, &t) => batch.push(t),
                     Ok(LogCmd::Append(_)) => {}
-                    Ok(c @ LogCmd::TruncateAfter(..)) => {
+                    Ok(c @ (LogCmd::TruncateAfter(..) | LogCmd::Restore(..))) => {
                         next = Some(c);
                         break;
                     }
@@ -590,7 +650,7 @@ impl LogThread {
                 }
                 Err(e) => {
                     resume_at = Some(durable_zxid + 1);
-                    let recovered = self.repair(durable_zxid);
+                    let recovered = !self.broken && self.repair(durable_zxid);
                     let _ = self.durable.send(Durable::Failed {
                         reason: e.to_string(),
                         recovered,
@@ -603,9 +663,8 @@ impl LogThread {
     /// TRUNC: cuts the log after `zxid`, removes snapshots newer than it (they hold
     /// txns the ensemble does not have), and opens a new file.
     fn truncate(&mut self, zxid: i64) -> Result<(), String> {
-        while self.snapshot_running.load(Ordering::Acquire) {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
+        let shared = self.shared.clone();
+        let _gate = shared.snapshot_gate.blocking_lock();
         self.writer = None;
         let snap_dir = self.shared.config.snap_dir();
         for (z, path) in snap::find_valid_snapshots(&snap_dir, usize::MAX).unwrap_or_default() {
@@ -668,28 +727,52 @@ impl LogThread {
 
     fn maybe_snapshot(&mut self, n: u64) {
         self.snap.since += n;
-        if self.snap.since < self.snap.next_at || self.snapshot_running.load(Ordering::Acquire) {
+        if self.snap.since < self.snap.next_at || self.shared.snapshot_gate.try_lock().is_err() {
             return;
         }
         self.snap.roll_dice();
         if let Some(w) = self.writer.as_mut() {
             w.roll();
         }
-        self.snapshot_running.store(true, Ordering::Release);
         let shared = self.shared.clone();
-        let running = self.snapshot_running.clone();
         let spawned = std::thread::Builder::new()
             .name("zooid-snapshot".into())
             .spawn(move || {
+                // Someone else took the gate since the check: their snapshot will do.
+                let Ok(_gate) = shared.snapshot_gate.try_lock() else {
+                    return;
+                };
                 if let Err(e) = take_snapshot(&shared) {
                     tracing::error!("snapshot failed: {e}");
                 }
-                running.store(false, Ordering::Release);
             });
         if let Err(e) = spawned {
             tracing::error!("cannot start the snapshot thread: {e}");
-            self.snapshot_running.store(false, Ordering::Release);
         }
+    }
+
+    /// `LogCmd::Restore`: a new log file for the txns after `zxid`, and a snapshot of
+    /// the restored tree (exact: nothing is applied until this answers). On failure the
+    /// log goes out of service for good.
+    fn restore(&mut self, zxid: i64) -> Result<i64, String> {
+        if let Some(w) = self.writer.as_mut() {
+            w.roll();
+        }
+        let taken = take_snapshot(&self.shared).map_err(|e| e.to_string());
+        let result = match taken {
+            Ok(path) if snap::snapshot_zxid(&path) == Some(zxid) => Ok(zxid),
+            Ok(path) => Err(format!(
+                "the restore snapshot {} is not at zxid {zxid:#x}",
+                path.display()
+            )),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &result {
+            tracing::error!("cannot snapshot the restored state, refusing writes: {e}");
+            self.writer = None;
+            self.broken = true;
+        }
+        result
     }
 }
 

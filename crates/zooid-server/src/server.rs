@@ -83,7 +83,7 @@ impl Server {
         core.restore_sessions(recovered.sessions);
         tokio::spawn(core.run(core_rx, durable_rx));
         spawn_autopurge(&shared.config);
-        crate::admin::start(shared.clone()).await?;
+        crate::admin::start(shared.clone(), Some(core_tx.clone())).await?;
         crate::prometheus::start(shared.clone()).await?;
         let ticker = core_tx.clone();
         tokio::spawn(async move {

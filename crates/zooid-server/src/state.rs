@@ -269,6 +269,10 @@ pub struct Shared {
     pub server_mode: Mutex<&'static str>,
     /// An ensemble member's mntr values (`None` standalone).
     pub ensemble: Mutex<Option<EnsembleStats>>,
+    /// Held by whoever writes a snapshot or replaces the state under one (the periodic
+    /// snapshot, the admin `snapshot` and `restore`, a learner's TRUNC): one at a time,
+    /// so no snapshot walks a tree that is being swapped out.
+    pub snapshot_gate: tokio::sync::Mutex<()>,
 }
 
 /// What an ensemble member adds to mntr (`QuorumZooKeeperServer`,
@@ -319,6 +323,7 @@ impl Shared {
             replica: false,
             server_mode: Mutex::new(crate::fourlw::MODE_STANDALONE),
             ensemble: Mutex::new(None),
+            snapshot_gate: tokio::sync::Mutex::new(()),
         }
     }
 

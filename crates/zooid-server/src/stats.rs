@@ -459,6 +459,13 @@ pub struct Metrics {
     pub fsync_time: Summary,
     pub snapshot_time: Summary,
     pub sync_batch_size: Summary,
+    /// SNAPSHOT_ERROR_COUNT / _RATE_LIMITED_COUNT, RESTORE_TIME / _ERROR_COUNT /
+    /// _RATE_LIMITED_COUNT: the admin `snapshot` and `restore` commands.
+    pub snapshot_error_count: Counter,
+    pub snapshot_rate_limited_count: Counter,
+    pub restore_time: Summary,
+    pub restore_error_count: Counter,
+    pub restore_rate_limited_count: Counter,
     /// DB_INIT_TIME / STARTUP_*: recovery at start.
     pub db_init_time: Summary,
     pub startup_snap_load_time: Summary,
@@ -651,6 +658,7 @@ impl Metrics {
             &self.fsync_time,
             &self.snapshot_time,
             &self.sync_batch_size,
+            &self.restore_time,
             &self.db_init_time,
             &self.startup_snap_load_time,
             &self.startup_txns_loaded,
@@ -663,6 +671,10 @@ impl Metrics {
             s.reset();
         }
         for c in [
+            &self.snapshot_error_count,
+            &self.snapshot_rate_limited_count,
+            &self.restore_error_count,
+            &self.restore_rate_limited_count,
             &self.prep_processor_queued,
             &self.bytes_received,
             &self.response_bytes,

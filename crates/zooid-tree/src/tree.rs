@@ -218,6 +218,12 @@ impl DataTree {
         self.last_zxid
     }
 
+    /// Declares the tree exact at `zxid` (a restored snapshot taking the place of the
+    /// state at that zxid).
+    pub fn set_last_zxid(&mut self, zxid: i64) {
+        self.last_zxid = zxid;
+    }
+
     /// Sum of path lengths and data sizes, as `DataTree.approximateDataSize`.
     pub fn approximate_data_size(&self) -> u64 {
         self.data_size

@@ -94,7 +94,8 @@ impl Answer {
     }
 }
 
-/// Runs a GET command found by [`find`]; `args` are the query parameters.
+/// Runs a GET command found by [`find`] other than `snapshot`; `args` are the query
+/// parameters.
 pub fn run(shared: &Shared, primary: &str, args: &BTreeMap<String, String>) -> Answer {
     match primary {
         "connection_stat_reset" => {
@@ -135,9 +136,6 @@ pub fn run(shared: &Shared, primary: &str, args: &BTreeMap<String, String>) -> A
         // Zooid has no observer connections to reset.
         "observer_connection_stat_reset" | "ruok" => Answer::ok(vec![]),
         "set_trace_mask" => Answer::ok(set_trace_mask(shared, args)),
-        // The admin snapshot and restore are not implemented: answered as ZooKeeper
-        // answers with `admin.snapshot.enabled=false` / `admin.restore.enabled=false`.
-        "snapshot" | "restore" => Answer::status(503),
         "server_stats" => Answer::ok(server_stats(shared)),
         "stats" => {
             let mut fields = server_stats(shared);
@@ -191,7 +189,8 @@ pub fn run(shared: &Shared, primary: &str, args: &BTreeMap<String, String>) -> A
             ])
         }
         "zabstate" => Answer::ok(zabstate(shared)),
-        other => unreachable!("{other} is in COMMANDS but has no body"),
+        // `snapshot` and `restore` are served by `transfer`, never from here.
+        _ => Answer::status(500),
     }
 }
 

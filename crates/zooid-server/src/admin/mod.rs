@@ -5,17 +5,21 @@
 
 mod commands;
 pub mod json;
+mod transfer;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::Full;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 
+use crate::core::CoreMsg;
 use crate::state::Shared;
 use json::Json;
 
@@ -23,9 +27,25 @@ use json::Json;
 /// interface is for operators and probes, a handful of clients.
 const ADMIN_CONNECTIONS_MAX: usize = 64;
 
+/// A response body: JSON or text in one piece, or a snapshot file streamed.
+pub(crate) type Body = BoxBody<Bytes, std::io::Error>;
+
+/// What the handlers share.
+pub(crate) struct AdminState {
+    shared: Arc<Shared>,
+    /// The core, for `restore` (a standalone server's only).
+    core: Option<mpsc::Sender<CoreMsg>>,
+    snapshot_limit: transfer::RateLimiter,
+    restore_limit: transfer::RateLimiter,
+}
+
 /// Binds `admin.serverAddress:admin.serverPort` and serves it on the runtime, when
-/// `admin.enableServer` is on. Returns the bound address.
-pub async fn start(shared: Arc<Shared>) -> std::io::Result<Option<SocketAddr>> {
+/// `admin.enableServer` is on. Returns the bound address. `core` is given on a
+/// standalone server, where `restore` can replace the state.
+pub async fn start(
+    shared: Arc<Shared>,
+    core: Option<mpsc::Sender<CoreMsg>>,
+) -> std::io::Result<Option<SocketAddr>> {
     let c = &shared.config;
     if !c.admin_enable_server {
         return Ok(None);
@@ -45,24 +65,39 @@ pub async fn start(shared: Arc<Shared>) -> std::io::Result<Option<SocketAddr>> {
         "Started AdminServer on address {local} and command URL {}",
         c.admin_command_url
     );
-    tokio::spawn(accept_loop(listener, shared));
+    // `admin.rateLimiterIntervalInMS`, which `SnapshotCommand` reads as microseconds
+    // and `RestoreCommand` as milliseconds.
+    let interval: u64 = c
+        .other
+        .get("zookeeper.admin.rateLimiterIntervalInMS")
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(300_000)
+        .max(0) as u64;
+    let state = Arc::new(AdminState {
+        core,
+        snapshot_limit: transfer::RateLimiter::new(Duration::from_millis(interval / 1000)),
+        restore_limit: transfer::RateLimiter::new(Duration::from_millis(interval)),
+        shared,
+    });
+    tokio::spawn(accept_loop(listener, state));
     Ok(Some(local))
 }
 
-async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
-    let idle = Duration::from_millis(u64::from(shared.config.admin_idle_timeout_ms.max(1)));
+async fn accept_loop(listener: TcpListener, state: Arc<AdminState>) {
+    let idle = Duration::from_millis(u64::from(state.shared.config.admin_idle_timeout_ms.max(1)));
     let handler = move |req, remote| {
-        let shared = shared.clone();
-        async move { handle(&shared, req, remote).await }
+        let state = state.clone();
+        async move { handle(&state, req, remote).await }
     };
     crate::http::serve(listener, "admin", ADMIN_CONNECTIONS_MAX, idle, handler).await;
 }
 
 async fn handle(
-    shared: &Arc<Shared>,
+    state: &Arc<AdminState>,
     req: Request<Incoming>,
     remote: SocketAddr,
-) -> Response<Full<Bytes>> {
+) -> Response<Body> {
+    let shared = &state.shared;
     let path = req.uri().path().to_owned();
     if path == "/ready" {
         return ready(shared);
@@ -81,49 +116,62 @@ async fn handle(
     if !get && req.method() != Method::POST {
         return plain(StatusCode::METHOD_NOT_ALLOWED, String::new());
     }
-    let auth = req.headers().contains_key(hyper::header::AUTHORIZATION);
+    let auth = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     tracing::info!("admin command {name} from {remote}");
-    let shared = shared.clone();
-    let (status, body) = tokio::task::spawn_blocking(move || run(&shared, &name, &args, auth, get))
-        .await
-        .unwrap_or((500, Json::Null));
-    let mut resp = Response::new(Full::new(Bytes::from(body.pretty())));
-    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    resp
+    let primary = match precheck(shared, &name, auth.as_deref(), remote.ip(), get) {
+        Ok(p) => p,
+        Err((status, body)) => return json_reply(status, body),
+    };
+    match primary {
+        "snapshot" => transfer::snapshot(state, &args).await,
+        "restore" => transfer::restore(state, req.into_body()).await,
+        _ => {
+            let shared = shared.clone();
+            let (status, body) = tokio::task::spawn_blocking(move || run(&shared, primary, &args))
+                .await
+                .unwrap_or((500, Json::Null));
+            json_reply(status, body)
+        }
+    }
 }
 
-/// `Commands.runCommand`: unknown names, the serving check and the auth check answer
-/// before the command runs; the reply is `CommandResponse.toMap`.
-fn run(
+/// `Commands.runCommand` up to the command itself: unknown names, the serving check
+/// and the auth check answer before it runs. Ok is the command's primary name.
+fn precheck(
     shared: &Shared,
     name: &str,
-    args: &BTreeMap<String, String>,
-    auth: bool,
+    auth: Option<&str>,
+    remote: IpAddr,
     get: bool,
-) -> (u16, Json) {
-    let reply = |command: &str, error: Option<&str>, status: u16| {
-        (status, response(command, vec![], error.map(str::to_owned)))
-    };
+) -> Result<&'static str, (u16, Json)> {
+    let reply = |error: &str, status: u16| (status, response(name, vec![], Some(error.into())));
     let Some(cmd) = commands::find(name) else {
-        return reply(name, Some(&format!("Unknown command: {name}")), 200);
+        return Err(reply(&format!("Unknown command: {name}"), 200));
     };
     let primary = cmd.names[0];
     if cmd.server_required && !serving(shared) {
         let msg = "This ZooKeeper instance is not currently serving requests";
-        return reply(name, Some(msg), 200);
+        return Err(reply(msg, 200));
     }
-    if cmd.auth && !auth {
-        return reply(name, Some("Auth info is missing for the command"), 401);
+    if cmd.auth {
+        transfer::authorize(shared, auth, remote).map_err(|(status, e)| reply(e, status))?;
     }
     // A GET of the POST-only `restore`, or a POST of a GET command, fails in ZooKeeper
     // with an unsupported-operation error.
     if get == (primary == "restore") {
-        return reply(primary, Some("Unsupported operation"), 500);
+        return Err((
+            500,
+            response(primary, vec![], Some("Unsupported operation".into())),
+        ));
     }
+    Ok(primary)
+}
+
+/// Runs a GET command other than `snapshot`; the reply is `CommandResponse.toMap`.
+fn run(shared: &Shared, primary: &str, args: &BTreeMap<String, String>) -> (u16, Json) {
     let answer = commands::run(shared, primary, args);
     (answer.status, response(primary, answer.fields, None))
 }
@@ -140,9 +188,26 @@ fn response(command: &str, mut fields: Vec<(String, Json)>, error: Option<String
     Json::Object(fields)
 }
 
+/// A JSON answer (`JsonOutputter`), Jackson-indented.
+fn json_reply(status: u16, body: Json) -> Response<Body> {
+    let mut resp = Response::new(full(body.pretty()));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn full(text: String) -> Body {
+    Full::new(Bytes::from(text))
+        .map_err(|never| match never {})
+        .boxed()
+}
+
 /// `GET /ready`: 200 while clients are served (standalone once loaded; an ensemble
 /// member while it leads or is a synced follower or observer), else 503.
-fn ready(shared: &Shared) -> Response<Full<Bytes>> {
+fn ready(shared: &Shared) -> Response<Body> {
     let mode = *shared.server_mode.lock();
     let serving = serving(shared);
     let body = Json::Object(vec![
@@ -152,18 +217,7 @@ fn ready(shared: &Shared) -> Response<Full<Bytes>> {
         ),
         ("server_state".into(), Json::str(mode)),
     ]);
-    let status = if serving {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let mut resp = Response::new(Full::new(Bytes::from(body.pretty())));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    resp
+    json_reply(if serving { 200 } else { 503 }, body)
 }
 
 /// Whether clients are served (`ZooKeeperServer.isRunning`). An ensemble member starts
@@ -188,8 +242,8 @@ fn links(base: &str) -> String {
 }
 
 /// A body without a content type, as Jetty sends the link list and its errors.
-fn plain(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
+fn plain(status: StatusCode, body: String) -> Response<Body> {
+    let mut resp = Response::new(full(body));
     *resp.status_mut() = status;
     resp
 }

@@ -74,6 +74,12 @@ pub enum CoreMsg {
         session: i64,
     },
     Tick,
+    /// The admin `restore`: replace the whole state with a snapshot's. Answers with the
+    /// zxid the restored state is durable at. The sender holds the snapshot gate.
+    Restore {
+        snapshot: Box<crate::persist::RestoredSnapshot>,
+        reply: oneshot::Sender<Result<i64, String>>,
+    },
 }
 
 /// What the log reports back: everything up to a zxid is durable, or a batch failed.
@@ -115,6 +121,15 @@ pub enum Durable {
 pub trait TxnSink: Send {
     /// Queues a txn; the sink reports through the `Durable` channel it was built with.
     fn append(&mut self, txn: Txn);
+
+    /// Makes the restored tree now in `Shared` durable as the state at `zxid`, before
+    /// any txn appended after this call; answers on `done` once it is.
+    fn restore(&mut self, zxid: i64, done: oneshot::Sender<Result<i64, String>>) {
+        let _ = (
+            zxid,
+            done.send(Err("this server cannot restore a snapshot".into())),
+        );
+    }
 }
 
 /// Work waiting for its txn to be durable, in arrival order.
@@ -377,6 +392,7 @@ impl Core {
                 }
             }
             CoreMsg::Tick => self.tick(),
+            CoreMsg::Restore { snapshot, reply } => self.restore(*snapshot, reply),
         }
     }
 
@@ -906,6 +922,46 @@ impl Core {
         if let Some(conn_id) = self.owners.remove(&sid) {
             if let Some(c) = self.shared.conn(conn_id) {
                 c.kill();
+            }
+        }
+    }
+
+    /// The admin `restore` (`ZooKeeperServer.restoreFromSnapshot`): the snapshot's tree
+    /// and sessions replace the state, as if the server had restarted on it. Writes in
+    /// flight fail, and every connection is closed: its client reconnects and finds its
+    /// session if the snapshot has it (expired otherwise) and no watches. The restored
+    /// state is numbered at the snapshot's zxid or the last one given out, whichever is
+    /// later, so zxids never go back; the log snapshots it before any later txn.
+    fn restore(
+        &mut self,
+        snapshot: crate::persist::RestoredSnapshot,
+        reply: oneshot::Sender<Result<i64, String>>,
+    ) {
+        if self.mode != Mode::Standalone {
+            let _ = reply.send(Err(
+                "restore is only supported on a standalone server".into()
+            ));
+            return;
+        }
+        let crate::persist::RestoredSnapshot {
+            mut tree,
+            sessions,
+            zxid,
+        } = snapshot;
+        let at = zxid.max(self.next_zxid - 1);
+        tree.set_last_zxid(at);
+        let nodes = tree.node_count();
+        self.reload(tree, sessions);
+        self.owners.clear();
+        for c in self.shared.conns.lock().values() {
+            c.kill();
+        }
+        *self.shared.watches.lock() = zooid_tree::watch::WatchRegistry::new();
+        tracing::info!("restored a snapshot of {nodes} nodes at zxid {at:#x}");
+        match self.sink.as_mut() {
+            Some(sink) => sink.restore(at, reply),
+            None => {
+                let _ = reply.send(Ok(at));
             }
         }
     }

@@ -119,12 +119,12 @@ pub const SERVER_METRICS: [Def; 122] = [
     // included (takeSnapshot); dbinittime: loading snapshot and log at start.
     zooid(S, "fsynctime", |m| Reading::Summary(&m.fsync_time)),
     zooid(S, "snapshottime", |m| Reading::Summary(&m.snapshot_time)),
-    // The admin server's snapshot and restore commands: Zooid has no admin server.
-    idle(C, "snapshot_error_count"),
-    idle(C, "snapshot_rate_limited_count"),
-    idle(S, "restore_time"),
-    idle(C, "restore_error_count"),
-    idle(C, "restore_rate_limited_count"),
+    // The admin server's snapshot and restore commands.
+    zooid(C, "snapshot_error_count", |m| Reading::Counter(&m.snapshot_error_count)),
+    zooid(C, "snapshot_rate_limited_count", |m| Reading::Counter(&m.snapshot_rate_limited_count)),
+    zooid(S, "restore_time", |m| Reading::Summary(&m.restore_time)),
+    zooid(C, "restore_error_count", |m| Reading::Counter(&m.restore_error_count)),
+    zooid(C, "restore_rate_limited_count", |m| Reading::Counter(&m.restore_rate_limited_count)),
     zooid(S, "dbinittime", |m| Reading::Summary(&m.db_init_time)),
     // Request latency: arrival to answer, split by whether the request made a txn;
     // propagation: from the txn's header time to its apply.
