@@ -122,7 +122,7 @@ fn every_command_answers_with_zookeepers_fields() {
     assert!(links
         .body
         .starts_with("<a href=\"/commands/configuration\">configuration</a>\n<br/>\n"));
-    assert_eq!(links.body.matches("<br/>").count(), 27, "{}", links.body);
+    assert_eq!(links.body.matches("<br/>").count(), 28, "{}", links.body);
     assert_eq!(get(port, "/commands/").body, links.body);
 
     let ruok = get(port, "/commands/ruok");
@@ -361,6 +361,10 @@ fn every_command_answers_with_zookeepers_fields() {
 
     let gtmk = command(port, "gtmk", &["tracemask", "command", "error"]);
     assert_eq!(gtmk["tracemask"], 306);
+    // The zoo.cfg the server was started with, as its text.
+    let icfg = command(port, "icfg", &["initial_configuration", "command", "error"]);
+    let text = std::fs::read_to_string(zk.dir.path().join("zoo.cfg")).unwrap();
+    assert_eq!(icfg["initial_configuration"], text.as_str());
     let no_arg = command(port, "stmk", &["error", "command"]);
     assert_eq!(
         no_arg["error"],

@@ -26,9 +26,7 @@ const fn cmd(names: &'static [&'static str], server_required: bool) -> Command {
     }
 }
 
-/// Every command ZooKeeper 3.9 registers, in `Commands`' registration order. Missing:
-/// `initial_configuration` (Zooid keeps no copy of the file's text), answered as an
-/// unknown command.
+/// Every command ZooKeeper 3.9 registers, in `Commands`' registration order.
 pub const COMMANDS: &[Command] = &[
     cmd(&["connection_stat_reset", "crst"], true),
     cmd(&["configuration", "conf", "config"], true),
@@ -38,6 +36,7 @@ pub const COMMANDS: &[Command] = &[
     cmd(&["dump"], true),
     cmd(&["environment", "env", "envi"], false),
     cmd(&["get_trace_mask", "gtmk"], false),
+    cmd(&["initial_configuration", "icfg"], true),
     cmd(&["is_read_only", "isro"], true),
     cmd(&["last_snapshot", "lsnp"], true),
     cmd(&["leader", "lead"], true),
@@ -125,6 +124,14 @@ pub fn run(shared: &Shared, primary: &str, args: &BTreeMap<String, String>) -> A
         "get_trace_mask" => Answer::ok(vec![(
             "tracemask",
             Json::Int(shared.counters.trace_mask.load(Ordering::Relaxed)),
+        )]),
+        "initial_configuration" => Answer::ok(vec![(
+            "initial_configuration",
+            shared
+                .config
+                .initial_config
+                .as_deref()
+                .map_or(Json::Null, Json::str),
         )]),
         "is_read_only" => Answer::ok(vec![("read_only", Json::Bool(false))]),
         "last_snapshot" => Answer::ok(last_snapshot(shared)),

@@ -220,6 +220,11 @@ pub struct Config {
     /// ones without a property, e.g. `metricsProvider.httpPort`). Booleans are normalised
     /// to `true`/`false`.
     pub other: BTreeMap<String, String>,
+
+    /// The text of the file the configuration was loaded from (`QuorumPeerConfig
+    /// .initialConfig`, the admin `initial_configuration`); None when it came from no
+    /// file.
+    pub initial_config: Option<String>,
 }
 
 /// Which four letter words the server answers.
@@ -388,6 +393,7 @@ impl Config {
             admin_idle_timeout_ms: 30_000,
             admin_command_url: "/commands".to_owned(),
             other: BTreeMap::new(),
+            initial_config: None,
         }
     }
 
@@ -437,7 +443,10 @@ impl Config {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        Config::parse_with(&decode(&bytes), base_dir, MyIdSource::DataDir)
+        let text = decode(&bytes);
+        let (mut cfg, warnings) = Config::parse_with(&text, base_dir, MyIdSource::DataDir)?;
+        cfg.initial_config = Some(text);
+        Ok((cfg, warnings))
     }
 
     /// Where snapshots live: `dataDir/version-2`.

@@ -512,6 +512,7 @@ version=1a
         admin_idle_timeout_ms: 1000,
         admin_command_url: "/cmds".to_owned(),
         other: BTreeMap::new(),
+        initial_config: None,
     };
     assert_eq!(cfg, expected);
 }
