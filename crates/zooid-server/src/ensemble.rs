@@ -523,7 +523,14 @@ impl Driver {
                 .map_or(0, |t| t.elapsed().as_millis() as i64),
             proposal_size: self.proposal_size,
         });
+        // `QuorumPeer.leaderId`: set when a learner has found its leader, or when this
+        // server leads; -1 while looking.
+        let leader_id = match self.zab.role() {
+            Role::Leading { .. } => self.shared.config.server_id.map_or(-1, |id| id as i64),
+            _ => self.leader().unwrap_or(-1),
+        };
         *self.shared.ensemble.lock() = Some(crate::state::EnsembleStats {
+            leader_id,
             peer_state: self.zab.peer_state(),
             quorum_size: self.quorum_size,
             leader,

@@ -279,6 +279,8 @@ pub struct Shared {
 /// `LeaderZooKeeperServer`, `FollowerZooKeeperServer`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EnsembleStats {
+    /// The leader's server id, this server's own while it leads; -1 while looking.
+    pub leader_id: i64,
     /// `getDetailedPeerState`, e.g. `following - broadcast`.
     pub peer_state: &'static str,
     pub quorum_size: usize,

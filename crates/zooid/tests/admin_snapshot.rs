@@ -7,11 +7,9 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{free_port, handshake, raw, runtime, ZooidProcess};
+use common::{free_port, handshake, raw, runtime, HttpReply, ZooidProcess};
 use serde_json::Value;
 use zookeeper_client::{
     Acl, Acls, AuthId, CreateMode, CreateOptions, Error as ZkError, Permission,
@@ -19,21 +17,12 @@ use zookeeper_client::{
 
 const OPEN: &CreateOptions<'static> = &CreateMode::Persistent.with_acls(Acls::anyone_all());
 
-/// One HTTP/1.1 exchange, the body de-chunked.
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+trait Json {
+    fn json(&self) -> serde_json::Map<String, Value>;
+    fn error(&self) -> Value;
 }
 
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
+impl Json for HttpReply {
     fn json(&self) -> serde_json::Map<String, Value> {
         match serde_json::from_slice(&self.body) {
             Ok(Value::Object(m)) => m,
@@ -49,62 +38,9 @@ impl Reply {
     }
 }
 
-fn http(port: u16, method: &str, path: &str, auth: Option<&str>, body: &[u8]) -> Reply {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("admin port");
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+fn http(port: u16, method: &str, path: &str, auth: Option<&str>, body: &[u8]) -> HttpReply {
     let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{auth}Content-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("a reply");
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a header block");
-    let head = String::from_utf8(raw[..split].to_vec()).expect("ascii headers");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v == "chunked");
-    if chunked {
-        body = dechunk(&body);
-    }
-    Reply {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    loop {
-        let eol = b.windows(2).position(|w| w == b"\r\n").expect("chunk size");
-        let size = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16)
-            .expect("hex chunk size");
-        if size == 0 {
-            return out;
-        }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
-        b = &b[eol + 2 + size + 2..];
-    }
+    common::http(port, method, path, &auth, body).expect("the admin server answers")
 }
 
 fn server(extra: &str) -> (ZooidProcess, u16) {

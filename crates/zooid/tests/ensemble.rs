@@ -17,6 +17,8 @@ const OPEN: &zk::CreateOptions<'static> =
 struct Member {
     dir: Arc<tempfile::TempDir>,
     port: u16,
+    /// The AdminServer's port, when it is on.
+    admin: Option<u16>,
     proc: Option<ZooidProcess>,
 }
 
@@ -33,6 +35,12 @@ impl Ensemble {
 
     /// `voters` participants, then `observers` observers.
     fn start_with_observers(voters: usize, observers: usize) -> Ensemble {
+        Ensemble::start_opts(voters, observers, false)
+    }
+
+    /// `voters` participants, then `observers` observers, with their AdminServers on
+    /// when `admin`.
+    fn start_opts(voters: usize, observers: usize, admin: bool) -> Ensemble {
         let n = voters + observers;
         let ports: Vec<(u16, u16, u16)> = (0..n)
             .map(|_| (free_port(), free_port(), free_port()))
@@ -54,6 +62,7 @@ impl Ensemble {
             members.push(Member {
                 dir,
                 port: *client,
+                admin: admin.then(free_port),
                 proc: None,
             });
         }
@@ -66,7 +75,14 @@ impl Ensemble {
 
     fn launch(&mut self, i: usize) {
         let m = &mut self.members[i];
-        m.proc = Some(ZooidProcess::spawn(m.dir.clone(), m.port, &self.extra));
+        let extra = match m.admin {
+            Some(p) => format!(
+                "{}admin.serverPort={p}\nadmin.serverAddress=127.0.0.1\n",
+                self.extra
+            ),
+            None => self.extra.clone(),
+        };
+        m.proc = Some(ZooidProcess::spawn(m.dir.clone(), m.port, &extra));
     }
 
     fn kill(&mut self, i: usize) {
@@ -530,6 +546,25 @@ fn four_letter_words_report_each_members_part() {
     assert!(!mntr.contains("zk_learners"), "{mntr}");
     let stat = four_letter(e.members[follower].port, "stat").unwrap();
     assert!(stat.contains("Mode: follower"), "{stat}");
+}
+
+#[test]
+fn admin_leader_names_the_leader_on_every_member() {
+    let e = Ensemble::start_opts(3, 0, true);
+    let leader = e.wait_leader(Duration::from_secs(30));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while (0..3).any(|i| e.mode(i).as_deref().is_none_or(str::is_empty)) {
+        assert!(Instant::now() < deadline, "not every member serves");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for (i, m) in e.members.iter().enumerate() {
+        let r = common::http(m.admin.unwrap(), "GET", "/commands/leader", "", b"")
+            .expect("admin answers");
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["is_leader"], i == leader, "member {i}: {v}");
+        assert_eq!(v["leader_id"], leader as i64 + 1, "member {i}: {v}");
+        assert_eq!(v["leader_ip"], "127.0.0.1", "member {i}: {v}");
+    }
 }
 
 #[test]

@@ -363,11 +363,18 @@ fn leader(shared: &Shared) -> Vec<(&'static str, Json)> {
         return vec![("error", Json::str("server is not initialized"))];
     }
     let is_leader = *shared.server_mode.lock() == "leader";
-    let me = shared.config.server_id.unwrap_or(0);
-    let (id, ip) = match shared.config.servers.get(&me) {
-        Some(s) if is_leader => (me as i64, s.addrs[0].host.clone()),
-        _ => (-1, String::new()),
-    };
+    let id = shared.ensemble.lock().as_ref().map_or(-1, |e| e.leader_id);
+    // `QuorumPeer.leaderAddress`: the leader's quorum host strings joined by "|".
+    let ip = u64::try_from(id)
+        .ok()
+        .and_then(|id| shared.config.servers.get(&id))
+        .map_or(String::new(), |s| {
+            s.addrs
+                .iter()
+                .map(|a| a.host.as_str())
+                .collect::<Vec<_>>()
+                .join("|")
+        });
     vec![
         ("is_leader", Json::Bool(is_leader)),
         ("leader_id", Json::Int(id)),
