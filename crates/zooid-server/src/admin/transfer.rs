@@ -99,9 +99,27 @@ fn authenticate(shared: &Shared, header: &str, remote: IpAddr) -> Option<Vec<Id>
     (!ids.is_empty()).then_some(ids)
 }
 
-/// A `zookeeper.admin.*.enabled` feature flag (on unless set to false).
-fn enabled(shared: &Shared, key: &str) -> bool {
-    shared.config.other.get(key).is_none_or(|v| v == "true")
+/// The checks both commands make first: the `zookeeper.admin.<name>.enabled` feature
+/// flag (on unless set to false: 503) and the rate limiter (429, counted). Some answer
+/// when the command must not run.
+fn refused(
+    shared: &Shared,
+    name: &'static str,
+    limit: &RateLimiter,
+    limited: &crate::stats::Counter,
+) -> Option<Response<Body>> {
+    let plain = |status| Some(json_reply(status, response(name, vec![], None)));
+    let flag = format!("zookeeper.admin.{name}.enabled");
+    if shared.config.other.get(&flag).is_some_and(|v| v != "true") {
+        tracing::warn!("{name} command is disabled");
+        return plain(503);
+    }
+    if !limit.allow() {
+        limited.inc();
+        tracing::warn!("{name} request was rate limited");
+        return plain(429);
+    }
+    None
 }
 
 /// `SnapshotCommand`: takes a snapshot now and streams the file (unless
@@ -109,16 +127,12 @@ fn enabled(shared: &Shared, key: &str) -> bool {
 /// headers.
 pub async fn snapshot(state: &AdminState, args: &BTreeMap<String, String>) -> Response<Body> {
     let shared = &state.shared;
+    let metrics = &shared.counters.metrics;
+    let limited = &metrics.snapshot_rate_limited_count;
+    if let Some(r) = refused(shared, "snapshot", &state.snapshot_limit, limited) {
+        return r;
+    }
     let plain = |status| json_reply(status, response("snapshot", vec![], None));
-    if !enabled(shared, "zookeeper.admin.snapshot.enabled") {
-        tracing::warn!("Snapshot command is disabled");
-        return plain(503);
-    }
-    if !state.snapshot_limit.allow() {
-        shared.counters.metrics.snapshot_rate_limited_count.inc();
-        tracing::warn!("Snapshot request was rate limited");
-        return plain(429);
-    }
     let streaming = args
         .get("streaming")
         .is_none_or(|v| v.eq_ignore_ascii_case("true"));
@@ -208,15 +222,9 @@ impl hyper::body::Body for ChannelBody {
 /// it replaces the server's state. Answers with the zxid the restored state is at.
 pub async fn restore(state: &AdminState, body: Incoming) -> Response<Body> {
     let shared = &state.shared;
-    let plain = |status| json_reply(status, response("restore", vec![], None));
-    if !enabled(shared, "zookeeper.admin.restore.enabled") {
-        tracing::warn!("Restore command is disabled");
-        return plain(503);
-    }
-    if !state.restore_limit.allow() {
-        shared.counters.metrics.restore_rate_limited_count.inc();
-        tracing::warn!("Restore request was rate limited");
-        return plain(429);
+    let limited = &shared.counters.metrics.restore_rate_limited_count;
+    if let Some(r) = refused(shared, "restore", &state.restore_limit, limited) {
+        return r;
     }
     let started = Instant::now();
     match restore_from(state, body).await {
