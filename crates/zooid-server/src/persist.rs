@@ -618,9 +618,12 @@ impl LogThread {
                     continue;
                 }
                 LogCmd::Restore(zxid, done) => {
+                    // The core sends it with nothing in flight: after a failed batch
+                    // it has heard of the failure, and its next txn is zxid + 1.
                     let r = self.restore(zxid);
                     if r.is_ok() {
                         durable_zxid = zxid;
+                        resume_at = None;
                     }
                     let _ = done.send(r);
                     continue;

@@ -250,3 +250,67 @@ fn restore_replaces_the_state_durably() {
         assert_eq!(c.list_children("/b").await.unwrap().len(), 2000);
     });
 }
+
+#[test]
+fn restore_under_write_load_leaves_a_consistent_log() {
+    let (zk, port) = server("zookeeper.admin.rateLimiterIntervalInMS=0\n");
+    let rt = runtime(2);
+    let snap = rt.block_on(async {
+        let c = common::connect(&zk.addr()).await;
+        c.create("/w", b"", OPEN).await.unwrap();
+        http(port, "GET", SNAPSHOT, Some("ip"), b"").body
+    });
+    // Writers pipeline creates until the restore cuts their connections.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (addr, stop) = (zk.addr(), stop.clone());
+            rt.spawn(async move {
+                let c = common::connect(&addr).await;
+                let mut i = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let paths: Vec<String> = (0..16).map(|k| format!("/w/{w}-{i}-{k}")).collect();
+                    let batch: Vec<_> = paths.iter().map(|p| c.create(p, b"x", OPEN)).collect();
+                    for f in batch {
+                        if f.await.is_err() {
+                            return i;
+                        }
+                    }
+                    i += 1;
+                }
+                i
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let r = http(port, "POST", RESTORE, Some("ip"), &snap);
+    assert_eq!((r.status, r.error()), (200, Value::Null));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rounds: Vec<u64> = rt.block_on(async {
+        let mut v = Vec::new();
+        for w in writers {
+            v.push(w.await.unwrap());
+        }
+        v
+    });
+    assert!(
+        rounds.iter().any(|&n| n > 0),
+        "the writers wrote: {rounds:?}"
+    );
+    let after = rt.block_on(async {
+        let c = common::connect(&zk.addr()).await;
+        let (stat, _) = c.create("/after", b"", OPEN).await.unwrap();
+        let mut kids = c.list_children("/w").await.unwrap();
+        kids.sort();
+        (stat.czxid, kids)
+    });
+    let zk = zk.crash_and_restart();
+    rt.block_on(async {
+        let c = common::connect(&zk.addr()).await;
+        let mut kids = c.list_children("/w").await.unwrap();
+        kids.sort();
+        assert_eq!(kids, after.1, "the children of /w after the restart");
+        let (_, stat) = c.get_data("/after").await.unwrap();
+        assert_eq!(stat.czxid, after.0);
+    });
+}

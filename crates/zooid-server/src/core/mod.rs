@@ -272,7 +272,15 @@ pub struct Core {
     session_server: HashMap<i64, i64>,
     /// Ensemble learner: reconnects waiting for the leader's REVALIDATE answer.
     revalidating: HashMap<i64, (Arc<ConnHandle>, oneshot::Sender<ConnectOutcome>)>,
+    /// An admin restore waiting for the pipeline to empty; the inbox is not read
+    /// meanwhile.
+    restoring: Option<PendingRestore>,
 }
+
+type PendingRestore = (
+    crate::persist::RestoredSnapshot,
+    oneshot::Sender<Result<i64, String>>,
+);
 
 pub fn now_wall_ms() -> i64 {
     SystemTime::now()
@@ -303,6 +311,7 @@ impl Core {
             server_id: STANDALONE_SERVER_ID,
             session_server: HashMap::new(),
             revalidating: HashMap::new(),
+            restoring: None,
         }
         .starting_after_tree()
     }
@@ -341,8 +350,15 @@ impl Core {
         loop {
             tokio::select! {
                 biased;
-                Some(d) = durable.recv() => self.on_durable(d),
-                msg = rx.recv() => match msg {
+                Some(d) = durable.recv() => {
+                    self.on_durable(d);
+                    if self.pipeline.is_empty() {
+                        if let Some((snapshot, reply)) = self.restoring.take() {
+                            self.restore_now(snapshot, reply);
+                        }
+                    }
+                }
+                msg = rx.recv(), if self.restoring.is_none() => match msg {
                     Some(m) => {
                         if let CoreMsg::Request { received, .. } = &m {
                             self.shared.counters.metrics.prep_queued(*received, rx.len());
@@ -928,7 +944,9 @@ impl Core {
 
     /// The admin `restore` (`ZooKeeperServer.restoreFromSnapshot`): the snapshot's tree
     /// and sessions replace the state, as if the server had restarted on it. Writes in
-    /// flight fail, and every connection is closed: its client reconnects and finds its
+    /// flight complete first (the inbox waits meanwhile; the requests after them are
+    /// answered against the restored state), then every connection is closed: its
+    /// client reconnects and finds its
     /// session if the snapshot has it (expired otherwise) and no watches. The restored
     /// state is numbered at the snapshot's zxid or the last one given out, whichever is
     /// later, so zxids never go back; the log snapshots it before any later txn.
@@ -943,6 +961,20 @@ impl Core {
             ));
             return;
         }
+        // Every txn in flight settles first (durable, or failed and given back), so the
+        // log's idea of the next zxid and ours agree when the state is swapped.
+        if self.pipeline.is_empty() {
+            self.restore_now(snapshot, reply);
+        } else {
+            self.restoring = Some((snapshot, reply));
+        }
+    }
+
+    fn restore_now(
+        &mut self,
+        snapshot: crate::persist::RestoredSnapshot,
+        reply: oneshot::Sender<Result<i64, String>>,
+    ) {
         let crate::persist::RestoredSnapshot {
             mut tree,
             sessions,
