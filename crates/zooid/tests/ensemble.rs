@@ -551,19 +551,34 @@ fn four_letter_words_report_each_members_part() {
 #[test]
 fn admin_leader_names_the_leader_on_every_member() {
     let e = Ensemble::start_opts(3, 0, true);
-    let leader = e.wait_leader(Duration::from_secs(30));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while (0..3).any(|i| e.mode(i).as_deref().is_none_or(str::is_empty)) {
-        assert!(Instant::now() < deadline, "not every member serves");
+    // Every member serves and names the one that says it leads (a loaded machine may
+    // see a re-election first: the answers are read again until they agree, or fail).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let answers: Vec<serde_json::Value> = e
+            .members
+            .iter()
+            .filter_map(|m| common::http(m.admin.unwrap(), "GET", "/commands/leader", "", b""))
+            .filter_map(|r| serde_json::from_slice(&r.body).ok())
+            .collect();
+        let leaders: Vec<usize> = (0..answers.len())
+            .filter(|&i| answers[i]["is_leader"] == true)
+            .collect();
+        let agree = answers.len() == 3
+            && leaders.len() == 1
+            && answers.iter().all(|v| {
+                v["error"].is_null()
+                    && v["leader_id"] == leaders[0] as i64 + 1
+                    && v["leader_ip"] == "127.0.0.1"
+            });
+        if agree {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the members do not agree on the leader: {answers:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
-    }
-    for (i, m) in e.members.iter().enumerate() {
-        let r = common::http(m.admin.unwrap(), "GET", "/commands/leader", "", b"")
-            .expect("admin answers");
-        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!(v["is_leader"], i == leader, "member {i}: {v}");
-        assert_eq!(v["leader_id"], leader as i64 + 1, "member {i}: {v}");
-        assert_eq!(v["leader_ip"], "127.0.0.1", "member {i}: {v}");
     }
 }
 
