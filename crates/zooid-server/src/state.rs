@@ -307,6 +307,11 @@ impl Shared {
     /// Shared state around a recovered tree.
     pub fn with_tree(config: Config, tree: DataTree) -> Shared {
         let counters = Arc::new(Counters::new(sessionless_cnxn_timeout_ms(&config)));
+        // The Prometheus provider's summaries start their windows when registered,
+        // before ZooKeeper loads its database: here, before recovery's timings land.
+        if matches!(crate::prometheus::endpoint(&config.other), Ok(Some(_))) {
+            counters.metrics.start_windows(crate::stats::monotonic_ms());
+        }
         let policy = AclPolicy {
             skip_acl: config.skip_acl,
             super_digest: config.super_digest.clone(),

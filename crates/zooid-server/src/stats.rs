@@ -1,7 +1,10 @@
 //! Server-wide and per-connection counters, read by the four-letter words.
 
+pub mod window;
+
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
@@ -252,13 +255,24 @@ impl Counter {
     }
 }
 
-/// `AvgMinMaxCounter`: how many samples, their sum, the smallest and the largest.
+/// Milliseconds on the host's monotonic clock since its first reading in this process:
+/// the clock the summaries' Prometheus windows rotate on. The windows themselves take
+/// the time as an argument, so their tests choose it.
+pub fn monotonic_ms() -> u64 {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    ORIGIN.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+/// `AvgMinMaxCounter`: how many samples, their sum, the smallest and the largest; and,
+/// once started, the sliding window the Prometheus endpoint reads quantiles from (the
+/// `Summary` ZooKeeper's `PrometheusMetricsProvider` keeps in its place).
 #[derive(Debug)]
 pub struct Summary {
     count: AtomicI64,
     total: AtomicI64,
     min: AtomicI64,
     max: AtomicI64,
+    window: window::TimeWindow,
 }
 
 /// One reading of a [`Summary`]; min and max are 0 before the first sample, as
@@ -278,6 +292,7 @@ impl Default for Summary {
             total: AtomicI64::new(0),
             min: AtomicI64::new(i64::MAX),
             max: AtomicI64::new(i64::MIN),
+            window: window::TimeWindow::default(),
         }
     }
 }
@@ -288,6 +303,14 @@ impl Summary {
         self.count.fetch_add(1, Ordering::Relaxed);
         self.min.fetch_min(v, Ordering::Relaxed);
         self.max.fetch_max(v, Ordering::Relaxed);
+        if self.window.is_started() {
+            self.window.observe(v, monotonic_ms());
+        }
+    }
+
+    /// The Prometheus window: empty unless started.
+    pub fn window(&self) -> &window::TimeWindow {
+        &self.window
     }
 
     pub fn totals(&self) -> SummaryTotals {
@@ -301,6 +324,8 @@ impl Summary {
         }
     }
 
+    /// Resets what mntr reads. The window stays: the Prometheus provider's
+    /// `resetAllValues` does nothing, so `srst` leaves ZooKeeper's `/metrics` alone.
     pub fn reset(&self) {
         self.count.store(0, Ordering::Relaxed);
         self.total.store(0, Ordering::Relaxed);
@@ -360,6 +385,11 @@ impl PercentileSummary {
         self.summary.totals()
     }
 
+    /// The Prometheus window (the reservoir is mntr's only).
+    pub fn window(&self) -> &window::TimeWindow {
+        self.summary.window()
+    }
+
     /// The reservoir's samples, sorted (`UniformSnapshot`).
     pub fn sample(&self) -> Vec<i64> {
         let n = (self.seen.load(Ordering::Relaxed) as usize).min(RESERVOIR_SIZE);
@@ -374,6 +404,26 @@ impl PercentileSummary {
     pub fn reset(&self) {
         self.summary.reset();
         self.seen.store(0, Ordering::Relaxed);
+    }
+}
+
+/// A metric a [`MetricSet`] holds: a counter, or a summary with a Prometheus window.
+pub trait SetMember: Default {
+    /// Starts the metric's Prometheus window, if it has one, at `now_ms`.
+    fn start_window(&self, _now_ms: u64) {}
+}
+
+impl SetMember for Counter {}
+
+impl SetMember for Summary {
+    fn start_window(&self, now_ms: u64) {
+        self.window.start(now_ms);
+    }
+}
+
+impl SetMember for PercentileSummary {
+    fn start_window(&self, now_ms: u64) {
+        self.summary.start_window(now_ms);
     }
 }
 
@@ -398,17 +448,21 @@ impl<T> Default for Keyed<T> {
 #[derive(Debug)]
 pub struct MetricSet<T> {
     inner: RwLock<Keyed<T>>,
+    /// Whether a key's metric starts its window when the key is first used, as
+    /// simpleclient creates a labelled child's window with the child.
+    windows: AtomicBool,
 }
 
 impl<T> Default for MetricSet<T> {
     fn default() -> Self {
         MetricSet {
             inner: RwLock::new(Keyed::default()),
+            windows: AtomicBool::new(false),
         }
     }
 }
 
-impl<T: Default> MetricSet<T> {
+impl<T: SetMember> MetricSet<T> {
     /// Runs `f` on `key`'s metric, creating it on first use.
     pub fn with(&self, key: &str, f: impl FnOnce(&T)) {
         if let Some(m) = self.inner.read().by_key.get(key) {
@@ -418,9 +472,21 @@ impl<T: Default> MetricSet<T> {
         let Keyed { by_key, order } = &mut *w;
         let m = by_key.entry(key.to_owned()).or_insert_with(|| {
             order.push(key.to_owned());
-            T::default()
+            let m = T::default();
+            if self.windows.load(Ordering::Relaxed) {
+                m.start_window(monotonic_ms());
+            }
+            m
         });
         f(m)
+    }
+
+    /// Starts the windows of the metrics there are, and of those of later keys.
+    pub fn start_windows(&self, now_ms: u64) {
+        // Set before reading: a key made after the read lock is taken sees the flag.
+        self.windows.store(true, Ordering::Relaxed);
+        let r = self.inner.read();
+        r.by_key.values().for_each(|m| m.start_window(now_ms));
     }
 
     /// Every key in first-use order, with `f` of its metric.
@@ -641,18 +707,20 @@ impl Metrics {
         }
     }
 
-    /// `MetricsProvider.resetAllValues` (what `srst` does to them).
-    pub fn reset(&self) {
-        for s in [
+    /// The summaries with percentiles (`DetailLevel.ADVANCED`).
+    fn percentile_summaries(&self) -> [&PercentileSummary; 5] {
+        [
             &self.read_latency,
             &self.update_latency,
             &self.propagation_latency,
             &self.prep_processor_queue_time,
             &self.close_session_prep_time,
-        ] {
-            s.reset();
-        }
-        for s in [
+        ]
+    }
+
+    /// The basic summaries (`DetailLevel.BASIC`), sets aside.
+    fn basic_summaries(&self) -> [&Summary; 14] {
+        [
             &self.prep_processor_queue_size,
             &self.prep_process_time,
             &self.fsync_time,
@@ -667,7 +735,29 @@ impl Metrics {
             &self.node_deleted_watchers,
             &self.node_changed_watchers,
             &self.node_children_watchers,
-        ] {
+        ]
+    }
+
+    /// Starts every summary's Prometheus window at `now_ms`, as registering the
+    /// Prometheus provider's summaries does: only that provider keeps them, so a server
+    /// without it spends neither time nor memory on them.
+    pub fn start_windows(&self, now_ms: u64) {
+        for s in self.percentile_summaries() {
+            s.start_window(now_ms);
+        }
+        for s in self.basic_summaries() {
+            s.start_window(now_ms);
+        }
+        self.read_per_namespace.start_windows(now_ms);
+        self.write_per_namespace.start_windows(now_ms);
+    }
+
+    /// `MetricsProvider.resetAllValues` (what `srst` does to them).
+    pub fn reset(&self) {
+        for s in self.percentile_summaries() {
+            s.reset();
+        }
+        for s in self.basic_summaries() {
             s.reset();
         }
         for c in [

@@ -293,15 +293,55 @@ fn values_agree_with_mntr_and_follow_requests() {
     let labels: Vec<&str> = quantiles.iter().map(|(q, _)| q.as_str()).collect();
     assert_eq!(labels, ["0.5", "0.9", "0.99"]);
     assert!(quantiles.iter().all(|(_, v)| v.is_finite() && *v >= 0.0));
-    // The per-namespace summary set carries the namespace under the label "key".
-    let app_writes = after
-        .samples
-        .iter()
-        .find(|(n, l, _)| {
-            n == "write_per_namespace_count" && l == &[("key".to_owned(), "app".to_owned())]
-        })
-        .expect("write_per_namespace_count{key=\"app\",}");
-    assert!(app_writes.2 >= 5.0, "five writes under /app");
+    assert!(
+        quantiles.windows(2).all(|w| w[0].1 <= w[1].1),
+        "{quantiles:?}"
+    );
+    // So has a BASIC one its median: the writes were fsynced and prepped within the
+    // last ten minutes, and recovery (timed after the windows start, as ZooKeeper's
+    // provider starts before the database loads) took a first snapshot. One never
+    // observed is NaN, as ZooKeeper's empty windows.
+    let median = |name: &str| {
+        let found: Vec<f64> = after
+            .samples
+            .iter()
+            .filter(|(n, l, _)| n == name && l == &[("quantile".into(), "0.5".into())])
+            .map(|(_, _, v)| *v)
+            .collect();
+        assert_eq!(found.len(), 1, "one {name} median");
+        found[0]
+    };
+    for name in [
+        "fsynctime",
+        "prep_process_time",
+        "sync_processor_batch_size",
+        "dbinittime",
+        "snapshottime",
+    ] {
+        assert!(median(name) >= 0.0, "{name}'s median is a number");
+    }
+    assert!(median("restore_time").is_nan());
+    // The per-namespace summary set carries the namespace under the label "key",
+    // before the quantile's.
+    let app = |name: &str, quantile: bool| {
+        let mut labels = vec![("key".to_owned(), "app".to_owned())];
+        if quantile {
+            labels.push(("quantile".to_owned(), "0.5".to_owned()));
+        }
+        let found = after
+            .samples
+            .iter()
+            .find(|(n, l, _)| n == name && l == &labels);
+        found.unwrap_or_else(|| panic!("{name}{labels:?}")).2
+    };
+    assert!(
+        app("write_per_namespace_count", false) >= 5.0,
+        "five writes under /app"
+    );
+    assert!(
+        app("write_per_namespace", true) > 0.0,
+        "each wrote its path at least"
+    );
 }
 
 #[test]

@@ -107,7 +107,8 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<By
     // Gathering walks the tree and the quota nodes under their locks.
     let body = tokio::task::spawn_blocking(move || {
         let monitor = crate::fourlw::gather_monitor(&shared);
-        let families = text::families(&monitor, &shared.counters.metrics);
+        let now_ms = crate::stats::monotonic_ms();
+        let families = text::families(&monitor, &shared.counters.metrics, now_ms);
         text::render(&families, only.as_ref())
     })
     .await;

@@ -25,11 +25,13 @@
 //!
 //! Values come from the same places mntr's do: the gauges are mntr's own lines
 //! ([`fourlw::mntr_lines`]), the rest is [`metrics::SERVER_METRICS`] read through the
-//! same readers. Two differences from ZooKeeper follow from what Zooid stores:
-//! - Zooid keeps only count, sum, min and max of a BASIC summary, so its quantile 0.5 is
-//!   `NaN` (what ZooKeeper shows while its 10-minute window holds no observation);
-//! - an ADVANCED summary's quantiles come from the uniform reservoir mntr's
-//!   `p50`/`p99` come from (rounded as mntr rounds them), not from a time window.
+//! same readers, `_count` and `_sum` included. The quantiles are not mntr's: as
+//! simpleclient's, they are those of each summary's (and each key's) last ten minutes
+//! of observations, rotated in five steps, `NaN` while that holds none
+//! ([`crate::stats::window`], which also says how close to the exact value they are).
+//! mntr's `p50`..`p999` stay those of `AvgMinMaxPercentileCounter`'s whole-run
+//! reservoir. Unlike ZooKeeper's, `_count` and `_sum` (and the counters) restart at
+//! `srst`, which the Prometheus provider ignores; the windows, like ZooKeeper's, do not.
 //!
 //! Families come in ServerMetrics' order, then the gauges; ZooKeeper's order is that
 //! of a `HashMap` keyed by object identity, i.e. none. There are no JVM families
@@ -39,6 +41,7 @@ use std::collections::BTreeSet;
 
 use crate::fourlw::metrics::{self, Kind, Reading, Source, SERVER_METRICS};
 use crate::fourlw::{self, java_double, Monitor};
+use crate::stats::window::TimeWindow;
 use crate::stats::{Counter, Metrics, Summary, SummaryTotals};
 
 /// The label the provider gives a set's key (`PrometheusMetricsProvider.LABEL`).
@@ -110,18 +113,19 @@ impl Family {
     }
 }
 
-/// Every family: ServerMetrics from `metrics`, then the gauges and gauge sets of `m`.
-pub fn families(m: &Monitor, metrics: &Metrics) -> Vec<Family> {
+/// Every family: ServerMetrics from `metrics` (quantiles of the windows as they are at
+/// `now_ms`, on `stats::monotonic_ms`' clock), then the gauges and gauge sets of `m`.
+pub fn families(m: &Monitor, metrics: &Metrics, now_ms: u64) -> Vec<Family> {
     let mut out: Vec<Family> = SERVER_METRICS
         .iter()
-        .map(|d| server_metric(d, metrics))
+        .map(|d| server_metric(d, metrics, now_ms))
         .collect();
     out.extend(gauges(m));
     out
 }
 
 /// One `ServerMetrics` metric; an idle or unmeasured one reads as never having happened.
-fn server_metric(d: &metrics::Def, m: &Metrics) -> Family {
+fn server_metric(d: &metrics::Def, m: &Metrics, now_ms: u64) -> Family {
     let reading = match d.source {
         Source::Zooid(read) => Some(read(m)),
         Source::Idle | Source::Unmeasured => None,
@@ -138,41 +142,54 @@ fn server_metric(d: &metrics::Def, m: &Metrics) -> Family {
                 f.push("", vec![(KEY_LABEL, key)], n as f64);
             }
         }
-        (_, Some(Reading::Summary(s))) => summary(&mut f, vec![], s.totals(), None),
+        (_, Some(Reading::Summary(s))) => {
+            let values = window_quantiles(s.window(), &BASIC_QUANTILES, now_ms);
+            summary(&mut f, vec![], s.totals(), &BASIC_QUANTILES, &values)
+        }
         (_, Some(Reading::Percentiles(p))) => {
-            summary(&mut f, vec![], p.totals(), Some(&p.sample()))
+            let values = window_quantiles(p.window(), &ADVANCED_QUANTILES, now_ms);
+            summary(&mut f, vec![], p.totals(), &ADVANCED_QUANTILES, &values)
         }
         (_, Some(Reading::SummarySet(set))) => {
-            for (key, t) in set.read(Summary::totals) {
-                summary(&mut f, vec![(KEY_LABEL, key)], t, None);
+            let read = |s: &Summary| {
+                let values = window_quantiles(s.window(), &BASIC_QUANTILES, now_ms);
+                (s.totals(), values)
+            };
+            for (key, (t, values)) in set.read(read) {
+                let labels = vec![(KEY_LABEL, key)];
+                summary(&mut f, labels, t, &BASIC_QUANTILES, &values);
             }
         }
         (Kind::Counter, None) => f.push("", vec![], 0.0),
-        (Kind::Summary, None) => summary(&mut f, vec![], SummaryTotals::default(), None),
-        (Kind::Percentiles, None) => summary(&mut f, vec![], SummaryTotals::default(), Some(&[])),
+        (Kind::Summary, None) => {
+            let t = SummaryTotals::default();
+            summary(&mut f, vec![], t, &BASIC_QUANTILES, &[f64::NAN]);
+        }
+        (Kind::Percentiles, None) => {
+            let (t, nan) = (SummaryTotals::default(), [f64::NAN; 3]);
+            summary(&mut f, vec![], t, &ADVANCED_QUANTILES, &nan);
+        }
         // A set nothing was ever recorded in has no samples, only its HELP and TYPE.
         (Kind::CounterSet | Kind::SummarySet | Kind::PercentileSet, None) => {}
     }
     f
 }
 
-/// A summary's samples: quantiles (0.5 only without a reservoir, see the module doc),
-/// then `_count` and `_sum`.
+/// The window's values at `quantiles` at `now_ms`, NaN while it is empty.
+fn window_quantiles<const N: usize>(w: &TimeWindow, quantiles: &[f64; N], now_ms: u64) -> [f64; N] {
+    let snapshot = w.snapshot(now_ms);
+    quantiles.map(|q| snapshot.quantile(q))
+}
+
+/// A summary's samples: each quantile with its value, then `_count` and `_sum`.
 fn summary(
     f: &mut Family,
     labels: Vec<(&'static str, String)>,
     t: SummaryTotals,
-    sorted: Option<&[i64]>,
+    quantiles: &[f64],
+    values: &[f64],
 ) {
-    let quantiles: &[f64] = match sorted {
-        Some(_) => &ADVANCED_QUANTILES,
-        None => &BASIC_QUANTILES,
-    };
-    for &q in quantiles {
-        let value = match sorted {
-            Some(s) if !s.is_empty() => metrics::java_round(metrics::quantile(s, q)) as f64,
-            _ => f64::NAN,
-        };
+    for (&q, &value) in quantiles.iter().zip(values) {
         let mut l = labels.clone();
         l.push(("quantile", go_double(q)));
         f.push("", l, value);
@@ -270,47 +287,77 @@ fn escape_label(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::monotonic_ms;
 
     fn check(families: &[Family], expect: &str) {
         assert_eq!(render(families, None), expect);
     }
 
+    fn find(m: &Metrics, name: &str, now_ms: u64) -> Family {
+        let d = SERVER_METRICS.iter().find(|d| d.name == name).unwrap();
+        server_metric(d, m, now_ms)
+    }
+
     #[test]
     fn counters_gauges_and_summaries_as_simpleclient_writes_them() {
         let m = Metrics::default();
+        m.read_per_namespace.with("early", |s| s.add(1));
+        m.start_windows(monotonic_ms());
         m.read_latency.add(3);
         m.read_latency.add(5);
         m.read_latency.add(40);
         m.fsync_time.add(7);
-        let find = |name: &str| {
-            let d = SERVER_METRICS.iter().find(|d| d.name == name).unwrap();
-            server_metric(d, &m)
-        };
+        m.read_per_namespace.with("app", |s| s.add(90));
+        m.read_per_namespace.with("early", |s| s.add(2));
+        let now = monotonic_ms();
+        let find = |name: &str| find(&m, name, now);
         let mut quota = Family::new("quota_count_limit_per_namespace", Type::Gauge);
         quota.push("", vec![(KEY_LABEL, "a\"b".to_owned())], 12_000_000.0);
         check(
             &[
                 find("readlatency"),
                 find("fsynctime"),
+                find("snapshottime"),
+                find("election_time"),
                 find("looking_count"),
+                find("read_per_namespace"),
                 find("write_per_namespace"),
                 quota,
             ],
+            // simpleclient's median of 3, 5, 40 is 3: the value at rank floor(q n).
             "# HELP readlatency readlatency\n\
              # TYPE readlatency summary\n\
-             readlatency{quantile=\"0.5\",} 5.0\n\
-             readlatency{quantile=\"0.9\",} 40.0\n\
-             readlatency{quantile=\"0.99\",} 40.0\n\
+             readlatency{quantile=\"0.5\",} 3.0\n\
+             readlatency{quantile=\"0.9\",} 5.0\n\
+             readlatency{quantile=\"0.99\",} 5.0\n\
              readlatency_count 3.0\n\
              readlatency_sum 48.0\n\
              # HELP fsynctime fsynctime\n\
              # TYPE fsynctime summary\n\
-             fsynctime{quantile=\"0.5\",} NaN\n\
+             fsynctime{quantile=\"0.5\",} 7.0\n\
              fsynctime_count 1.0\n\
              fsynctime_sum 7.0\n\
+             # HELP snapshottime snapshottime\n\
+             # TYPE snapshottime summary\n\
+             snapshottime{quantile=\"0.5\",} NaN\n\
+             snapshottime_count 0.0\n\
+             snapshottime_sum 0.0\n\
+             # HELP election_time election_time\n\
+             # TYPE election_time summary\n\
+             election_time{quantile=\"0.5\",} NaN\n\
+             election_time_count 0.0\n\
+             election_time_sum 0.0\n\
              # HELP looking_count looking_count\n\
              # TYPE looking_count counter\n\
              looking_count 0.0\n\
+             # HELP read_per_namespace read_per_namespace\n\
+             # TYPE read_per_namespace summary\n\
+             read_per_namespace{key=\"early\",quantile=\"0.5\",} 2.0\n\
+             read_per_namespace_count{key=\"early\",} 2.0\n\
+             read_per_namespace_sum{key=\"early\",} 3.0\n\
+             read_per_namespace{key=\"app\",quantile=\"0.5\",} 90.0\n\
+             read_per_namespace_count{key=\"app\",} 1.0\n\
+             read_per_namespace_sum{key=\"app\",} 90.0\n\
              # HELP write_per_namespace write_per_namespace\n\
              # TYPE write_per_namespace summary\n\
              # HELP quota_count_limit_per_namespace quota_count_limit_per_namespace\n\
@@ -320,11 +367,48 @@ mod tests {
     }
 
     #[test]
+    fn quantiles_are_of_the_last_ten_minutes_and_outlive_srst() {
+        let m = Metrics::default();
+        m.update_latency.add(4);
+        m.fsync_time.add(4);
+        let quantiles = |now_ms| {
+            let f = find(&m, "updatelatency", now_ms);
+            let g = find(&m, "fsynctime", now_ms);
+            f.samples
+                .iter()
+                .chain(&g.samples)
+                .filter(|s| s.suffix.is_empty())
+                .map(|s| go_double(s.value))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        // Without the Prometheus provider the windows keep nothing.
+        assert_eq!(quantiles(monotonic_ms()), "NaN NaN NaN NaN");
+        m.start_windows(monotonic_ms());
+        m.update_latency.add(1);
+        m.update_latency.add(6);
+        m.update_latency.add(6);
+        m.fsync_time.add(12);
+        let now = monotonic_ms();
+        assert_eq!(quantiles(now), "1.0 6.0 6.0 12.0");
+        // Ten minutes on (and a millisecond: the first period includes its start),
+        // the window has let them go; _count and _sum stay.
+        let later = now + crate::stats::window::MAX_AGE_MS + 1;
+        assert_eq!(quantiles(later), "NaN NaN NaN NaN");
+        let f = find(&m, "fsynctime", later);
+        assert_eq!((f.samples[1].value, f.samples[2].value), (2.0, 16.0));
+        // srst resets mntr's values only (the provider's resetAllValues is a no-op).
+        m.reset();
+        assert_eq!(quantiles(now), "1.0 6.0 6.0 12.0");
+        assert_eq!(find(&m, "fsynctime", now).samples[1].value, 0.0);
+    }
+
+    #[test]
     fn name_filter_matches_any_sample_name() {
         let m = Metrics::default();
         let fams: Vec<Family> = SERVER_METRICS
             .iter()
-            .map(|d| server_metric(d, &m))
+            .map(|d| server_metric(d, &m, monotonic_ms()))
             .collect();
         let only: BTreeSet<String> = ["readlatency_count".to_owned(), "diff_count".to_owned()]
             .into_iter()
