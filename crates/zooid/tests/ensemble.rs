@@ -574,10 +574,13 @@ fn admin_leader_names_the_leader_on_every_member() {
         if agree {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the members do not agree on the leader: {answers:?}"
-        );
+        if Instant::now() > deadline {
+            let logs: Vec<String> = (0..3).map(|i| e.proc(i).server_log()).collect();
+            panic!(
+                "the members do not agree on the leader: {answers:?}\nlogs:\n{}",
+                logs.join("\n-----\n")
+            );
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -148,12 +148,23 @@ pub fn signal_pid(pid: u32, sig: libc::c_int) {
     );
 }
 
+/// A loopback port nobody listens on now, and never handed out before by this test
+/// process (the kernel may give the same free port to two binds in a row once the
+/// first is closed: an ensemble's ports would then collide).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Sends a four-letter word and returns the reply text.
