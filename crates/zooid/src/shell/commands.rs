@@ -1,83 +1,144 @@
-//! The znode commands of zkCli (the `cli/*Command.java` classes): each parses its words,
-//! talks to the server, and prints what zkCli prints.
+//! zkCli's commands (the `cli/*Command.java` classes of ZooKeeper 3.9): the table of names,
+//! usages and options, the parsing every command shares, and the znode commands. Each
+//! command talks to the server and prints what zkCli prints.
 
 use std::time::Duration;
 
 use zookeeper_client as zk;
 
-use super::format;
-use super::parse::{self, CommandLine, Spec};
+use super::parse::{self, flag, valued, CommandLine, Group, Spec};
+use super::{config, format, java, quota, walk};
 use super::{CliError, Session, WatchKind};
 
-/// One command: its name, its usage after the name, and its flags.
+/// One command: its name, its usage after the name, and its options.
 pub struct Def {
     pub name: &'static str,
     pub usage: &'static str,
     pub spec: Spec,
+    /// 3.9.5's get and set list their options under the usage of a parse error.
+    pub usage_lists_options: bool,
 }
 
-/// zkCli's commands that this shell implements, with zkCli's usage text.
+const fn def(name: &'static str, usage: &'static str, opts: &'static [parse::Opt]) -> Def {
+    Def {
+        name,
+        usage,
+        spec: Spec {
+            opts,
+            group: Group::None,
+        },
+        usage_lists_options: false,
+    }
+}
+
+const QUOTA_OPTS: &[parse::Opt] = &[
+    valued("n", "num soft quota"),
+    valued("b", "bytes soft quota"),
+    valued("N", "num hard quota"),
+    valued("B", "bytes hard quota"),
+];
+
+const DELQUOTA_OPTS: &[parse::Opt] = &[
+    flag("n", "num soft quota"),
+    flag("b", "bytes soft quota"),
+    flag("N", "num hard quota"),
+    flag("B", "bytes hard quota"),
+];
+
+/// zkCli's commands with zkCli's usage texts and options (descriptions where zkCli prints
+/// them: in `ls -?`, the usage of get and set, and the quota group's error).
 pub const DEFS: &[Def] = &[
-    def("addWatch", "[-m mode] path # optional mode is one of [PERSISTENT, PERSISTENT_RECURSIVE] - default is PERSISTENT_RECURSIVE", &[('m', true)]),
+    def("addWatch", "[-m mode] path # optional mode is one of [PERSISTENT, PERSISTENT_RECURSIVE] - default is PERSISTENT_RECURSIVE", &[valued("m", "")]),
     def("addauth", "scheme auth", &[]),
     def("close", "", &[]),
+    def("config", "[-c] [-w] [-s]", &[flag("s", "stats"), flag("w", "watch"), flag("c", "client connection string")]),
     def("connect", "host:port", &[]),
-    def("create", "[-s] [-e] [-c] [-t ttl] path [data] [acl]", &[('e', false), ('s', false), ('c', false), ('t', true)]),
-    def("delete", "[-v version] path", &[('v', true)]),
-    def("deleteall", "path [-b batch size]", &[('b', true)]),
-    def("get", "[-s] [-w] path", &[('s', false), ('w', false)]),
-    def("getAcl", "[-s] path", &[('s', false)]),
+    def("create", "[-s] [-e] [-c] [-t ttl] path [data] [acl]", &[flag("e", "ephemeral"), flag("s", "sequential"), flag("c", "container"), valued("t", "ttl")]),
+    def("delete", "[-v version] path", &[valued("v", "version")]),
+    def("deleteall", "path [-b batch size]", &[valued("b", "batch size")]),
+    Def {
+        spec: Spec { opts: DELQUOTA_OPTS, group: Group::Optional },
+        ..def("delquota", "[-n|-b|-N|-B] path", &[])
+    },
+    Def {
+        usage_lists_options: true,
+        ..def("get", "[-s] [-w] [-b] [-x] path", &[
+            flag("s", "Print znode stats additionally"),
+            flag("w", "Watch for changes on the znode"),
+            flag("b", "Output data in base64 format"),
+            flag("x", "Output data in hexdump format"),
+        ])
+    },
+    def("getAcl", "[-s] path", &[flag("s", "stats")]),
     def("getAllChildrenNumber", "path", &[]),
     def("getEphemerals", "path", &[]),
     def("history", "", &[]),
-    def("ls", "[-s] [-w] [-R] path", &[('?', false), ('s', false), ('w', false), ('R', false)]),
+    def("listquota", "path", &[]),
+    def("ls", "[-s] [-w] [-R] path", &[flag("?", "help"), flag("s", "stat"), flag("w", "watch"), flag("R", "recurse")]),
     def("printwatches", "on|off", &[]),
     def("quit", "", &[]),
+    def("reconfig", "[-s] [-v version] [[-file path] | [-members serverID=host:port1:port2;port3[,...]*]] | [-add serverId=host:port1:port2;port3[,...]]* [-remove serverId[,...]*]", config::RECONFIG_OPTS),
     def("redo", "cmdno", &[]),
-    def("removewatches", "path [-c|-d|-a] [-l]", &[('c', false), ('d', false), ('p', false), ('r', false), ('a', false), ('l', false)]),
-    def("set", "[-s] [-v version] path data", &[('s', false), ('v', true)]),
-    def("setAcl", "[-s] [-v version] [-R] path acl", &[('s', false), ('v', true), ('R', false)]),
-    def("stat", "[-w] path", &[('w', false)]),
+    def("removewatches", "path [-c|-d|-a] [-l]", &[
+        flag("c", "child watcher type"),
+        flag("d", "data watcher type"),
+        flag("p", "persistent watcher type"),
+        flag("r", "persistent recursive watcher type"),
+        flag("a", "any watcher type"),
+        flag("l", "remove locally when there is no server connection"),
+    ]),
+    Def {
+        usage_lists_options: true,
+        ..def("set", "path data [-s] [-v version] [-b]", &[
+            flag("s", "Print znode stats additionally"),
+            valued("v", "Set with an expected version"),
+            flag("b", "Supply data in base64 format"),
+        ])
+    },
+    def("setAcl", "[-s] [-v version] [-R] path acl", &[flag("s", "stats"), valued("v", "version"), flag("R", "recursive")]),
+    Def {
+        spec: Spec { opts: QUOTA_OPTS, group: Group::Required },
+        ..def("setquota", "-n|-b|-N|-B val path", &[])
+    },
+    def("stat", "[-w] path", &[flag("w", "watch")]),
     def("sync", "path", &[]),
+    def("version", "", &[]),
     def("whoami", "", &[]),
 ];
-
-const fn def(name: &'static str, usage: &'static str, spec: Spec) -> Def {
-    Def { name, usage, spec }
-}
 
 pub fn find(name: &str) -> Option<&'static Def> {
     DEFS.iter().find(|d| d.name == name)
 }
 
-fn usage_error(d: &Def) -> CliError {
-    CliError::new(format!("{} {}", d.name, d.usage))
-}
-
-/// `Integer.parseInt` of a version; zkCli lets the NumberFormatException escape, so the
-/// message is Java's.
-fn version(cl: &CommandLine) -> Result<Option<i32>, CliError> {
-    match cl.value('v') {
-        None => Ok(None),
-        Some(v) => v.parse::<i32>().map(Some).map_err(|_| {
-            CliError::new(format!(
-                "java.lang.NumberFormatException: For input string: \"{v}\""
-            ))
-        }),
+/// `CliCommand.getUsageStr`: the usage, and for get and set their options.
+pub fn usage_error(d: &Def) -> CliError {
+    let mut text = format!("{} {}", d.name, d.usage);
+    if d.usage_lists_options {
+        text.push('\n');
+        text.push_str(&parse::options_help(&d.spec));
+        text.push('\n');
     }
+    CliError::new(text)
 }
 
-/// Runs a znode command on a live session. Returns Err with zkCli's message on failure.
-pub fn run(s: &Session, d: &Def, words: &[String]) -> Result<(), CliError> {
-    let cl = parse::parse(d.spec, words)?;
-    let min_args = match d.name {
+/// The positional words each command needs at least (its name included).
+fn min_args(name: &str) -> usize {
+    match name {
         "set" | "setAcl" => 3,
-        "getEphemerals" | "whoami" | "close" | "ls" | "getAllChildrenNumber" => 1,
+        "getEphemerals" | "ls" | "getAllChildrenNumber" | "config" | "reconfig" | "version" => 1,
         _ => 2,
-    };
-    if cl.args.len() < min_args || (d.name == "addWatch" && cl.args.len() != 2) {
-        return Err(usage_error(d));
     }
+}
+
+/// Runs a command other than zkCli's built-ins on a live session. Returns Err with zkCli's
+/// message on failure.
+pub fn run(s: &Session, d: &Def, words: &[String]) -> Result<(), CliError> {
+    // whoami takes whatever follows it: zkCli does not parse its words (nor close's, which
+    // the shell runs itself).
+    if d.name == "whoami" {
+        return whoami(s);
+    }
+    let cl = parse_words(d, words)?;
     match d.name {
         "create" => create(s, &cl),
         "get" => get(s, &cl),
@@ -94,35 +155,96 @@ pub fn run(s: &Session, d: &Def, words: &[String]) -> Result<(), CliError> {
         "removewatches" => remove_watches(s, &cl),
         "getEphemerals" => get_ephemerals(s, &cl),
         "getAllChildrenNumber" => all_children(s, d, &cl),
-        "whoami" => whoami(s),
-        "close" => {
-            s.close();
-            Ok(())
-        }
-        other => unreachable!("{other} is not a znode command"),
+        "setquota" => quota::set_quota(s, &cl),
+        "listquota" => quota::list_quota(s, &cl),
+        "delquota" => quota::del_quota(s, &cl),
+        "config" => config::config(s, &cl),
+        "reconfig" => config::reconfig(s, d, &cl),
+        "version" => config::version(),
+        other => Err(CliError::new(format!("Command not found {other}"))),
     }
 }
 
-fn checked(path: &str) -> Result<&str, CliError> {
+/// A command's `parse`: the options, the count of words, and the deprecated
+/// `get|ls|stat path watch` form, which zkCli rewrites by putting `-w` in place of the
+/// third word and parsing again.
+fn parse_words(d: &Def, words: &[String]) -> Result<CommandLine, CliError> {
+    let cl = parse::parse(&d.spec, words)?;
+    if d.name == "ls" && cl.has("?") {
+        println!("usage: ls [options] path\n{}", parse::options_help(&d.spec));
+    }
+    // ls, getAllChildrenNumber and addWatch check their words when they run.
+    let checked_late = matches!(d.name, "ls" | "getAllChildrenNumber" | "addWatch");
+    if !checked_late && cl.args.len() < min_args(d.name) {
+        return Err(usage_error(d));
+    }
+    if d.name == "version" && cl.args.len() > 1 {
+        return Err(usage_error(d));
+    }
+    if cl.args.len() > 2 {
+        let new_form = match d.name {
+            "get" => "[-s] [-w]",
+            "ls" | "stat" => "[-w]",
+            "delete" => {
+                eprintln!("'delete path [version]' has been deprecated. Please use 'delete [-v version] path' instead.");
+                return Ok(cl);
+            }
+            _ => return Ok(cl),
+        };
+        eprintln!(
+            "'{} path [watch]' has been deprecated. Please use '{} {new_form} path' instead.",
+            d.name, d.name
+        );
+        let mut rewritten = words.to_vec();
+        rewritten[2] = "-w".to_owned();
+        return parse::parse(&d.spec, &rewritten);
+    }
+    Ok(cl)
+}
+
+/// The session's client, or the ConnectionLoss zkCli's request on `path` fails with.
+pub fn client(s: &Session, path: &str) -> Result<zk::Client, CliError> {
+    s.client().map_err(wrap(path))
+}
+
+/// `Integer.parseInt` of `-v`. zkCli does not catch the NumberFormatException.
+fn version(cl: &CommandLine) -> Result<Option<i32>, CliError> {
+    cl.value("v")
+        .map(|v| java::parse_int(v).map_err(number_format))
+        .transpose()
+}
+
+/// A NumberFormatException that escapes zkCli and ends the JVM.
+pub fn number_format(message: String) -> CliError {
+    CliError::uncaught(format!("java.lang.NumberFormatException: {message}"))
+}
+
+pub fn checked(path: &str) -> Result<&str, CliError> {
     parse::validate_path(path)?;
     Ok(path)
 }
 
-fn wrap(path: &str) -> impl Fn(zk::Error) -> CliError + '_ {
+pub fn wrap(path: &str) -> impl Fn(zk::Error) -> CliError + '_ {
     move |e| CliError::new(format::keeper_error(&e, path))
 }
 
+/// The InvalidACLException the Java client throws itself for an empty ACL list: it has
+/// no path, so zkCli prints "null" for it.
+fn empty_acl() -> CliError {
+    CliError::new("Acl is not valid : null")
+}
+
 fn create(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
-    let (e, sq, c, t) = (cl.has('e'), cl.has('s'), cl.has('c'), cl.has('t'));
+    let (e, sq, c, t) = (cl.has("e"), cl.has("s"), cl.has("c"), cl.has("t"));
     if c && (e || sq) {
         return Err(CliError::new(
             "-c cannot be combined with -s or -e. Containers cannot be ephemeral or sequential.",
         ));
     }
-    let ttl = match cl.value('t') {
-        Some(v) => v
-            .parse::<i64>()
-            .map_err(|_| CliError::new("-t argument must be a long value"))?,
+    let ttl = match cl.value("t") {
+        Some(v) => {
+            java::parse_long(v).map_err(|_| CliError::new("-t argument must be a long value"))?
+        }
         None => 0,
     };
     if t && e {
@@ -150,21 +272,30 @@ fn create(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
     } else {
         path.to_owned()
     })?;
-    if path == "/" {
-        return Err(CliError::new("Node already exists: /"));
-    }
     let data = cl.args.get(2).map(|d| d.as_bytes()).unwrap_or_default();
     let acls = match cl.args.get(3) {
         Some(text) => parse_acl(text),
         None => vec![zk::Acl::new(zk::Permission::ALL, zk::AuthId::anyone())],
     };
+    // zkCli prints an InvalidACLException's own message before its usual one.
+    if acls.is_empty() {
+        eprintln!("{}", format::keeper_error_plain(&zk::Error::InvalidAcl, ""));
+        return Err(empty_acl());
+    }
+    if path == "/" {
+        return Err(CliError::new("Node already exists: /"));
+    }
     let mut options = mode.with_acls(zk::Acls::new(&acls));
     if t {
         options = options.with_ttl(Duration::from_millis(ttl as u64));
     }
-    let (_, seq) = s
-        .block_on(s.client()?.create(path, data, &options))
-        .map_err(wrap(path))?;
+    let created = s.block_on(client(s, path)?.create(path, data, &options));
+    let (_, seq) = created.map_err(|e| {
+        if e == zk::Error::InvalidAcl {
+            eprintln!("{}", format::keeper_error_plain(&e, path));
+        }
+        wrap(path)(e)
+    })?;
     let created = if sq {
         format!("{path}{seq}")
     } else {
@@ -174,11 +305,11 @@ fn create(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
     Ok(())
 }
 
-/// zkCli's `AclParser`: `scheme:id:perm` entries split by commas; bad ones are reported
-/// and skipped.
+/// zkCli's `AclParser`: `scheme:id:perm` entries split by commas (as Java's `split`);
+/// bad ones are reported and skipped.
 pub fn parse_acl(text: &str) -> Vec<zk::Acl> {
     let mut acls = Vec::new();
-    for a in text.split(',') {
+    for a in java::split(text, |c| c == ',', false) {
         let (Some(first), Some(last)) = (a.find(':'), a.rfind(':')) else {
             eprintln!("{a} does not have the form scheme:id:perm");
             continue;
@@ -208,22 +339,10 @@ pub fn parse_acl(text: &str) -> Vec<zk::Acl> {
     acls
 }
 
-/// zkCli's `retainCompatibility`: the old `<cmd> path watch` form still sets a watch.
-fn old_watch_form(cl: &CommandLine, name: &str, new_form: &str) -> bool {
-    if cl.args.len() > 2 {
-        eprintln!(
-            "'{name} path [watch]' has been deprecated. Please use '{name} {new_form} path' instead."
-        );
-        return true;
-    }
-    cl.has('w')
-}
-
 fn get(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
-    let watch = old_watch_form(cl, "get", "[-s] [-w]");
     let path = checked(&cl.args[1])?;
-    let client = s.client()?;
-    let (data, stat) = if watch {
+    let client = client(s, path)?;
+    let (data, stat) = if cl.has("w") {
         let (data, stat, watcher) = s
             .block_on(client.get_and_watch_data(path))
             .map_err(wrap(path))?;
@@ -232,36 +351,45 @@ fn get(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
     } else {
         s.block_on(client.get_data(path)).map_err(wrap(path))?
     };
-    // The Rust client cannot tell empty data from null data; zkCli prints "null" for both
-    // as zooid stores no null data apart from what create without data gives.
-    if data.is_empty() {
-        println!("null");
+    // The Rust client cannot tell empty data from null data; zkCli prints "null" for null
+    // data, and zooid stores no null data apart from what create without data gives.
+    let data: &[u8] = if data.is_empty() { b"null" } else { &data };
+    if cl.has("x") {
+        println!("{}", format::hex_dump(data));
+    } else if cl.has("b") {
+        println!("{}", java::base64_encode(data));
     } else {
-        println!("{}", String::from_utf8_lossy(&data));
+        println!("{}", String::from_utf8_lossy(data));
     }
-    if cl.has('s') {
+    if cl.has("s") {
         print!("{}", format::stat(&stat));
     }
     Ok(())
 }
 
 fn set(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
-    let path = checked(&cl.args[1])?;
+    let path = cl.args[1].as_str();
+    let data = if cl.has("b") {
+        java::base64_decode(&cl.args[2])
+            .map_err(|m| CliError::uncaught(format!("java.lang.IllegalArgumentException: {m}")))?
+    } else {
+        cl.args[2].as_bytes().to_vec()
+    };
     let v = version(cl)?;
+    checked(path)?;
     let stat = s
-        .block_on(s.client()?.set_data(path, cl.args[2].as_bytes(), v))
+        .block_on(client(s, path)?.set_data(path, &data, v))
         .map_err(wrap(path))?;
-    if cl.has('s') {
+    if cl.has("s") {
         print!("{}", format::stat(&stat));
     }
     Ok(())
 }
 
 fn stat(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
-    let watch = old_watch_form(cl, "stat", "[-w]");
     let path = checked(&cl.args[1])?;
-    let client = s.client()?;
-    let stat = if watch {
+    let client = client(s, path)?;
+    let stat = if cl.has("w") {
         let (stat, watcher) = s
             .block_on(client.check_and_watch_stat(path))
             .map_err(wrap(path))?;
@@ -280,25 +408,21 @@ fn stat(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
 }
 
 fn ls(s: &Session, d: &Def, cl: &CommandLine) -> Result<(), CliError> {
-    if cl.has('?') {
-        println!("usage: ls [options] path\n -?   help\n -R   recurse\n -s   stat\n -w   watch");
-    }
-    let watch = old_watch_form(cl, "ls", "[-w]");
     if cl.args.len() < 2 {
         return Err(usage_error(d));
     }
     let path = checked(&cl.args[1])?;
-    let client = s.client()?;
-    if cl.has('R') {
-        s.block_on(client.check_stat(path))
-            .map_err(wrap(path))?
-            .ok_or_else(|| CliError::new(format!("Node does not exist: {path}")))?;
-        for p in subtree(s, &client, path)? {
+    let client = client(s, path)?;
+    let watch = cl.has("w");
+    if cl.has("R") {
+        let mut print = |p: &str| {
             println!("{p}");
-        }
-        return Ok(());
+            Ok(())
+        };
+        return walk::visit_subtree(s, &client, path, watch, &mut print)
+            .map_err(walk::Failure::into_cli);
     }
-    let (mut children, stat) = match (watch, cl.has('s')) {
+    let (mut children, stat) = match (watch, cl.has("s")) {
         (true, _) => {
             let (children, stat, watcher) = s
                 .block_on(client.get_and_watch_children(path))
@@ -317,66 +441,30 @@ fn ls(s: &Session, d: &Def, cl: &CommandLine) -> Result<(), CliError> {
     };
     children.sort();
     println!("[{}]", children.join(", "));
-    if let (true, Some(stat)) = (cl.has('s'), stat) {
+    if let (true, Some(stat)) = (cl.has("s"), stat) {
         print!("{}", format::stat(&stat));
     }
     Ok(())
 }
 
-fn child_path(parent: &str, child: &str) -> String {
-    if parent == "/" {
-        format!("/{child}")
-    } else {
-        format!("{parent}/{child}")
-    }
-}
-
-/// The node and its descendants, depth first, children in name order (`ZKUtil`'s visit).
-fn subtree(s: &Session, client: &zk::Client, path: &str) -> Result<Vec<String>, CliError> {
-    let mut out = Vec::new();
-    let mut stack = vec![path.to_owned()];
-    while let Some(p) = stack.pop() {
-        let children = match s.block_on(client.list_children(&p)) {
-            Ok(c) => c,
-            Err(zk::Error::NoNode) => Vec::new(),
-            Err(e) => return Err(CliError::new(format::keeper_error(&e, &p))),
-        };
-        let mut kids: Vec<String> = children.iter().map(|c| child_path(&p, c)).collect();
-        kids.sort();
-        stack.extend(kids.into_iter().rev());
-        out.push(p);
-    }
-    Ok(out)
-}
-
 fn delete(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
-    if cl.args.len() > 2 {
-        eprintln!("'delete path [version]' has been deprecated. Please use 'delete [-v version] path' instead.");
-    }
-    let path = checked(&cl.args[1])?;
+    let path = cl.args[1].as_str();
     let v = version(cl)?;
-    s.block_on(s.client()?.delete(path, v)).map_err(wrap(path))
+    checked(path)?;
+    s.block_on(client(s, path)?.delete(path, v))
+        .map_err(wrap(path))
 }
 
 fn deleteall(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
-    if let Some(b) = cl.value('b') {
-        if b.parse::<i32>().is_err() {
-            return Err(CliError::new("-b argument must be an int value"));
+    let batch = match cl.value("b") {
+        Some(b) => {
+            java::parse_int(b).map_err(|_| CliError::new("-b argument must be an int value"))?
         }
-    }
+        None => walk::DELETE_BATCH_DEFAULT,
+    };
     let path = checked(&cl.args[1])?;
-    let client = s.client()?;
-    s.block_on(client.list_children(path)).map_err(wrap(path))?;
-    let nodes = subtree(s, &client, path)?;
-    let mut failed = false;
-    // Children before parents: the reverse of a preorder walk.
-    for p in nodes.iter().rev() {
-        match s.block_on(client.delete(p, None)) {
-            Ok(()) | Err(zk::Error::NoNode) => {}
-            Err(_) => failed = true,
-        }
-    }
-    if failed {
+    let client = client(s, path)?;
+    if !walk::delete_recursive(s, &client, path, batch)? {
         eprintln!("Failed to delete some node(s) in the subtree!");
     }
     Ok(())
@@ -384,36 +472,49 @@ fn deleteall(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
 
 fn get_acl(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
     let path = checked(&cl.args[1])?;
-    let (acls, stat) = s.block_on(s.client()?.get_acl(path)).map_err(wrap(path))?;
+    let (acls, stat) = s
+        .block_on(client(s, path)?.get_acl(path))
+        .map_err(wrap(path))?;
     for a in &acls {
         println!("{}", format::acl(a));
     }
-    if cl.has('s') {
+    if cl.has("s") {
         print!("{}", format::stat(&stat));
     }
     Ok(())
 }
 
 fn set_acl(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
-    let path = checked(&cl.args[1])?;
+    let path = cl.args[1].as_str();
     let acls = parse_acl(&cl.args[2]);
     let v = version(cl)?;
-    let client = s.client()?;
-    if cl.has('R') {
-        s.block_on(client.check_stat(path))
-            .map_err(wrap(path))?
-            .ok_or_else(|| CliError::new(format!("Node does not exist: {path}")))?;
-        for p in subtree(s, &client, path)? {
-            if let Err(e) = s.block_on(client.set_acl(&p, &acls, v)) {
-                print!("{}", format::keeper_error_plain(&e, &p));
+    checked(path)?;
+    let client = client(s, path)?;
+    if cl.has("R") {
+        // Each node's failure is printed (without a line end, as zkCli does) and the
+        // walk goes on.
+        let mut set_one = |p: &str| {
+            let result = if acls.is_empty() {
+                Err(zk::Error::InvalidAcl)
+            } else {
+                s.block_on(client.set_acl(p, &acls, v)).map(|_| ())
+            };
+            if let Err(e) = result {
+                let at = if acls.is_empty() { "" } else { p };
+                print!("{}", format::keeper_error_plain(&e, at));
             }
-        }
-        return Ok(());
+            Ok(())
+        };
+        return walk::visit_subtree(s, &client, path, false, &mut set_one)
+            .map_err(walk::Failure::into_cli);
+    }
+    if acls.is_empty() {
+        return Err(empty_acl());
     }
     let stat = s
         .block_on(client.set_acl(path, &acls, v))
         .map_err(wrap(path))?;
-    if cl.has('s') {
+    if cl.has("s") {
         print!("{}", format::stat(&stat));
     }
     Ok(())
@@ -421,15 +522,17 @@ fn set_acl(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
 
 fn addauth(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
     let auth = cl.args.get(2).map(|a| a.as_bytes()).unwrap_or_default();
-    // zkCli does not wait for the reply; a failed auth shows as the session's state.
-    let client = s.client()?;
-    let _ = s.block_on(client.auth(&cl.args[1], auth));
+    s.add_auth(&cl.args[1], auth);
     Ok(())
 }
 
 fn sync(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
     let path = checked(&cl.args[1])?;
-    match s.block_on(s.client()?.sync(path)) {
+    let result = match s.client() {
+        Ok(c) => s.block_on(c.sync(path)),
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(()) => println!("Sync is OK"),
         Err(e) => println!("Sync has failed. rc={}", format::error_code(&e)),
     }
@@ -437,7 +540,10 @@ fn sync(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
 }
 
 fn add_watch(s: &Session, d: &Def, cl: &CommandLine) -> Result<(), CliError> {
-    let mode = match cl.value('m').map(|m| m.to_uppercase()) {
+    if cl.args.len() != 2 {
+        return Err(usage_error(d));
+    }
+    let mode = match cl.value("m").map(|m| m.to_uppercase()) {
         None => zk::AddWatchMode::PersistentRecursive,
         Some(m) if m == "PERSISTENT_RECURSIVE" => zk::AddWatchMode::PersistentRecursive,
         Some(m) if m == "PERSISTENT" => zk::AddWatchMode::Persistent,
@@ -445,7 +551,7 @@ fn add_watch(s: &Session, d: &Def, cl: &CommandLine) -> Result<(), CliError> {
     };
     let path = checked(&cl.args[1])?;
     let watcher = s
-        .block_on(s.client()?.watch(path, mode))
+        .block_on(client(s, path)?.watch(path, mode))
         .map_err(wrap(path))?;
     let kind = match mode {
         zk::AddWatchMode::Persistent => WatchKind::Persistent,
@@ -457,13 +563,13 @@ fn add_watch(s: &Session, d: &Def, cl: &CommandLine) -> Result<(), CliError> {
 
 fn remove_watches(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
     let path = checked(&cl.args[1])?;
-    let kinds: &[WatchKind] = if cl.has('c') {
+    let kinds: &[WatchKind] = if cl.has("c") {
         &[WatchKind::Child]
-    } else if cl.has('d') {
+    } else if cl.has("d") {
         &[WatchKind::Data]
-    } else if cl.has('p') {
+    } else if cl.has("p") {
         &[WatchKind::Persistent]
-    } else if cl.has('r') {
+    } else if cl.has("r") {
         &[WatchKind::Recursive]
     } else {
         &[
@@ -473,7 +579,6 @@ fn remove_watches(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
             WatchKind::Recursive,
         ]
     };
-    s.client()?;
     if s.remove_watches(path, kinds) == 0 {
         return Err(CliError::new(format::keeper_error(
             &zk::Error::NoWatcher,
@@ -489,7 +594,7 @@ fn get_ephemerals(s: &Session, cl: &CommandLine) -> Result<(), CliError> {
         None => "/",
     };
     let list = s
-        .block_on(s.client()?.list_ephemerals(path))
+        .block_on(client(s, path)?.list_ephemerals(path))
         .map_err(wrap(path))?;
     println!("[{}]", list.join(", "));
     Ok(())
@@ -501,16 +606,19 @@ fn all_children(s: &Session, d: &Def, cl: &CommandLine) -> Result<(), CliError> 
     }
     let path = checked(&cl.args[1])?;
     let n = s
-        .block_on(s.client()?.count_descendants_number(path))
+        .block_on(client(s, path)?.count_descendants_number(path))
         .map_err(wrap(path))?;
     println!("{n}");
     Ok(())
 }
 
+/// `whoami`: the Java client ignores a failed request and returns no users, so zkCli then
+/// prints only the heading.
 fn whoami(s: &Session) -> Result<(), CliError> {
-    let users = s
-        .block_on(s.client()?.list_auth_users())
-        .map_err(wrap(""))?;
+    let users = match s.client() {
+        Ok(c) => s.block_on(c.list_auth_users()).unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
     println!("Auth scheme: User");
     for u in users {
         println!("{}: {}", u.scheme(), u.user());

@@ -152,6 +152,20 @@ pub fn error_code(e: &zk::Error) -> i32 {
 /// `CliWrapperException.getMessage` for a failed operation on `path`.
 pub fn keeper_error(e: &zk::Error, path: &str) -> String {
     use zk::Error::*;
+    match e {
+        UnexpectedErrorCode(RECONFIG_IN_PROGRESS) => {
+            return "Another reconfiguration is in progress -- concurrent reconfigs not \
+                    supported (yet)"
+                .to_owned()
+        }
+        UnexpectedErrorCode(NEW_CONFIG_NO_QUORUM) => {
+            return "No quorum of new config is connected and up-to-date with the leader of \
+                    last commmitted config - try invoking reconfiguration after new servers \
+                    are connected and synced"
+                .to_owned()
+        }
+        _ => {}
+    }
     let special = match e {
         NoNode => Some("Node does not exist: "),
         NoChildrenForEphemerals => Some("Ephemerals cannot have children: "),
@@ -171,10 +185,21 @@ pub fn keeper_error(e: &zk::Error, path: &str) -> String {
     }
 }
 
+/// ZooKeeper's codes the Rust client has no variant for.
+const NEW_CONFIG_NO_QUORUM: i32 = -13;
+const RECONFIG_IN_PROGRESS: i32 = -14;
+
 /// `KeeperException.getMessage`: `KeeperErrorCode = <code text> for <path>`.
 pub fn keeper_error_plain(e: &zk::Error, path: &str) -> String {
     use zk::Error::*;
     let text = match e {
+        UnexpectedErrorCode(-3) => "DataInconsistency",
+        UnexpectedErrorCode(NEW_CONFIG_NO_QUORUM) => "NewConfigNoQuorum",
+        UnexpectedErrorCode(RECONFIG_IN_PROGRESS) => "ReconfigInProgress",
+        UnexpectedErrorCode(-100) => "APIError",
+        UnexpectedErrorCode(-113) => "Invalid callback",
+        UnexpectedErrorCode(-120) => "Ephemeral node on local session",
+        UnexpectedErrorCode(-124) => "Session closed because client failed to authenticate",
         RuntimeInconsistent => "RuntimeInconsistency",
         ConnectionLoss | NoHosts | ClientClosed => "ConnectionLoss",
         MarshallingError => "MarshallingError",
@@ -205,6 +230,62 @@ pub fn keeper_error_plain(e: &zk::Error, path: &str) -> String {
     }
 }
 
+/// The class of the KeeperException Java throws for an error, as a stack trace names it.
+pub fn keeper_exception_class(e: &zk::Error) -> String {
+    use zk::Error::*;
+    let name = match e {
+        ConnectionLoss | NoHosts | ClientClosed => "ConnectionLossException",
+        NoNode => "NoNodeException",
+        NoAuth => "NoAuthException",
+        BadVersion => "BadVersionException",
+        NodeExists => "NodeExistsException",
+        NotEmpty => "NotEmptyException",
+        SessionExpired => "SessionExpiredException",
+        InvalidAcl => "InvalidACLException",
+        AuthFailed => "AuthFailedException",
+        Timeout => "OperationTimeoutException",
+        Unimplemented => "UnimplementedException",
+        MarshallingError => "MarshallingErrorException",
+        QuotaExceeded => "QuotaExceededException",
+        Throttled => "ThrottledOpException",
+        _ => "SystemErrorException",
+    };
+    format!("org.apache.zookeeper.KeeperException${name}")
+}
+
+/// Netty's `ByteBufUtil.prettyHexDump`, which `get -x` prints: a boxed table of 16 bytes
+/// a row with their offset, hex and printable ASCII (others as `.`); empty for no bytes.
+pub fn hex_dump(data: &[u8]) -> String {
+    if data.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "         +-------------------------------------------------+\n         \
+         |  0  1  2  3  4  5  6  7  8  9  a  b  c  d  e  f |\n\
+         +--------+-------------------------------------------------+----------------+",
+    );
+    for (row, chunk) in data.chunks(16).enumerate() {
+        let hex: String = chunk.iter().map(|b| format!(" {b:02x}")).collect();
+        let ascii: String = chunk
+            .iter()
+            .map(|&b| {
+                if (0x20..0x7f).contains(&b) {
+                    char::from(b)
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        // The offset is an unsigned 32-bit value, as Netty masks it.
+        out.push_str(&format!(
+            "\n|{:08x}|{hex:<48} |{ascii:<16}|",
+            (row * 16) as u32
+        ));
+    }
+    out.push_str("\n+--------+-------------------------------------------------+----------------+");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +294,22 @@ mod tests {
     fn perms_in_zkutil_order() {
         assert_eq!(perms(zk::Permission::ALL), "cdrwa");
         assert_eq!(perms(zk::Permission::READ | zk::Permission::ADMIN), "ra");
+    }
+
+    /// What zkCli 3.9.5 printed for `get -x` of these bytes.
+    #[test]
+    fn hex_dump_like_netty() {
+        assert_eq!(hex_dump(b""), "");
+        let dump = hex_dump(b"hello\x01\x7f world, this is longer than sixteen bytes!");
+        let want = "         +-------------------------------------------------+
+         |  0  1  2  3  4  5  6  7  8  9  a  b  c  d  e  f |
++--------+-------------------------------------------------+----------------+
+|00000000| 68 65 6c 6c 6f 01 7f 20 77 6f 72 6c 64 2c 20 74 |hello.. world, t|
+|00000010| 68 69 73 20 69 73 20 6c 6f 6e 67 65 72 20 74 68 |his is longer th|
+|00000020| 61 6e 20 73 69 78 74 65 65 6e 20 62 79 74 65 73 |an sixteen bytes|
+|00000030| 21                                              |!               |
++--------+-------------------------------------------------+----------------+";
+        assert_eq!(dump, want);
     }
 
     #[test]

@@ -1,12 +1,17 @@
-//! `zooid shell`: a zkCli-compatible shell (`ZooKeeperMain`). With a command after the
-//! options it runs that one command and exits with zkCli's code (0, 1 for a failed command,
-//! 127 for an unknown one); without, it reads commands interactively with line editing,
-//! history and completion of command names and znode paths.
+//! `zooid shell`: a zkCli-compatible shell (`ZooKeeperMain` of ZooKeeper 3.9). With a
+//! command after the options it runs that one command and exits with zkCli's code (0, 1
+//! for a failed command, 127 for an unknown one, 2 for an unreadable client
+//! configuration); without, it reads commands interactively with line editing, history and
+//! completion of command names and znode paths.
 
 mod commands;
 mod complete;
+mod config;
 mod format;
+mod java;
 mod parse;
+mod quota;
+mod walk;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +25,8 @@ use zookeeper_client as zk;
 const CLOSE_WAIT_MAX: Duration = Duration::from_secs(5);
 
 /// Arguments as zkCli takes them: `-server host:port[,host:port]`, `-timeout ms`, `-r`,
-/// `-waitforconnection`, then an optional command and its words.
+/// `-waitforconnection`, `-client-configuration file`, then an optional command and its
+/// words.
 #[derive(clap::Args)]
 #[command(disable_help_flag = true)]
 pub struct ShellArgs {
@@ -33,6 +39,9 @@ pub struct ShellArgs {
 pub struct CliError {
     pub message: String,
     pub exit_code: u8,
+    /// A Java exception zkCli does not catch: the JVM prints it as the main thread's and
+    /// exits with 1, ending an interactive session too.
+    pub uncaught: bool,
 }
 
 impl CliError {
@@ -40,6 +49,15 @@ impl CliError {
         CliError {
             message: message.into(),
             exit_code: 1,
+            uncaught: false,
+        }
+    }
+
+    /// `message` is the exception's `toString`: its class, a colon, its message.
+    pub fn uncaught(message: impl Into<String>) -> CliError {
+        CliError {
+            uncaught: true,
+            ..CliError::new(message)
         }
     }
 }
@@ -59,6 +77,15 @@ pub struct Session {
     host: String,
     timeout_ms: u64,
     readonly: bool,
+    /// `-waitforconnection`: a connect that does not succeed within the timeout is fatal.
+    /// Without it, as zkCli's client keeps trying in the background, the shell stays
+    /// "connecting", requests fail with ConnectionLoss, and the next interactive command
+    /// tries again.
+    wait_for_connection: bool,
+    /// No session yet, but one is wanted (zkCli's CONNECTING state).
+    connecting: bool,
+    /// Credentials given to addauth while connecting, sent when the session opens.
+    pending_auth: Mutex<Vec<(String, Vec<u8>)>>,
     /// Shared with the completer, which lists children while a line is typed.
     client: Arc<Mutex<Option<zk::Client>>>,
     print_watches: Arc<AtomicBool>,
@@ -71,23 +98,31 @@ impl Session {
         self.rt.block_on(f)
     }
 
-    /// The live client, or zkCli's ConnectionLoss when there is none.
-    pub fn client(&self) -> Result<zk::Client, CliError> {
+    /// The live client, or the ConnectionLoss zkCli's requests fail with while connecting.
+    pub fn client(&self) -> Result<zk::Client, zk::Error> {
         let guard = self.client.lock().unwrap_or_else(|e| e.into_inner());
-        guard
-            .clone()
-            .ok_or_else(|| CliError::new("KeeperErrorCode = ConnectionLoss"))
+        guard.clone().ok_or(zk::Error::ConnectionLoss)
     }
 
+    fn has_client(&self) -> bool {
+        let guard = self.client.lock().unwrap_or_else(|e| e.into_inner());
+        guard.is_some()
+    }
+
+    /// zkCli's `getState().isAlive()`.
     fn alive(&self) -> bool {
         let guard = self.client.lock().unwrap_or_else(|e| e.into_inner());
-        guard.as_ref().is_some_and(|c| !c.state().is_terminated())
+        match guard.as_ref() {
+            Some(c) => !c.state().is_terminated(),
+            None => self.connecting,
+        }
     }
 
     /// zkCli's prompt state name.
     fn state_name(&self) -> &'static str {
         let guard = self.client.lock().unwrap_or_else(|e| e.into_inner());
         match guard.as_ref().map(|c| c.state()) {
+            None if self.connecting => "CONNECTING",
             None => "CLOSED",
             Some(zk::SessionState::SyncConnected) => "CONNECTED",
             Some(zk::SessionState::ConnectedReadOnly) => "CONNECTEDREADONLY",
@@ -97,35 +132,91 @@ impl Session {
         }
     }
 
-    /// Connects to `host` (closing any previous session) and prints the connected event as
-    /// zkCli's default watcher does; false when no server answered.
-    fn connect(&mut self, host: &str) -> bool {
-        self.close();
+    /// zkCli's `connectToZK`: closes any previous session and opens one to `host`. Only
+    /// with `-waitforconnection` is a server that does not answer an error (the uncaught
+    /// IOException zkCli ends with).
+    fn connect(&mut self, host: &str) -> Result<(), CliError> {
+        self.close(true);
         self.host = host.to_owned();
-        let connector = zk::Client::connector()
+        self.connecting = true;
+        if self.try_connect() || !self.wait_for_connection {
+            return Ok(());
+        }
+        // zkCli closes the client it waited for, which reports the Closed state.
+        self.connecting = false;
+        if self.print_watches.load(Ordering::Relaxed) {
+            println!("{}", format::event_text("Closed", "None", "null", -1));
+        }
+        // The exception and its cause, as the JVM prints them without the frames.
+        Err(CliError::uncaught(
+            "java.io.IOException: org.apache.zookeeper.KeeperException$ConnectionLossException: \
+             KeeperErrorCode = ConnectionLoss\nCaused by: \
+             org.apache.zookeeper.KeeperException$ConnectionLossException: \
+             KeeperErrorCode = ConnectionLoss",
+        ))
+    }
+
+    /// One attempt to open the session wanted; prints the connected event as zkCli's
+    /// default watcher does. Without `-waitforconnection` it gives up once every host
+    /// refused, as a zkCli request fails when its connection attempt does.
+    fn try_connect(&mut self) -> bool {
+        let mut connector = zk::Client::connector()
             .with_session_timeout(Duration::from_millis(self.timeout_ms))
             .with_connection_timeout(Duration::from_millis(self.timeout_ms))
             .with_readonly(self.readonly);
-        match self.rt.block_on(connector.connect(host)) {
+        if !self.wait_for_connection {
+            connector = connector.with_fail_eagerly();
+        }
+        let auth = self.pending_auth.lock().unwrap_or_else(|e| e.into_inner());
+        for (scheme, secret) in auth.iter() {
+            connector = connector.with_auth(scheme, secret);
+        }
+        drop(auth);
+        let Ok(c) = self.rt.block_on(connector.connect(&self.host)) else {
+            return false;
+        };
+        *self.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
+        self.connecting = false;
+        self.pending_auth
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        if self.print_watches.load(Ordering::Relaxed) {
+            println!(
+                "{}",
+                format::event_text("SyncConnected", "None", "null", -1)
+            );
+        }
+        true
+    }
+
+    /// `addAuthInfo`: sent now, or when the session opens.
+    pub fn add_auth(&self, scheme: &str, auth: &[u8]) {
+        match self.client() {
+            // zkCli does not wait for the reply; a failed auth shows as the session's state.
             Ok(c) => {
-                *self.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
-                if self.print_watches.load(Ordering::Relaxed) {
-                    println!(
-                        "{}",
-                        format::event_text("SyncConnected", "None", "null", -1)
-                    );
-                }
-                true
+                let _ = self.block_on(c.auth(scheme, auth));
             }
-            Err(_) => {
-                // Whatever stopped the connection, zkCli's request fails as ConnectionLoss.
-                eprintln!("KeeperErrorCode = ConnectionLoss");
-                false
-            }
+            Err(_) => self
+                .pending_auth
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((scheme.to_owned(), auth.to_vec())),
         }
     }
 
-    fn close(&self) {
+    /// Ends the session. zkCli's `close`, `quit` and `connect` close a live client, which
+    /// reports the Closed state (`announce`); a one-shot run ends without closing, so the
+    /// shell's own close at the end is silent.
+    fn close(&mut self, announce: bool) {
+        if announce && self.alive() && self.print_watches.load(Ordering::Relaxed) {
+            println!("{}", format::event_text("Closed", "None", "null", -1));
+        }
+        self.connecting = false;
+        self.close_client();
+    }
+
+    fn close_client(&self) {
         for (_, _, task) in self
             .watches
             .lock()
@@ -137,7 +228,7 @@ impl Session {
         let old = self.client.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(c) = old {
             // Dropping the last client sends CloseSession; waiting for the Closed state
-            // makes the ephemerals go before the next command or the exit, as with zkCli.
+            // makes the ephemerals go before the next command or the exit.
             let mut state = c.state_watcher();
             drop(c);
             let closed = async move {
@@ -208,33 +299,99 @@ struct Shell {
     history: Vec<String>,
     exit_code: u8,
     quit: bool,
+    /// Interactive sessions retry a failed connect before each command.
+    interactive: bool,
+}
+
+/// zkCli's options before the command (`MyCommandOptions.parseOptions`).
+struct Options {
+    server: String,
+    timeout: String,
+    readonly: bool,
+    wait_for_connection: bool,
+    client_configuration: Option<String>,
+    command: Vec<String>,
+}
+
+/// Options until the first word not starting with `-`, which begins the command; unknown
+/// options are ignored. An option missing its value is reported and ends the parsing, and
+/// zkCli then runs interactively with what it has.
+fn parse_options(args: Vec<String>) -> Options {
+    let mut o = Options {
+        server: "localhost:2181".to_owned(),
+        timeout: "30000".to_owned(),
+        readonly: false,
+        wait_for_connection: false,
+        client_configuration: None,
+        command: Vec::new(),
+    };
+    let mut words = args.into_iter();
+    while let Some(opt) = words.next() {
+        let slot = match opt.as_str() {
+            "-server" => Some(&mut o.server),
+            "-timeout" => Some(&mut o.timeout),
+            "-client-configuration" => Some(o.client_configuration.insert(String::new())),
+            _ => None,
+        };
+        if let Some(slot) = slot {
+            let Some(value) = words.next() else {
+                eprintln!("Error: no argument found for option {opt}");
+                if opt == "-client-configuration" {
+                    o.client_configuration = None;
+                }
+                return o;
+            };
+            *slot = value;
+        }
+        match opt.as_str() {
+            "-r" => o.readonly = true,
+            "-waitforconnection" => o.wait_for_connection = true,
+            _ if !opt.starts_with('-') => {
+                o.command = std::iter::once(opt).chain(words).collect();
+                return o;
+            }
+            _ => {}
+        }
+    }
+    o
+}
+
+/// `new ZKClientConfig(file)`: the file must be there and be a properties text, or zkCli
+/// prints the ConfigException (the lines of its trace that are not frames) and exits with
+/// 2. Zooid's shell reads no setting from it.
+fn check_client_configuration(file: &str) -> Result<(), String> {
+    let absolute = match std::env::current_dir() {
+        Ok(cwd) if !file.starts_with('/') => format!("{}/{file}", cwd.display()),
+        _ => file.to_owned(),
+    };
+    let cause = if !std::path::Path::new(file).exists() {
+        format!("java.lang.IllegalArgumentException: {file} file is missing")
+    } else {
+        match std::fs::read(file) {
+            Err(e) => {
+                let text = e.to_string();
+                let reason = text.split(" (os error").next().unwrap_or(&text);
+                format!("java.io.FileNotFoundException: {file} ({reason})")
+            }
+            Ok(bytes) => {
+                // FileInputStream into Properties.load reads ISO-8859-1.
+                let text: String = bytes.iter().map(|&b| char::from(b)).collect();
+                match java::load_properties(&text) {
+                    Ok(_) => return Ok(()),
+                    Err(m) => format!("java.lang.IllegalArgumentException: {m}"),
+                }
+            }
+        }
+    };
+    Err(format!(
+        "org.apache.zookeeper.server.quorum.QuorumPeerConfig$ConfigException: Error while \
+         processing {absolute}\nCaused by: {cause}"
+    ))
 }
 
 /// Runs `zooid shell`.
 pub fn run(args: ShellArgs) -> ExitCode {
-    let mut server = "localhost:2181".to_owned();
-    let mut timeout_ms = 30_000u64;
-    let mut readonly = false;
-    let mut words = args.args.into_iter().peekable();
-    while let Some(w) = words.next_if(|w| w.starts_with('-')) {
-        let value = match w.as_str() {
-            "-server" | "-timeout" | "-client-configuration" => match words.next() {
-                Some(v) => Some(v),
-                None => {
-                    eprintln!("Error: no argument found for option {w}");
-                    return ExitCode::from(1);
-                }
-            },
-            _ => None,
-        };
-        match (w.as_str(), value) {
-            ("-server", Some(v)) => server = v,
-            ("-timeout", Some(v)) => timeout_ms = v.parse().unwrap_or(timeout_ms),
-            ("-r", _) => readonly = true,
-            _ => {}
-        }
-    }
-    let command: Vec<String> = words.collect();
+    let opts = parse_options(args.args);
     // The client library logs each session at INFO; zkCli's output has none of that, so the
     // shell's threads log nowhere.
     let _quiet = tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
@@ -254,12 +411,30 @@ pub fn run(args: ShellArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    println!("Connecting to {}", opts.server);
+    if let Some(file) = &opts.client_configuration {
+        if let Err(trace) = check_client_configuration(file) {
+            eprintln!("{trace}");
+            return ExitCode::from(2);
+        }
+    }
+    let timeout_ms = match java::parse_int(&opts.timeout) {
+        // A negative timeout is Java's to misread; here it is no time at all.
+        Ok(t) => u64::try_from(t).unwrap_or(0),
+        Err(m) => {
+            eprintln!("Exception in thread \"main\" java.lang.NumberFormatException: {m}");
+            return ExitCode::from(1);
+        }
+    };
     let mut shell = Shell {
         session: Session {
             rt,
             host: String::new(),
             timeout_ms,
-            readonly,
+            readonly: opts.readonly,
+            wait_for_connection: opts.wait_for_connection,
+            connecting: false,
+            pending_auth: Mutex::new(Vec::new()),
             client: Arc::new(Mutex::new(None)),
             print_watches: Arc::new(AtomicBool::new(true)),
             watches: Mutex::new(Vec::new()),
@@ -267,18 +442,15 @@ pub fn run(args: ShellArgs) -> ExitCode {
         history: Vec::new(),
         exit_code: 0,
         quit: false,
+        interactive: opts.command.is_empty(),
     };
-    println!("Connecting to {server}");
-    let connected = shell.session.connect(&server);
-    if command.is_empty() {
-        interactive(&mut shell);
-    } else if !connected {
-        // zkCli sends the command anyway and it fails with ConnectionLoss, code 1.
-        shell.exit_code = 1;
-    } else {
-        shell.process(&command);
+    match shell.session.connect(&opts.server) {
+        Err(e) => shell.fail(e),
+        Ok(()) if shell.interactive => interactive(&mut shell),
+        // Without a session the command still runs, and its requests fail as zkCli's do.
+        Ok(()) => shell.process(&opts.command),
     }
-    shell.session.close();
+    shell.session.close(false);
     ExitCode::from(shell.exit_code)
 }
 
@@ -327,10 +499,17 @@ impl Shell {
             // zkCli's quit exits with the code the command before it left.
             Ok(()) if self.quit => {}
             Ok(()) => self.exit_code = 0,
-            Err(e) => {
-                self.exit_code = e.exit_code;
-                eprintln!("{}", e.message);
-            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn fail(&mut self, e: CliError) {
+        self.exit_code = e.exit_code;
+        if e.uncaught {
+            eprintln!("Exception in thread \"main\" {}", e.message);
+            self.quit = true;
+        } else {
+            eprintln!("{}", e.message);
         }
     }
 
@@ -339,19 +518,16 @@ impl Shell {
             usage();
             return Err(CliError::new("No command entered"));
         };
-        if name == "help" {
-            usage();
-            return Ok(());
-        }
         let Some(def) = commands::find(name) else {
             usage();
             return Err(CliError {
-                message: format!("Command not found: Command not found {name}"),
                 exit_code: 127,
+                ..CliError::new(format!("Command not found: Command not found {name}"))
             });
         };
         match def.name {
             "quit" => {
+                self.session.close(true);
                 self.quit = true;
                 return Ok(());
             }
@@ -377,11 +553,13 @@ impl Shell {
                     .get(1)
                     .cloned()
                     .unwrap_or_else(|| self.session.host.clone());
-                if !self.session.connect(&host) {
-                    return Ok(());
-                }
+                self.session.connect(&host)?;
             }
             _ => {}
+        }
+        let retry = self.interactive && def.name != "connect";
+        if retry && self.session.connecting && !self.session.has_client() {
+            self.session.try_connect();
         }
         if !self.session.alive() {
             println!("Not connected");
@@ -389,21 +567,25 @@ impl Shell {
         }
         match def.name {
             "history" | "printwatches" | "connect" | "redo" => Ok(()),
+            "close" => {
+                self.session.close(true);
+                Ok(())
+            }
             _ => commands::run(&self.session, def, words),
         }
     }
 
     fn redo(&mut self, index: &str) -> Result<(), CliError> {
         let count = self.history.len().saturating_sub(1);
-        let i = parse_java_int(index).ok_or_else(|| {
-            CliError::new(format!(
-                "java.lang.NumberFormatException: For input string: \"{index}\""
-            ))
-        })?;
-        if i < 0 || i as usize >= count {
+        // Integer.decode's NumberFormatException escapes zkCli.
+        let i = java::decode_int(index).map_err(commands::number_format)?;
+        let Some(line) = usize::try_from(i)
+            .ok()
+            .filter(|&i| i < count)
+            .and_then(|i| self.history.get(i).cloned())
+        else {
             return Err(CliError::new("Command index out of range"));
-        }
-        let line = self.history[i as usize].clone();
+        };
         let words = parse::tokenize(&line);
         if words.first().map(String::as_str) == Some("redo") {
             return Err(CliError::new("No redoing redos"));
@@ -413,17 +595,6 @@ impl Shell {
         }
         self.process(&words);
         Ok(())
-    }
-}
-
-/// `Integer.decode`: decimal, `0x` hex or leading-zero octal.
-fn parse_java_int(s: &str) -> Option<i64> {
-    if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        i64::from_str_radix(hex, 16).ok()
-    } else if s.len() > 1 && s.starts_with('0') {
-        i64::from_str_radix(&s[1..], 8).ok()
-    } else {
-        s.parse().ok()
     }
 }
 

@@ -38,90 +38,220 @@ fn is_java_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
 }
 
-/// The flags a command accepts: each a letter and whether it takes a value.
-pub type Spec = &'static [(char, bool)];
+/// One option of a command, as zkCli declares it to Commons CLI: its name (one letter,
+/// or a word such as reconfig's `-file`), whether it takes a value, and its description.
+#[derive(Debug)]
+pub struct Opt {
+    pub name: &'static str,
+    pub arg: bool,
+    pub desc: &'static str,
+}
 
-/// A parsed command: positional words (the command name first) and the flags given.
+/// An option without a value.
+pub const fn flag(name: &'static str, desc: &'static str) -> Opt {
+    Opt {
+        name,
+        arg: false,
+        desc,
+    }
+}
+
+/// An option taking a value.
+pub const fn valued(name: &'static str, desc: &'static str) -> Opt {
+    Opt {
+        name,
+        arg: true,
+        desc,
+    }
+}
+
+/// Whether a command's options form one Commons CLI `OptionGroup` (at most one of them may
+/// be given) and whether that group is required; the quota commands use one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    None,
+    Optional,
+    Required,
+}
+
+/// The options a command accepts.
+#[derive(Debug)]
+pub struct Spec {
+    pub opts: &'static [Opt],
+    pub group: Group,
+}
+
+impl Spec {
+    fn get(&self, name: &str) -> Option<&'static Opt> {
+        self.opts.iter().find(|o| o.name == name)
+    }
+
+    /// `DefaultParser.isShortOption`: `-name`, `-name=value`, or a known first letter.
+    fn is_option(&self, word: &str) -> bool {
+        let Some(body) = word.strip_prefix('-').filter(|b| !b.is_empty()) else {
+            return false;
+        };
+        let name = body.split_once('=').map_or(body, |(n, _)| n);
+        self.get(name).is_some()
+            || name
+                .chars()
+                .next()
+                .is_some_and(|c| self.letter(c).is_some())
+    }
+
+    fn letter(&self, c: char) -> Option<&'static Opt> {
+        self.opts
+            .iter()
+            .find(|o| o.name.len() == c.len_utf8() && o.name.starts_with(c))
+    }
+}
+
+/// A parsed command: positional words (the command name first) and the options given.
 #[derive(Debug, Default)]
 pub struct CommandLine {
     pub args: Vec<String>,
-    flags: Vec<(char, Option<String>)>,
+    opts: Vec<(&'static str, Option<String>)>,
 }
 
 impl CommandLine {
-    pub fn has(&self, flag: char) -> bool {
-        self.flags.iter().any(|(f, _)| *f == flag)
+    pub fn has(&self, name: &str) -> bool {
+        self.opts.iter().any(|(o, _)| *o == name)
     }
 
-    pub fn value(&self, flag: char) -> Option<&str> {
-        self.flags
+    /// The first value given for the option, as `CommandLine.getOptionValue`.
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.opts
             .iter()
-            .find(|(f, _)| *f == flag)
+            .find(|(o, _)| *o == name)
             .and_then(|(_, v)| v.as_deref())
     }
 }
 
-/// Parses like Commons CLI's `DefaultParser` without stopping at the first positional word:
-/// flags may come anywhere, `-se` bursts into `-s -e`, `-v5` carries its value, and a value
-/// may be a negative number. Errors read as zkCli prints the `ParseException`.
-pub fn parse(spec: Spec, words: &[String]) -> Result<CommandLine, CliError> {
-    let mut cl = CommandLine::default();
-    let mut pending: Option<char> = None;
+/// Parses like Commons CLI 1.5's `DefaultParser` (zkCli's parser, without stopping at the
+/// first positional word): options may come anywhere, `-se` bursts into `-s -e`, `-v5` and
+/// `-v=5` carry their value, a value may look like an unknown option or a negative number,
+/// `--` ends the options, and a group allows one of its options. Errors read as zkCli
+/// prints the `ParseException`.
+pub fn parse(spec: &Spec, words: &[String]) -> Result<CommandLine, CliError> {
+    let mut p = Parser {
+        spec,
+        cl: CommandLine::default(),
+        pending: None,
+        selected: None,
+    };
     let mut rest_are_args = false;
     for word in words {
         if rest_are_args {
-            cl.args.push(word.clone());
-            continue;
-        }
-        if let Some(flag) = pending {
-            if !is_option(spec, word) || is_negative_number(word) {
-                cl.flags.push((flag, Some(word.clone())));
-                pending = None;
-                continue;
-            }
-            return Err(missing_argument(flag));
-        }
-        if word == "--" {
+            p.cl.args.push(word.clone());
+        } else if word == "--" {
             rest_are_args = true;
-        } else if word == "-" || !word.starts_with('-') {
-            cl.args.push(word.clone());
+        } else if p.pending.is_some() && (!spec.is_option(word) || is_negative_number(word)) {
+            p.value(word);
         } else if word.starts_with("--") {
             return Err(unrecognized(word));
+        } else if word.len() > 1 && word.starts_with('-') {
+            p.option_word(word)?;
         } else {
-            pending = short_options(spec, word, &mut cl)?;
+            p.cl.args.push(word.clone());
         }
     }
-    match pending {
-        Some(flag) => Err(missing_argument(flag)),
-        None => Ok(cl),
+    p.check_pending()?;
+    if spec.group == Group::Required && p.selected.is_none() {
+        let names: Vec<String> = spec
+            .opts
+            .iter()
+            .map(|o| format!("-{} {}", o.name, o.desc))
+            .collect();
+        return Err(CliError::new(format!(
+            "org.apache.commons.cli.MissingOptionException: Missing required option: [{}]",
+            names.join(", ")
+        )));
     }
+    Ok(p.cl)
 }
 
-/// Handles one `-x...` word; returns the flag still waiting for its value.
-fn short_options(spec: Spec, word: &str, cl: &mut CommandLine) -> Result<Option<char>, CliError> {
-    let body: Vec<char> = word.chars().skip(1).collect();
-    for (i, c) in body.iter().enumerate() {
-        let Some(&(_, takes_value)) = spec.iter().find(|(f, _)| f == c) else {
-            return Err(unrecognized(word));
-        };
-        if takes_value {
-            if i + 1 < body.len() {
-                cl.flags.push((*c, Some(body[i + 1..].iter().collect())));
-                return Ok(None);
+struct Parser<'a> {
+    spec: &'a Spec,
+    cl: CommandLine,
+    /// The option still waiting for its value.
+    pending: Option<&'static Opt>,
+    /// The option chosen from the group.
+    selected: Option<&'static str>,
+}
+
+impl Parser<'_> {
+    /// `handleShortAndLongOption` for a `-...` word (zkCli declares no long options).
+    fn option_word(&mut self, word: &str) -> Result<(), CliError> {
+        let body = &word[1..];
+        match body.split_once('=') {
+            None => match self.spec.get(body) {
+                Some(o) => self.option(o),
+                None => self.burst(word),
+            },
+            Some((name, value)) => match self.spec.get(name).filter(|o| o.arg) {
+                Some(o) if name.chars().count() == 1 => {
+                    self.option(o)?;
+                    self.value(value);
+                    Ok(())
+                }
+                _ => Err(unrecognized(word)),
+            },
+        }
+    }
+
+    /// `handleConcatenatedOptions`: `-abc` is `-a -b -c` until an option takes a value,
+    /// which is the rest of the word.
+    fn burst(&mut self, word: &str) -> Result<(), CliError> {
+        for (i, c) in word.char_indices().skip(1) {
+            let Some(o) = self.spec.letter(c) else {
+                return Err(unrecognized(word));
+            };
+            self.option(o)?;
+            let rest = &word[i + c.len_utf8()..];
+            if o.arg && !rest.is_empty() {
+                self.value(rest);
+                return Ok(());
             }
-            return Ok(Some(*c));
         }
-        cl.flags.push((*c, None));
+        Ok(())
     }
-    Ok(None)
-}
 
-fn is_option(spec: Spec, word: &str) -> bool {
-    let mut chars = word.chars();
-    chars.next() == Some('-')
-        && chars
-            .next()
-            .is_some_and(|c| spec.iter().any(|(f, _)| *f == c))
+    /// `handleOption`: the option before must have had its value; a group allows one.
+    fn option(&mut self, o: &'static Opt) -> Result<(), CliError> {
+        self.check_pending()?;
+        if self.spec.group != Group::None {
+            match self.selected {
+                Some(s) if s != o.name => {
+                    return Err(CliError::new(format!(
+                        "org.apache.commons.cli.AlreadySelectedException: The option '{}' was \
+                         specified but an option from this group has already been selected: '{s}'",
+                        o.name
+                    )))
+                }
+                _ => self.selected = Some(o.name),
+            }
+        }
+        self.cl.opts.push((o.name, None));
+        self.pending = o.arg.then_some(o);
+        Ok(())
+    }
+
+    fn value(&mut self, value: &str) {
+        if let Some(last) = self.cl.opts.last_mut() {
+            last.1 = Some(value.to_owned());
+        }
+        self.pending = None;
+    }
+
+    fn check_pending(&self) -> Result<(), CliError> {
+        match self.pending {
+            Some(o) => Err(CliError::new(format!(
+                "org.apache.commons.cli.MissingArgumentException: Missing argument for option: {}",
+                o.name
+            ))),
+            None => Ok(()),
+        }
+    }
 }
 
 fn is_negative_number(word: &str) -> bool {
@@ -134,10 +264,23 @@ fn unrecognized(word: &str) -> CliError {
     ))
 }
 
-fn missing_argument(flag: char) -> CliError {
-    CliError::new(format!(
-        "org.apache.commons.cli.MissingArgumentException: Missing argument for option: {flag}"
-    ))
+/// `HelpFormatter.printOptions` with its defaults: one line per option in name order
+/// (ignoring case), `-name` and `<arg>` padded to the longest, three spaces, the
+/// description. zkCli's descriptions are all shorter than the 74-column width.
+pub fn options_help(spec: &Spec) -> String {
+    let mut opts: Vec<&Opt> = spec.opts.iter().collect();
+    opts.sort_by_key(|o| o.name.to_lowercase());
+    let heads: Vec<String> = opts
+        .iter()
+        .map(|o| format!(" -{}{}", o.name, if o.arg { " <arg>" } else { "" }))
+        .collect();
+    let width = heads.iter().map(String::len).max().unwrap_or(0);
+    let lines: Vec<String> = opts
+        .iter()
+        .zip(&heads)
+        .map(|(o, h)| format!("{h:width$}   {}", o.desc).trim_end().to_owned())
+        .collect();
+    lines.join("\n")
 }
 
 /// ZooKeeper's `PathUtils.validatePath`, with its messages; a sequential create checks the
@@ -205,22 +348,157 @@ mod tests {
         assert_eq!(words("a\"b c\""), ["a\"b", "c\""]);
     }
 
+    const SPEC: Spec = Spec {
+        opts: &[flag("s", "stat"), flag("e", "e"), valued("v", "version")],
+        group: Group::None,
+    };
+
+    /// What `parse` gives, in the form a Commons CLI 1.5 test program printed for the same
+    /// words: `args=[...] opt=value...` or the exception.
+    fn show(spec: &Spec, line: &str) -> String {
+        match parse(spec, &words(line)) {
+            Ok(cl) => {
+                let mut s = format!("args={:?}", cl.args);
+                for (o, v) in &cl.opts {
+                    s.push_str(&format!(" {o}={}", v.as_deref().unwrap_or("null")));
+                }
+                s
+            }
+            Err(e) => e.message.replace("org.apache.commons.cli.", ""),
+        }
+    }
+
     #[test]
-    fn flags_anywhere_bursts_and_values() {
-        let spec: Spec = &[('s', false), ('e', false), ('v', true)];
-        let cl = parse(spec, &words("create /a -se x -v -1")).unwrap();
-        assert_eq!(cl.args, ["create", "/a", "x"]);
-        assert!(cl.has('s') && cl.has('e'));
-        assert_eq!(cl.value('v'), Some("-1"));
-        assert_eq!(parse(spec, &words("x -v5")).unwrap().value('v'), Some("5"));
-        let e = parse(spec, &words("ls -x /")).unwrap_err();
-        assert!(
-            e.message.ends_with("Unrecognized option: -x"),
-            "{}",
-            e.message
+    fn options_like_commons_cli() {
+        let cases = [
+            (
+                "create /a -se x -v -1",
+                r#"args=["create", "/a", "x"] s=null e=null v=-1"#,
+            ),
+            ("x -v5", r#"args=["x"] v=5"#),
+            ("x -v=5", r#"args=["x"] v=5"#),
+            ("x -v=", r#"args=["x"] v="#),
+            ("x -sv5", r#"args=["x"] s=null v=5"#),
+            ("x -vs", r#"args=["x"] v=s"#),
+            ("x -v -x", r#"args=["x"] v=-x"#),
+            ("x -v --x", r#"args=["x"] v=--x"#),
+            ("x -v -5x", r#"args=["x"] v=-5x"#),
+            ("x -- -s", r#"args=["x", "-s"]"#),
+            ("x -", r#"args=["x", "-"]"#),
+            (
+                "x -s=x",
+                "UnrecognizedOptionException: Unrecognized option: -s=x",
+            ),
+            (
+                "x -sv=5",
+                "UnrecognizedOptionException: Unrecognized option: -sv=5",
+            ),
+            (
+                "x --v 3",
+                "UnrecognizedOptionException: Unrecognized option: --v",
+            ),
+            (
+                "ls -x /",
+                "UnrecognizedOptionException: Unrecognized option: -x",
+            ),
+            (
+                "x -v -s",
+                "MissingArgumentException: Missing argument for option: v",
+            ),
+            (
+                "x -v --",
+                "MissingArgumentException: Missing argument for option: v",
+            ),
+            (
+                "set /a -v",
+                "MissingArgumentException: Missing argument for option: v",
+            ),
+        ];
+        for (line, want) in cases {
+            assert_eq!(show(&SPEC, line), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn word_options_and_groups_like_commons_cli() {
+        const RECONFIG: Spec = Spec {
+            opts: &[
+                flag("s", "stats"),
+                valued("v", "v"),
+                valued("file", "f"),
+                valued("members", "m"),
+            ],
+            group: Group::None,
+        };
+        const QUOTA: Spec = Spec {
+            opts: &[
+                valued("n", "num soft quota"),
+                valued("b", "bytes soft quota"),
+                valued("N", "num hard quota"),
+                valued("B", "bytes hard quota"),
+            ],
+            group: Group::Required,
+        };
+        let cases = [
+            (&RECONFIG, "r -file x", r#"args=["r"] file=x"#),
+            (&RECONFIG, "r -sv 3", r#"args=["r"] s=null v=3"#),
+            (
+                &RECONFIG,
+                "r -fil x",
+                "UnrecognizedOptionException: Unrecognized option: -fil",
+            ),
+            (
+                &RECONFIG,
+                "r -file=x",
+                "UnrecognizedOptionException: Unrecognized option: -file=x",
+            ),
+            (
+                &RECONFIG,
+                "r -members -file",
+                "MissingArgumentException: Missing argument for option: members",
+            ),
+            (&QUOTA, "q -n 1", r#"args=["q"] n=1"#),
+            (&QUOTA, "q -n1 -n2", r#"args=["q"] n=1 n=2"#),
+            (&QUOTA, "q -nb", r#"args=["q"] n=b"#),
+            (
+                &QUOTA,
+                "q -n",
+                "MissingArgumentException: Missing argument for option: n",
+            ),
+            (
+                &QUOTA,
+                "q",
+                "MissingOptionException: Missing required option: [-n num soft quota, \
+                 -b bytes soft quota, -N num hard quota, -B bytes hard quota]",
+            ),
+            (
+                &QUOTA,
+                "q -n 1 -b 2",
+                "AlreadySelectedException: The option 'b' was specified but an option \
+                 from this group has already been selected: 'n'",
+            ),
+        ];
+        for (spec, line, want) in cases {
+            assert_eq!(show(spec, line), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn options_help_like_help_formatter() {
+        const SET: Spec = Spec {
+            opts: &[
+                flag("s", "Print znode stats additionally"),
+                valued("v", "Set with an expected version"),
+                flag("b", "Supply data in base64 format"),
+            ],
+            group: Group::None,
+        };
+        assert_eq!(
+            options_help(&SET),
+            " -b         Supply data in base64 format\n \
+             -s         Print znode stats additionally\n \
+             -v <arg>   Set with an expected version"
         );
-        let e = parse(spec, &words("set /a -v")).unwrap_err();
-        assert!(e.message.ends_with("Missing argument for option: v"));
     }
 
     #[test]
