@@ -311,7 +311,12 @@ impl Core {
             return;
         }
         let result = self.commit(&txn);
-        self.track_sessions(&txn);
+        // A closed session's connection is dropped only after its own close is
+        // answered (below): the client waits for that reply.
+        let closes = txn.hdr.op == op::CLOSE_SESSION;
+        if !closes {
+            self.track_sessions(&txn);
+        }
         self.next_zxid = self.next_zxid.max(zxid + 1);
         let (sid, cxid) = (txn.hdr.client_id, txn.hdr.cxid);
         let matches = match self.pipeline.front() {
@@ -351,6 +356,9 @@ impl Core {
                 },
                 _ => unreachable!("matched above"),
             }
+        }
+        if closes {
+            self.track_sessions(&txn);
         }
         // Reads and ready replies queued behind it run now, up to the next write.
         while matches!(
