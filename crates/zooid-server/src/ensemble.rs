@@ -171,6 +171,8 @@ pub struct Driver {
     /// Syncs waiting for the quorum's confirmation: id -> (learner, its request).
     pub syncs: std::collections::HashMap<u64, (i64, ForwardedRequest)>,
     pub next_sync: u64,
+    /// Learner: the syncs forwarded to the leader and not answered yet, oldest first.
+    pub forwarded_syncs: std::collections::VecDeque<(i64, i32)>,
 }
 
 impl Driver {
@@ -211,7 +213,10 @@ impl Driver {
                 std::process::exit(2);
             }
             DriverMsg::Log(_) => {}
-            DriverMsg::Net(Inbound::Msg { from, msg }) => self.zab.step(from, msg),
+            DriverMsg::Net(Inbound::Msg { from, msg }) => {
+                log_sync_kind(from, &msg);
+                self.zab.step(from, msg)
+            }
             DriverMsg::Net(Inbound::Down { peer }) => self.zab.peer_down(peer),
             DriverMsg::Net(Inbound::Host { from, packet }) => self.host_packet(from, packet),
             DriverMsg::Tick => {
@@ -223,6 +228,9 @@ impl Driver {
                 let Some(leader) = self.leader() else {
                     return;
                 };
+                if req.op == op::SYNC {
+                    self.forwarded_syncs.push_back((req.session_id, req.cxid));
+                }
                 let mut p = QuorumPacket::with_data(kind::REQUEST, -1, req.to_bytes());
                 p.authinfo = Some(auth);
                 self.transport.send_host(leader, p);
@@ -295,11 +303,11 @@ impl Driver {
             return;
         }
         if p.kind == kind::SYNC && self.mode == Mode::Follower {
-            if let Ok(req) = ForwardedRequest::decode(p.data_or_empty()) {
-                let _ = self.core_events.send(Durable::SyncDone {
-                    session: req.session_id,
-                    cxid: req.cxid,
-                });
+            // The leader answers a learner's syncs in the order they came, and
+            // ZooKeeper's answer carries nothing (`Leader.sendSync`: zxid 0, null data):
+            // it is the answer to the oldest sync forwarded.
+            if let Some((session, cxid)) = self.forwarded_syncs.pop_front() {
+                let _ = self.core_events.send(Durable::SyncDone { session, cxid });
             }
             return;
         }
@@ -555,6 +563,8 @@ impl Driver {
             return;
         }
         self.mode = mode;
+        // A new role: the core failed every request in flight, these syncs included.
+        self.forwarded_syncs.clear();
         *self.shared.server_mode.lock() = match role {
             Role::Leading { active: true } => "leader",
             Role::Following { synced: true, .. } => "follower",
@@ -563,6 +573,24 @@ impl Driver {
         };
         let next_zxid = self.zab.next_zxid().unwrap_or(0);
         let _ = self.core_events.send(Durable::Mode { mode, next_zxid });
+    }
+}
+
+/// How a learner is synced (`Learner.syncWithLeader` logs the same).
+fn log_sync_kind(from: i64, msg: &zooid_zab::Message) {
+    use zooid_zab::{Message, Packet};
+    match msg {
+        Message::Quorum(Packet::Diff { zxid }) => {
+            tracing::info!("sync with the leader: DIFF from {from} up to {zxid:#x}")
+        }
+        Message::Quorum(Packet::Trunc { zxid }) => {
+            tracing::info!("sync with the leader: TRUNC by {from} to {zxid:#x}")
+        }
+        Message::Quorum(Packet::Snap { zxid, data }) => tracing::info!(
+            "sync with the leader: SNAP from {from} at {zxid:#x} ({} bytes)",
+            data.len()
+        ),
+        _ => {}
     }
 }
 
@@ -762,6 +790,7 @@ pub async fn bind(config: Config) -> Result<crate::server::Server, crate::server
         txns: Default::default(),
         syncs: Default::default(),
         next_sync: 0,
+        forwarded_syncs: Default::default(),
         proposal_size: (-1, -1, -1),
         leading_since: None,
         quorum_size,
