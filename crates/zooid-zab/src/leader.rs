@@ -40,6 +40,17 @@ enum HPhase {
     Active,
 }
 
+/// What `sync_plan` chose for a learner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SyncPlan {
+    /// DIFF, then the txns after `after`.
+    Diff { after: Zxid },
+    /// TRUNC to `to`, then the txns after it.
+    Trunc { to: Zxid },
+    /// SNAP of what we applied, then our outstanding proposals.
+    Snap,
+}
+
 #[derive(Debug, Clone)]
 struct Handler {
     observer: bool,
@@ -276,30 +287,24 @@ impl Zab {
         // As ZooKeeper, the learner is brought to what we committed (maxCommittedLog);
         // our outstanding proposals follow as proposals, for it to log and ack anew.
         let committed = self.applied;
-        let after = if peer == committed {
-            self.send_packet(sid, Packet::Diff { zxid: committed });
-            committed
-        } else if peer > committed {
-            self.send_packet(sid, Packet::Trunc { zxid: committed });
-            committed
-        } else if self.entries_after(peer).is_some() {
-            self.send_packet(sid, Packet::Diff { zxid: committed });
-            peer
-        } else if peer >= self.base {
-            // The learner has a txn we never had: cut it back to where our histories
-            // last agree, then send what follows.
-            let prev = self.last_below(peer);
-            self.send_packet(sid, Packet::Trunc { zxid: prev });
-            prev
-        } else {
-            self.actions.push(Action::SendSnapshot {
-                to: sid,
-                zxid: committed,
-            });
-            committed
+        let after = match self.sync_plan(peer) {
+            SyncPlan::Diff { after } => {
+                self.send_packet(sid, Packet::Diff { zxid: committed });
+                after
+            }
+            SyncPlan::Trunc { to } => {
+                self.send_packet(sid, Packet::Trunc { zxid: to });
+                to
+            }
+            SyncPlan::Snap => {
+                self.actions.push(Action::SendSnapshot {
+                    to: sid,
+                    zxid: committed,
+                });
+                committed
+            }
         };
-        let entries = self.entries_after(after).unwrap_or_default();
-        for e in entries {
+        for e in self.entries_from(after) {
             let z = e.zxid;
             if z > committed && observer {
                 break; // observers hear of a txn once it commits (INFORM)
@@ -314,6 +319,51 @@ impl Zab {
             h.phase = HPhase::Syncing;
         }
         self.send_packet(sid, Packet::NewLeader { zxid: nl });
+    }
+
+    /// How a learner whose last txn is `peer` is brought to our committed point, by
+    /// ZooKeeper's rules (`syncFollower` and `queueCommittedProposals`), which an Apache
+    /// ZooKeeper learner relies on: TRUNC never crosses an epoch (a learner whose log
+    /// does not hold the zxid it is cut to exits), SNAP is sent instead.
+    fn sync_plan(&self, peer: Zxid) -> SyncPlan {
+        let committed = self.applied;
+        // The first zxid of an epoch names no txn: a learner reports it after a sync
+        // that brought it nothing (`isPeerNewEpochZxid`); it cannot be cut back to.
+        let epoch_start = counter_of(peer) == 0;
+        if peer == committed {
+            return SyncPlan::Diff { after: committed };
+        }
+        if peer > committed {
+            // Txns we never committed (an old leader's, or our outstanding proposals).
+            return match epoch_start {
+                true => SyncPlan::Snap,
+                false => SyncPlan::Trunc { to: committed },
+            };
+        }
+        if peer < self.base {
+            return SyncPlan::Snap; // older than the window (no DIFF from the disk log)
+        }
+        if peer == self.base {
+            return SyncPlan::Diff { after: peer };
+        }
+        // Inside the window: the first txn at or after `peer` decides.
+        let i = self.log.partition_point(|e| e.zxid < peer);
+        let prev = match i {
+            0 => self.base,
+            i => self.log[i - 1].zxid,
+        };
+        let Some(first) = self.log.get(i).map(|e| e.zxid) else {
+            return SyncPlan::Snap; // not reached: the window holds every committed txn
+        };
+        if first == peer || epoch_start {
+            SyncPlan::Diff { after: peer }
+        } else if epoch_of(first) != epoch_of(peer) {
+            SyncPlan::Snap
+        } else {
+            // The learner has a txn we never had: cut it back to where our histories
+            // last agree, then send what follows.
+            SyncPlan::Trunc { to: prev }
+        }
     }
 
     fn drop_learner(&mut self, sid: Sid) {
@@ -567,7 +617,12 @@ impl Zab {
         }
         let ids = self.leader_ref().learner_ids();
         for sid in &ids {
-            self.ping(*sid);
+            // Only a learner whose sync is under way (DIFF, TRUNC or SNAP sent) is
+            // pinged: ZooKeeper's learner exits on a PING before that
+            // (`LearnerHandler.ping` waits for `sendingThreadStarted`).
+            if self.leader_ref().learners[sid].forwarding() {
+                self.ping(*sid);
+            }
         }
         let mut synced: BTreeSet<Sid> = ids
             .into_iter()

@@ -331,25 +331,10 @@ impl Zab {
         self.actions.push(Action::InstallSnapshot { zxid, data });
     }
 
-    /// The txns after `zxid` in the window, or `None` when `zxid` is not in our history
-    /// as far as the window shows it (below its base, or between two of its txns).
-    pub(crate) fn entries_after(&self, zxid: Zxid) -> Option<Vec<Entry>> {
-        if zxid < self.base {
-            return None;
-        }
+    /// The txns of the window after `zxid`, in order.
+    pub(crate) fn entries_from(&self, zxid: Zxid) -> Vec<Entry> {
         let i = self.log.partition_point(|e| e.zxid <= zxid);
-        let known = zxid == self.base || (i > 0 && self.log[i - 1].zxid == zxid);
-        known.then(|| self.log.iter().skip(i).cloned().collect())
-    }
-
-    /// The newest zxid of our history that is below `zxid` (base if none).
-    pub(crate) fn last_below(&self, zxid: Zxid) -> Zxid {
-        let i = self.log.partition_point(|e| e.zxid < zxid);
-        if i == 0 {
-            self.base
-        } else {
-            self.log[i - 1].zxid
-        }
+        self.log.iter().skip(i).cloned().collect()
     }
 
     pub(crate) fn save_accepted_epoch(&mut self, epoch: u32) {

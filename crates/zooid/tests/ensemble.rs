@@ -360,14 +360,16 @@ fn a_leader_with_an_uncommitted_tail_is_truncated_when_it_returns() {
     }
     let new_leader = e.wait_leader(Duration::from_secs(30));
     assert!(followers.contains(&new_leader));
-    rt.block_on(create_via(&e, new_leader, "/after"));
-    // The old leader returns with /lonely in its log: it must be cut away.
+    // The old leader returns with /lonely in its log: it must be cut away. It returns
+    // before the new epoch has a txn: TRUNC never crosses an epoch (ZooKeeper's rule;
+    // the leader sends SNAP then).
     e.launch(leader);
     let deadline = Instant::now() + Duration::from_secs(30);
     while e.mode(leader).as_deref() != Some("follower") {
         assert!(Instant::now() < deadline, "old leader never rejoined");
         std::thread::sleep(Duration::from_millis(50));
     }
+    rt.block_on(create_via(&e, new_leader, "/after"));
     let seen = rt.block_on(children_via(&e, leader));
     assert!(
         seen.contains("committed") && seen.contains("after"),
