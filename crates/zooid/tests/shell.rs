@@ -291,6 +291,64 @@ fn dead_port() -> u16 {
 
 /// Without a server a command still runs and its requests fail with ConnectionLoss on
 /// its path (zkCli queues them while connecting); commands needing no server succeed.
+/// An interactive shell started before its server: CONNECTING until a command finds the
+/// server up (addauth waits for the session), then watches from ls -R -w, quota commands,
+/// close and connect with their events, and an uncaught exception ending the shell.
+#[test]
+fn interactive_connecting_close_and_uncaught_exception() {
+    let port = common::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zooid"));
+    cmd.args(["shell", "-timeout", "5000", "-server", &addr]);
+    let mut p = expectrl::Session::spawn(cmd).expect("spawn in a pty");
+    p.set_expect_timeout(Some(Duration::from_secs(20)));
+    let prompt = |state: &str, n: usize| format!("[zk: {addr}({state}) {n}] ");
+    p.expect(prompt("CONNECTING", 0).as_str()).unwrap();
+    p.send_line("ls /").unwrap();
+    p.expect("KeeperErrorCode = ConnectionLoss for /").unwrap();
+    p.expect(prompt("CONNECTING", 1).as_str()).unwrap();
+    p.send_line("addauth digest zoo:keeper").unwrap();
+    p.expect(prompt("CONNECTING", 2).as_str()).unwrap();
+    let _z = ZooidProcess::start_in(
+        std::sync::Arc::new(tempfile::tempdir().expect("tempdir")),
+        port,
+        "",
+    );
+    p.send_line("whoami").unwrap();
+    p.expect("WatchedEvent state:SyncConnected type:None path:null zxid: -1")
+        .unwrap();
+    p.expect("digest: zoo").unwrap();
+    p.expect(prompt("CONNECTED", 3).as_str()).unwrap();
+    p.send_line("create /w x").unwrap();
+    p.expect(prompt("CONNECTED", 4).as_str()).unwrap();
+    p.send_line("ls -R -w /w").unwrap();
+    p.expect(prompt("CONNECTED", 5).as_str()).unwrap();
+    p.send_line("create /w/c").unwrap();
+    p.expect("WatchedEvent state:SyncConnected type:NodeChildrenChanged path:/w zxid: ")
+        .unwrap();
+    p.send_line("setquota -n 2 /w").unwrap();
+    p.expect(prompt("CONNECTED", 7).as_str()).unwrap();
+    p.send_line("listquota /w").unwrap();
+    p.expect("Output quota for /w count=2,bytes=-1=;byteHardLimit=-1;countHardLimit=-1")
+        .unwrap();
+    p.expect("Output stat for /w count=2,bytes=1").unwrap();
+    p.send_line("close").unwrap();
+    p.expect("WatchedEvent state:Closed type:None path:null zxid: -1")
+        .unwrap();
+    p.expect(prompt("CLOSED", 9).as_str()).unwrap();
+    p.send_line("connect").unwrap();
+    p.expect(prompt("CONNECTED", 10).as_str()).unwrap();
+    p.send_line("version").unwrap();
+    p.expect("ZooKeeper CLI version: 3.9.5-zooid-").unwrap();
+    // Integer.decode's NumberFormatException escapes zkCli and ends the JVM.
+    p.send_line("redo zz").unwrap();
+    p.expect(
+        "Exception in thread \"main\" java.lang.NumberFormatException: For input string: \"zz\"",
+    )
+    .unwrap();
+    assert_eq!(wait_exit(&mut p), Some(1));
+}
+
 #[test]
 fn one_shot_without_a_server_fails() {
     let server = format!("127.0.0.1:{}", dead_port());
