@@ -60,15 +60,17 @@ impl StatsTrack {
         }
         for pair in java::split(&text, |c| c == ',' || c == ';', true) {
             let kv = java::split(pair, |c| c == '=', false);
-            let Some(value) = kv.get(1) else {
+            let (Some(key), Some(value)) = (kv.first(), kv.get(1)) else {
+                // "=" splits into nothing at all, so Java fails on the key.
                 return Err(CliError::uncaught(format!(
-                    "java.lang.ArrayIndexOutOfBoundsException: Index 1 out of bounds for length {}",
+                    "java.lang.ArrayIndexOutOfBoundsException: Index {} out of bounds for length {}",
+                    kv.len().min(1),
                     kv.len()
                 )));
             };
             let value = if value.is_empty() { "-1" } else { value };
             let value = java::parse_long(value).map_err(CliError::new)?;
-            t.stats.insert(kv[0].to_owned(), value);
+            t.stats.insert((*key).to_owned(), value);
         }
         Ok(t)
     }
@@ -449,6 +451,11 @@ mod tests {
         assert_eq!(
             text("count=x").unwrap_err().message,
             "For input string: \"x\""
+        );
+        let e = text("count=1,=").unwrap_err();
+        assert_eq!(
+            e.message,
+            "java.lang.ArrayIndexOutOfBoundsException: Index 0 out of bounds for length 0"
         );
         for bad in ["count", "count=", ",count=1"] {
             let e = text(bad).unwrap_err();
