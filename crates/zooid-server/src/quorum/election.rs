@@ -220,11 +220,14 @@ async fn run_peer(inner: Arc<Inner>, sid: Sid, p: Arc<Peer>) {
                 continue;
             }
         }
-        let wants = {
+        let (wants, asked) = {
             let s = p.state.lock();
-            s.slot.is_some() || s.dial_now
+            (s.slot.is_some() || s.dial_now, s.dial_now)
         };
-        let due = retry_at.is_none_or(|t| Instant::now() >= t);
+        // A lower sid that just dialed us waits for our dial-back now, whatever our
+        // backoff says (`receiveConnection` calls `connectOne` at once): an election
+        // between the others would otherwise settle without our vote.
+        let due = asked || retry_at.is_none_or(|t| Instant::now() >= t);
         if conn.is_none() && wants && due {
             p.state.lock().dial_now = false;
             match dial_peer(&inner, sid).await {
