@@ -727,6 +727,9 @@ pub async fn bind(config: Config) -> Result<crate::server::Server, crate::server
     let bind_retries = config.election_port_bind_retry;
     let mut shared = Shared::with_tree(config, recovered.tree);
     shared.replica = true;
+    // Not serving until elected and synced: `srvr` says so, as ZooKeeper's does, rather
+    // than "standalone".
+    *shared.server_mode.lock() = "";
     let shared = Arc::new(shared);
     let (core_tx, core_rx) = mpsc::channel(cap);
     let (events_tx, events_rx) = mpsc::unbounded_channel();
