@@ -1,0 +1,568 @@
+"""Mixed ensembles: a Zooid member inside an Apache ZooKeeper 3.8 quorum.
+
+"A Zooid node should be able to join an Apache ZooKeeper ensemble": each test runs a
+3-member ensemble on loopback with two ZooKeeper members (QuorumPeerMain) and one Zooid
+member, all from the same `server.N` list, each with its own dataDir and myid. Who
+leads is made deterministic by FastLeaderElection's order (epoch, zxid, then sid) and
+by the order the members start.
+
+- test_zooid_follows_then_leads (sids: ZooKeeper 1, Zooid 2, ZooKeeper 3): ZooKeeper 3
+  leads and Zooid follows; writes through every member read the same (data and Stat)
+  everywhere; sessions move between members (REVALIDATE), ephemerals and watches cross
+  them, sync through Zooid; Zooid restarts and catches up by DIFF, then by SNAP; then
+  the ZooKeeper leader is killed and Zooid (same zxid, higher sid than ZooKeeper 1)
+  takes over, and the old leader rejoins as Zooid's follower.
+- test_zooid_leads_and_truncates (sids: ZooKeeper 1, ZooKeeper 2, Zooid 3): Zooid
+  leads from the start; ZooKeeper followers restart and sync from it by DIFF and SNAP;
+  sessions expire on Zooid's clock; then the leader is left alone with a txn nobody else
+  logged (followers SIGSTOPped) and killed, twice: Zooid gets TRUNC from a ZooKeeper
+  leader, then a ZooKeeper member gets TRUNC from Zooid.
+
+Server logs stay in pytest's basetemp (mixedN/m<sid>-<kind>/server.log).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoNodeError
+
+import zkwire
+from conftest import ONLY_ZK, Server, _LIVE, four_letter, free_port, java_bin, java_opts, \
+    zk_classpath
+
+pytestmark = pytest.mark.skipif(ONLY_ZK, reason="a mixed ensemble needs the Zooid binary")
+
+TICK_MS = 200
+ENSEMBLE_CFG = {
+    "tickTime": str(TICK_MS),
+    "initLimit": "20",
+    "syncLimit": "10",
+    # Sessions outlive a leader change (the default maximum is 20 ticks = 4 s).
+    "maxSessionTimeout": "15000",
+    # ZooKeeper's smallest in-memory DIFF window; never DIFF from the log on disk, so a
+    # member that missed more than 500 txns gets SNAP.
+    "commitLogCount": "500",
+    "snapshotSizeFactor": "-1",
+}
+SNAP_TXNS = 600  # more than commitLogCount
+WAIT = 30.0  # seconds: the longest any one state change may take
+
+
+class Member(Server):
+    """One ensemble member: ZooKeeper's QuorumPeerMain or `zooid server`."""
+
+    def __init__(self, kind: str, sid: int, cfg: dict[str, str], workdir: Path) -> None:
+        super().__init__(kind, cfg, workdir)
+        self.sid = sid
+        (self.datadir / "myid").write_text(f"{sid}\n")
+
+    def command(self) -> list[str]:
+        if self.kind == "zookeeper":
+            return [java_bin(), *java_opts(), f"-Dzookeeper.log.dir={self.workdir}",
+                    "-cp", zk_classpath(),
+                    "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(self.cfg_path)]
+        return super().command()
+
+    def launch(self) -> None:
+        """Starts the process without waiting: a member serves only within a quorum."""
+        assert self.proc is None
+        self._logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.command(), stdout=self._logf,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     cwd=str(self.workdir), start_new_session=True)
+        _LIVE[self.proc.pid] = self
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None and self.proc.poll() is None, f"{self} is not running"
+        os.kill(self.proc.pid, sig)
+
+    def kill(self) -> None:
+        """SIGKILL: nothing is flushed or closed cleanly. A SIGSTOPped member dies
+        where it stands (no SIGCONT first: it would read what waits on its sockets)."""
+        if self.proc is not None:
+            try:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=WAIT)
+            except ProcessLookupError:
+                pass
+        Server.stop(self)
+
+    def pause(self) -> None:
+        """SIGSTOP, and wait until every thread has stopped: kill() returns before the
+        signal reaches them, and a thread still running could read one more packet."""
+        self.signal(signal.SIGSTOP)
+        deadline = time.monotonic() + WAIT
+        while not self.stopped():
+            assert time.monotonic() < deadline, f"{self} does not stop"
+            time.sleep(0.01)
+
+    def stopped(self) -> bool:
+        tasks = Path(f"/proc/{self.proc.pid}/task")
+        for t in tasks.iterdir():
+            try:
+                stat = (t / "stat").read_text()
+            except OSError:
+                continue  # the thread ended
+            # "pid (comm) S ...": the state follows the last ')'.
+            if stat[stat.rindex(")") + 2] not in "Tt":
+                return False
+        return True
+
+    def resume(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        self.resume()  # a stopped process would sit on SIGTERM until SIGKILL
+        super().stop()
+
+    def mode(self) -> str | None:
+        """`srvr`'s Mode; "" when it answers but does not serve; None when down."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None
+        try:
+            out = four_letter(self.hostport, "srvr", timeout=2.0)
+        except (OSError, TimeoutError):
+            return None
+        for line in out.splitlines():
+            if line.startswith("Mode: "):
+                return line[len("Mode: "):].strip()
+        return ""
+
+    def client(self, timeout: float = 10.0) -> KazooClient:
+        """A kazoo session on this member only."""
+        c = KazooClient(hosts=self.hostport, timeout=timeout)
+        c.start(timeout=WAIT)
+        return c
+
+    def quiet_tail(self, n: int = 15) -> str:
+        """The log's last lines but our own polling (srvr)."""
+        lines = self.log_tail(400).splitlines()
+        return "\n".join([x for x in lines if "srvr command" not in x][-n:])
+
+    def log_mark(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
+
+    def log_since(self, mark: int) -> str:
+        with open(self.log_path, "rb") as f:
+            f.seek(mark)
+            return f.read().decode("utf-8", "replace")
+
+    def __repr__(self) -> str:
+        return f"<{self.kind} sid={self.sid} {self.hostport}>"
+
+
+class Ensemble:
+    def __init__(self, base: Path, kinds: list[str], extra: dict[str, str] | None = None):
+        cfg = dict(ENSEMBLE_CFG)
+        cfg.update(extra or {})
+        for i in range(len(kinds)):
+            cfg[f"server.{i + 1}"] = f"127.0.0.1:{free_port()}:{free_port()}"
+        self.members = {i + 1: Member(k, i + 1, cfg, base / f"m{i + 1}-{k}")
+                        for i, k in enumerate(kinds)}
+        self.clients: list[KazooClient] = []
+
+    def __getitem__(self, sid: int) -> Member:
+        return self.members[sid]
+
+    def live(self) -> list[Member]:
+        return [m for m in self.members.values() if m.proc is not None]
+
+    def launch_first(self, sid: int) -> None:
+        """Starts one member and waits until it answers on its client port, so that
+        its vote is there when the others start (election order is then fixed)."""
+        m = self.members[sid]
+        m.launch()
+        deadline = time.monotonic() + WAIT
+        while m.mode() is None:
+            m.check_alive()
+            assert time.monotonic() < deadline, f"{m} never answered srvr"
+            time.sleep(0.05)
+
+    def modes(self) -> dict[int, str | None]:
+        return {sid: m.mode() for sid, m in self.members.items() if m.proc is not None}
+
+    def wait_serving(self, leader: int, timeout: float = WAIT) -> None:
+        """Until `leader` leads and every other running member follows."""
+        deadline = time.monotonic() + timeout
+        while True:
+            modes = self.modes()
+            want = {sid: "leader" if sid == leader else "follower" for sid in modes}
+            if modes == want:
+                return
+            for m in self.live():
+                m.check_alive()
+            if time.monotonic() > deadline:
+                tails = "\n".join(f"--- {m}\n{m.quiet_tail()}" for m in self.live())
+                pytest.fail(f"expected {want}, got {modes}\n{tails}", pytrace=False)
+            time.sleep(0.1)
+
+    def wait_not_serving(self, sid: int, timeout: float = WAIT) -> None:
+        deadline = time.monotonic() + timeout
+        while self.members[sid].mode() in ("leader", "follower"):
+            assert time.monotonic() < deadline, f"{self.members[sid]} still serves"
+            time.sleep(0.1)
+
+    def client(self, sid: int) -> KazooClient:
+        c = self.members[sid].client()
+        self.clients.append(c)
+        return c
+
+    def close(self) -> None:
+        for c in self.clients:
+            try:
+                c.stop()
+                c.close()
+            except Exception:
+                pass
+        for m in self.members.values():
+            m.stop()
+
+
+@pytest.fixture
+def mixed(tmp_path_factory):
+    made: list[Ensemble] = []
+
+    def make(kinds: list[str], extra: dict[str, str] | None = None) -> Ensemble:
+        e = Ensemble(tmp_path_factory.mktemp("mixed", numbered=True), kinds, extra)
+        made.append(e)
+        return e
+
+    yield make
+    for e in made:
+        e.close()
+
+
+# ---------------------------------------------------------------------------
+# checks
+
+
+def stat_tuple(st) -> tuple:
+    return (st.czxid, st.mzxid, st.pzxid, st.ctime, st.mtime, st.version, st.cversion,
+            st.aversion, st.ephemeralOwner, st.dataLength, st.numChildren)
+
+
+def tree_view(client: KazooClient, root: str) -> dict:
+    """Every node under `root` (itself included): data, Stat, ACL and children."""
+    client.sync(root)
+    out = {}
+    todo = [root]
+    while todo:
+        path = todo.pop()
+        try:
+            data, st = client.get(path)
+            children = sorted(client.get_children(path))
+            acl, _ = client.get_acls(path)
+        except NoNodeError:
+            continue  # an ephemeral that went away between the two reads
+        out[path] = (data, stat_tuple(st), children,
+                     [(a.perms, a.id.scheme, a.id.id) for a in acl])
+        todo.extend(f"{path}/{c}" for c in children)
+    return out
+
+
+def assert_same_everywhere(ens: Ensemble, root: str) -> dict:
+    """Every running member serves the same tree under `root` (after a sync)."""
+    views = {}
+    for m in ens.live():
+        c = m.client()
+        try:
+            views[m.sid] = tree_view(c, root)
+        finally:
+            c.stop()
+            c.close()
+    first_sid, first = next(iter(views.items()))
+    for sid, v in views.items():
+        if v != first:
+            diff = {p: (first.get(p), v.get(p)) for p in set(first) | set(v)
+                    if first.get(p) != v.get(p)}
+            pytest.fail(f"member {sid} ({ens[sid].kind}) differs from member {first_sid} "
+                        f"({ens[first_sid].kind}): {diff}", pytrace=False)
+    return first
+
+
+def write_through_each(ens: Ensemble, root: str, tag: str) -> None:
+    """A little of every txn type, through every running member in turn."""
+    for m in ens.live():
+        c = m.client()
+        try:
+            c.ensure_path(root)
+            base = f"{root}/{tag}-{m.sid}"
+            c.create(base, f"from {m.kind} {m.sid}".encode())
+            c.create(f"{base}/seq-", b"s", sequence=True)
+            c.create(f"{base}/seq-", b"s", sequence=True)
+            c.set(base, b"changed")
+            c.set_acls(f"{base}", [zk_acl_world_read_write()])
+            t = c.transaction()
+            t.create(f"{base}/m1", b"1")
+            t.create(f"{base}/m2", b"2")
+            t.delete(f"{base}/m1")
+            assert all(not isinstance(r, Exception) for r in t.commit())
+            t = c.transaction()  # a failed multi is an error txn too
+            t.create(f"{base}/m2", b"again")
+            assert isinstance(t.commit()[0], Exception)
+            c.create(f"{base}/gone", b"")
+            c.delete(f"{base}/gone")
+        finally:
+            c.stop()
+            c.close()
+
+
+def zk_acl_world_read_write():
+    from kazoo.security import make_acl
+    return make_acl("world", "anyone", read=True, write=True, create=True, delete=True,
+                    admin=True)
+
+
+def bulk_writes(member: Member, root: str, n: int) -> None:
+    """n small txns, pipelined on one raw session."""
+    c = zkwire.Conn(member.hostport, 10000)
+    try:
+        c.create(root)
+        for i in range(n):
+            c.send(zkwire.Op.CREATE, zkwire.create_body(f"{root}/n{i:04d}", b"x"))
+        for _ in range(n):
+            rep = c.recv_reply(timeout=WAIT)
+            assert rep.err == 0, rep
+    finally:
+        c.close()
+
+
+# ---------------------------------------------------------------------------
+# scenarios
+
+# What each implementation logs when a learner syncs one way or the other.
+SYNC_LOG = {
+    "zookeeper": {"DIFF": "Getting a diff from the leader",
+                  "SNAP": "Getting a snapshot from leader",
+                  "TRUNC": "Truncating log to get in sync with the leader"},
+    "zooid": {"DIFF": "sync with the leader: DIFF",
+              "SNAP": "sync with the leader: SNAP",
+              "TRUNC": "sync with the leader: TRUNC"},
+}
+
+
+def rejoin(ens: Ensemble, sid: int, leader: int, sync: str) -> None:
+    """Starts `sid` again and waits until it follows `leader`, synced by `sync`."""
+    m = ens[sid]
+    mark = m.log_mark()
+    m.launch()
+    ens.wait_serving(leader=leader)
+    text = SYNC_LOG[m.kind][sync]
+    assert text in m.log_since(mark), f"{m} did not sync by {sync} ({text!r} not logged)"
+
+
+@pytest.mark.timeout(150)
+def test_zooid_follows_then_leads(mixed):
+    ens = mixed(["zookeeper", "zooid", "zookeeper"])
+    ens.launch_first(3)
+    ens[1].launch()
+    ens[2].launch()
+    ens.wait_serving(leader=3)
+
+    # Writes through every member, the same everywhere.
+    write_through_each(ens, "/mixed", "a")
+    assert_same_everywhere(ens, "/mixed")
+
+    # Sessions and ephemerals across members; the ZooKeeper leader keeps the Zooid
+    # follower's sessions alive and expires its silent ones.
+    check_sessions_across(ens, zooid=2, zk=1)
+    check_session_clock(ens, member=2, other=1)
+
+    # sync through the Zooid follower sees a write made through the leader.
+    zk3 = ens.client(3)
+    zk3.create("/mixed/synced", b"1")
+    c = zkwire.Conn(ens[2].hostport, 10000)
+    assert c.sync("/mixed") == (0, "/mixed")
+    assert c.get_data("/mixed/synced")[1][0] == b"1"
+    c.close()
+
+    # Zooid restarts and catches up by DIFF (a few txns missed)...
+    ens[2].stop()
+    zk3.create("/mixed/while-zooid-was-down", b"diff")
+    rejoin(ens, 2, leader=3, sync="DIFF")
+    assert_same_everywhere(ens, "/mixed")
+    # ... and by SNAP (more missed than ZooKeeper keeps for DIFF).
+    ens[2].kill()
+    bulk_writes(ens[1], "/mixed/bulk", SNAP_TXNS)
+    rejoin(ens, 2, leader=3, sync="SNAP")
+    assert_same_everywhere(ens, "/mixed")
+
+    # The ZooKeeper leader dies: Zooid (same zxid as ZooKeeper 1, higher sid) leads,
+    # and the sessions live on.
+    keeper = ens.client(1)
+    eph = keeper.create("/mixed/eph-of-1", b"", ephemeral=True)
+    ens[3].kill()
+    ens.wait_serving(leader=2)
+    write_through_each(ens, "/mixed", "b")
+    assert keeper.exists(eph) is not None, "a live session's ephemeral survives"
+    # The old leader rejoins as Zooid's follower.
+    rejoin(ens, 3, leader=2, sync="DIFF")
+    assert_same_everywhere(ens, "/mixed")
+    write_through_each(ens, "/mixed", "c")
+    assert_same_everywhere(ens, "/mixed")
+    check_sessions_across(ens, zooid=2, zk=3)
+
+
+def check_sessions_across(ens: Ensemble, zooid: int, zk: int) -> None:
+    root = "/mixed/sessions"
+    admin = ens.client(zk)
+    admin.ensure_path(root)
+    for owner, other in ((zooid, zk), (zk, zooid)):
+        # An ephemeral made through one member shows its session on the other, and a
+        # watch set there fires for a change made through the first.
+        s = zkwire.Conn(ens[owner].hostport, 10000)
+        path = f"{root}/e{owner}"
+        assert s.passwd == session_password(s.session_id)
+        assert s.create(path, b"", flags=zkwire.CreateMode.EPHEMERAL)[0] == 0
+        watcher = zkwire.Conn(ens[other].hostport, 10000)
+        watcher.sync(root)
+        err, st = watcher.exists(path, watch=True)
+        assert err == 0 and st.ephemeralOwner == s.session_id, (err, st)
+        assert s.set_data(path, b"seen")[0] == 0
+        ev = watcher.wait_events(1, timeout=WAIT)
+        assert (ev[0].type, ev[0].path) == (zkwire.EventType.NODE_DATA_CHANGED, path), ev
+        assert watcher.exists(path, watch=True)[0] == 0
+        # The session moves to the other member (REVALIDATE): it is the same session,
+        # its ephemeral stays, and closing it there removes the ephemeral everywhere.
+        moved = zkwire.Conn(ens[other].hostport, 10000, session_id=s.session_id,
+                            passwd=s.passwd)
+        assert moved.session_id == s.session_id, moved.connect_response
+        s.abandon()
+        err, st = moved.exists(path)
+        assert err == 0 and st.ephemeralOwner == s.session_id
+        moved.close()
+        ev = watcher.wait_events(2, timeout=WAIT)
+        assert (ev[1].type, ev[1].path) == (zkwire.EventType.NODE_DELETED, path), ev
+        watcher.close()
+        for m in ens.live():
+            c = zkwire.Conn(m.hostport, 10000)
+            c.sync(root)
+            assert c.exists(path)[0] == zkwire.Err.NO_NODE, m
+            c.close()
+            # The closed session is expired wherever it comes back (REVALIDATE).
+            back = zkwire.Conn(m.hostport, 10000, session_id=s.session_id,
+                               passwd=session_password(s.session_id))
+            assert back.session_id == 0, (m, back.connect_response)
+            back.abandon()
+
+
+def check_session_clock(ens: Ensemble, member: int, other: int) -> None:
+    """The leader keeps the sessions of `member` alive from its PINGs (the learner's
+    session touches) and expires the silent ones; `other` sees the same."""
+    root = "/mixed/clock"
+    admin = ens.client(other)
+    admin.ensure_path(root)
+    live = KazooClient(hosts=ens[member].hostport, timeout=1.0)  # 1 s sessions
+    live.start(timeout=WAIT)
+    try:
+        live.create(f"{root}/live", b"", ephemeral=True)
+        silent = zkwire.Conn(ens[member].hostport, 1000)
+        assert silent.create(f"{root}/silent", b"", flags=zkwire.CreateMode.EPHEMERAL)[0] == 0
+        silent.abandon()
+        deadline = time.monotonic() + WAIT
+        while admin.exists(f"{root}/silent") is not None:
+            assert time.monotonic() < deadline, "the silent session never expired"
+            time.sleep(0.1)
+        # Well past its timeout, the session that pings is still there.
+        time.sleep(2.0)
+        admin.sync(root)
+        assert admin.exists(f"{root}/live") is not None, "a live session expired"
+    finally:
+        live.stop()
+        live.close()
+    admin.sync(root)
+    assert admin.get_children(root) == []
+
+
+def session_password(session_id: int) -> bytes:
+    """ZooKeeper's session password: 16 bytes of java.util.Random(id ^ 0xB3415C00)."""
+    mask = (1 << 48) - 1
+    seed = ((session_id ^ 0xB3415C00) ^ 0x5DEECE66D) & mask
+    out = bytearray()
+    while len(out) < 16:
+        seed = (seed * 0x5DEECE66D + 0xB) & mask
+        rnd = seed >> 16
+        for _ in range(min(16 - len(out), 4)):
+            out.append(rnd & 0xFF)
+            rnd >>= 8
+    return bytes(out)
+
+
+@pytest.mark.timeout(150)
+def test_zooid_leads_and_truncates(mixed):
+    ens = mixed(["zookeeper", "zookeeper", "zooid"])
+    ens.launch_first(3)
+    ens[1].launch()
+    ens[2].launch()
+    ens.wait_serving(leader=3)
+    write_through_each(ens, "/mixed", "a")
+    assert_same_everywhere(ens, "/mixed")
+    check_sessions_across(ens, zooid=3, zk=1)
+
+    # The Zooid leader keeps a ZooKeeper follower's sessions alive and expires its
+    # silent ones.
+    check_session_clock(ens, member=1, other=2)
+
+    # ZooKeeper followers restart and sync from Zooid: DIFF, then SNAP.
+    ens[1].stop()
+    write_through_each(ens, "/mixed", "b")
+    rejoin(ens, 1, leader=3, sync="DIFF")
+    assert_same_everywhere(ens, "/mixed")
+    ens[2].kill()
+    bulk_writes(ens[3], "/mixed/bulk", SNAP_TXNS)
+    rejoin(ens, 2, leader=3, sync="SNAP")
+    assert_same_everywhere(ens, "/mixed")
+
+    # TRUNC to Zooid: its txn that no follower logged is cut when it rejoins. (It
+    # rejoins before the new epoch has a txn: ZooKeeper never sends TRUNC across an
+    # epoch, it sends SNAP then.)
+    lonely_write(ens, leader=3, followers=(1, 2), path="/mixed/lost-on-zooid")
+    ens.wait_serving(leader=2)
+    rejoin(ens, 3, leader=2, sync="TRUNC")
+    ens.client(1).create("/mixed/after-zooid", b"")
+    view = assert_same_everywhere(ens, "/mixed")
+    assert "/mixed/lost-on-zooid" not in view and "/mixed/after-zooid" in view
+
+    # TRUNC from Zooid: ZooKeeper 2 is left alone with a txn; Zooid takes over.
+    lonely_write(ens, leader=2, followers=(1, 3), path="/mixed/lost-on-zk")
+    ens.wait_serving(leader=3)
+    rejoin(ens, 2, leader=3, sync="TRUNC")
+    ens.client(1).create("/mixed/after-zk", b"")
+    view = assert_same_everywhere(ens, "/mixed")
+    assert "/mixed/lost-on-zk" not in view and "/mixed/after-zk" in view
+    write_through_each(ens, "/mixed", "c")
+    assert_same_everywhere(ens, "/mixed")
+
+
+def lonely_write(ens: Ensemble, leader: int, followers: tuple[int, int], path: str) -> None:
+    """The leader logs a write its followers never see, then dies. The followers are
+    SIGSTOPped, the write is sent, the leader gives up leading (no quorum within
+    syncLimit; by then it logged the write) and is killed. The proposal may sit unread
+    in the followers' socket buffers, so they are killed where they stand and
+    restarted rather than resumed: they elect a leader among themselves without it."""
+    # A long session: its expiry must not be a txn of the next epoch before the old
+    # leader rejoins.
+    c = zkwire.Conn(ens[leader].hostport, 15000)
+    for f in followers:
+        ens[f].pause()
+    try:
+        c.send(zkwire.Op.CREATE, zkwire.create_body(path, b"lonely"))
+        ens.wait_not_serving(leader)
+    finally:
+        c.abandon()
+        ens[leader].kill()
+        for f in followers:
+            ens[f].kill()
+    for f in followers:
+        ens[f].launch()
