@@ -271,7 +271,9 @@ pub struct Core {
     server_id: i64,
     session_server: HashMap<i64, i64>,
     /// Ensemble learner: reconnects waiting for the leader's REVALIDATE answer.
-    revalidating: HashMap<i64, (Arc<ConnHandle>, oneshot::Sender<ConnectOutcome>)>,
+    /// Learner: reconnects waiting for the leader's REVALIDATE answer, by session:
+    /// the connection, its reply, and the negotiated timeout.
+    revalidating: HashMap<i64, (Arc<ConnHandle>, oneshot::Sender<ConnectOutcome>, i32)>,
     /// An admin restore waiting for the pipeline to empty; the inbox is not read
     /// meanwhile.
     restoring: Option<PendingRestore>,

@@ -93,14 +93,23 @@ impl Core {
 
     /// Learner: the leader's answer for a session that reconnected here.
     pub(super) fn revalidated(&mut self, session: i64, valid: bool) {
-        let Some((conn, reply)) = self.revalidating.remove(&session) else {
+        let Some((conn, reply, timeout)) = self.revalidating.remove(&session) else {
             return;
         };
+        if !valid {
+            let _ = reply.send(ConnectOutcome::expired());
+            return;
+        }
+        // A session the leader knows and this server has not learnt yet (its
+        // createSession is committed, not applied here yet) is valid too: it is
+        // tracked from now on, and its createSession finds it known.
         let s = match self.sessions.get(session).cloned() {
-            Some(s) if valid => s,
-            _ => {
-                let _ = reply.send(ConnectOutcome::expired());
-                return;
+            Some(s) => s,
+            None => {
+                let s = self.sessions.add(session, timeout, self.mono_ms());
+                let n = self.sessions.len();
+                self.shared.session_count.store(n, Ordering::Relaxed);
+                s
             }
         };
         let out = self.attach(&conn, s);
@@ -203,11 +212,14 @@ impl Core {
                 None
             }
             Mode::Follower if req.session_id != 0 => {
+                // As `ZooKeeperServer.reopenSession`: the password is checked here, the
+                // session by the leader (this server may not have applied it yet).
                 let pw_ok = req.passwd.as_ref() == crate::session::session_password(req.session_id);
-                if !pw_ok || self.sessions.get(req.session_id).is_none() {
+                if !pw_ok {
                     return Some(reply); // answered as invalid by the common path
                 }
-                self.revalidating.insert(req.session_id, (conn, reply));
+                self.revalidating
+                    .insert(req.session_id, (conn, reply, timeout));
                 if let Some(up) = self.upstream.as_mut() {
                     up.revalidate(req.session_id, timeout);
                 }
