@@ -26,7 +26,7 @@ use zooid_proto::quorum::packet::{
     SessionTouch,
 };
 use zooid_proto::quorum::{QuorumConfig, QuorumPacket};
-use zooid_proto::Id;
+use zooid_proto::{Id, TxnDigest};
 use zooid_storage::epoch::{write_epoch, ACCEPTED_EPOCH, CURRENT_EPOCH};
 use zooid_storage::log::{decode_entry, encode_entry};
 use zooid_tree::Txn;
@@ -168,6 +168,8 @@ pub struct Driver {
     pub quorum_size: usize,
     /// Txns appended and not yet applied, decoded once (the leader's straight from prep).
     pub txns: std::collections::HashMap<i64, Txn>,
+    /// The leader's tree digest after each of those txns, when it sent one.
+    pub digests: std::collections::HashMap<i64, TxnDigest>,
     /// Syncs waiting for the quorum's confirmation: id -> (learner, its request).
     pub syncs: std::collections::HashMap<u64, (i64, ForwardedRequest)>,
     pub next_sync: u64,
@@ -361,29 +363,36 @@ impl Driver {
             Action::SaveAcceptedEpoch(e) => self.save_epoch(ACCEPTED_EPOCH, e),
             Action::SaveCurrentEpoch(e) => self.save_epoch(CURRENT_EPOCH, e),
             Action::Append(entry) => {
-                // Decoded once: kept until Zab applies (or cuts) it.
+                // Decoded once: kept until Zab applies (or cuts) it, with the leader's
+                // digest if it sent one.
                 let txn = match self.txns.get(&entry.zxid) {
                     Some(t) => t.clone(),
                     None => {
-                        let t = decode_txn(&entry);
+                        let (t, digest) = decode_txn(&entry);
                         self.txns.insert(entry.zxid, t.clone());
+                        if let Some(d) = digest {
+                            self.digests.insert(entry.zxid, d);
+                        }
                         t
                     }
                 };
                 self.log.append(txn);
             }
             Action::Apply(entry) => {
-                let txn = self
-                    .txns
-                    .remove(&entry.zxid)
-                    .unwrap_or_else(|| decode_txn(&entry));
-                let _ = self.core_events.send(Durable::Committed(Box::new(txn)));
+                let (txn, digest) = match self.txns.remove(&entry.zxid) {
+                    Some(t) => (t, self.digests.remove(&entry.zxid)),
+                    None => decode_txn(&entry),
+                };
+                let _ = self
+                    .core_events
+                    .send(Durable::Committed(Box::new(txn), digest));
             }
             Action::Truncate { zxid } => {
                 // The log holds txns the leader does not have: cut them and rebuild the
                 // state from disk (ZooKeeper reloads its database the same way). Txns
                 // kept for an Apply will not get one now (the reload applies them).
                 self.txns.clear();
+                self.digests.clear();
                 if let Err(e) = self.log.truncate_after(zxid) {
                     tracing::error!("{e}; exiting");
                     std::process::exit(2);
@@ -392,6 +401,7 @@ impl Driver {
             }
             Action::InstallSnapshot { zxid, data } => {
                 self.txns.clear();
+                self.digests.clear();
                 self.install_snapshot(zxid, &data)
             }
             Action::SendSnapshot { to, zxid } => self.send_snapshot(to, zxid),
@@ -604,12 +614,12 @@ fn entry_of(txn: &Txn) -> Entry {
     }
 }
 
-/// The txn an entry carries. Zab only carries what this server logged or the leader
-/// sent, and the transport checked its framing: a txn that does not decode means the
-/// state can no longer be trusted.
-fn decode_txn(entry: &Entry) -> Txn {
+/// The txn an entry carries, and the tree digest after it if the leader sent one. Zab
+/// only carries what this server logged or the leader sent, and the transport checked
+/// its framing: a txn that does not decode means the state can no longer be trusted.
+fn decode_txn(entry: &Entry) -> (Txn, Option<TxnDigest>) {
     match decode_entry(&entry.data) {
-        Ok(e) => e.txn,
+        Ok(e) => (e.txn, e.digest),
         Err(e) => {
             tracing::error!("txn {:#x} does not decode: {e}; exiting", entry.zxid);
             std::process::exit(2);
@@ -791,6 +801,7 @@ pub async fn bind(config: Config) -> Result<crate::server::Server, crate::server
         started: std::time::Instant::now(),
         mode: Mode::Down,
         txns: Default::default(),
+        digests: Default::default(),
         syncs: Default::default(),
         next_sync: 0,
         forwarded_syncs: Default::default(),

@@ -14,7 +14,7 @@ use zooid_proto::opcode::{event_type, op};
 use zooid_proto::request::{encode_multi_response, MultiResult, Request};
 use zooid_proto::{
     ConnectRequest, ConnectResponse, Create2Response, CreateResponse, ErrorCode, Id, ReplyHeader,
-    SetAclResponse, SetDataResponse,
+    SetAclResponse, SetDataResponse, TxnDigest,
 };
 use zooid_tree::acl::check_acl;
 use zooid_tree::prep::{Prep, PrepCtx};
@@ -92,8 +92,9 @@ pub enum Durable {
         reason: String,
         recovered: bool,
     },
-    /// Ensemble: a txn the quorum committed, in zxid order.
-    Committed(Box<Txn>),
+    /// Ensemble: a txn the quorum committed, in zxid order, with the leader's tree
+    /// digest after it when the leader sent one (ZooKeeper's `TxnDigest`).
+    Committed(Box<Txn>, Option<TxnDigest>),
     /// Ensemble: this server's part changed; a leader's next txn gets `next_zxid`.
     Mode {
         mode: Mode,
@@ -270,10 +271,12 @@ pub struct Core {
     /// connection is on (`SessionTrackerImpl`'s owner; SessionMoved otherwise).
     server_id: i64,
     session_server: HashMap<i64, i64>,
-    /// Ensemble learner: reconnects waiting for the leader's REVALIDATE answer.
     /// Learner: reconnects waiting for the leader's REVALIDATE answer, by session:
     /// the connection, its reply, and the negotiated timeout.
     revalidating: HashMap<i64, (Arc<ConnHandle>, oneshot::Sender<ConnectOutcome>, i32)>,
+    /// Learner: the first zxid after which our tree digest differed from the leader's,
+    /// while it still differs (logged once).
+    digest_diverged: Option<i64>,
     /// An admin restore waiting for the pipeline to empty; the inbox is not read
     /// meanwhile.
     restoring: Option<PendingRestore>,
@@ -313,6 +316,7 @@ impl Core {
             server_id: STANDALONE_SERVER_ID,
             session_server: HashMap::new(),
             revalidating: HashMap::new(),
+            digest_diverged: None,
             restoring: None,
         }
         .starting_after_tree()
@@ -654,7 +658,7 @@ impl Core {
     fn on_durable(&mut self, d: Durable) {
         match d {
             Durable::Upto(z) => self.drain(z),
-            Durable::Committed(txn) => self.committed(*txn),
+            Durable::Committed(txn, digest) => self.committed(*txn, digest),
             Durable::Mode { mode, next_zxid } => self.set_mode(mode, next_zxid),
             Durable::Reload { tree, sessions } => self.reload(*tree, sessions),
             Durable::SyncDone { session, cxid } => self.sync_done(session, cxid),

@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use zooid_proto::opcode::op;
 use zooid_proto::quorum::packet::ForwardedRequest;
 use zooid_proto::request::Request;
-use zooid_proto::{ConnectRequest, ErrorCode, Id};
+use zooid_proto::{ConnectRequest, ErrorCode, Id, TxnDigest};
 use zooid_tree::prep::Prep;
 use zooid_tree::{Txn, TxnBody};
 
@@ -313,7 +313,7 @@ impl Core {
 
     /// A txn the quorum committed. The leader finishes its own pending work; a
     /// follower applies it and answers the client it came from, if that is one of ours.
-    pub(super) fn committed(&mut self, txn: Txn) {
+    pub(super) fn committed(&mut self, txn: Txn, digest: Option<TxnDigest>) {
         let zxid = txn.zxid();
         if self.mode == Mode::Leader && self.pipeline.iter().find_map(|p| p.zxid()) == Some(zxid) {
             // Every txn a leader commits was prepped here (for a client of ours or a
@@ -323,6 +323,9 @@ impl Core {
             return;
         }
         let result = self.commit(&txn);
+        if let Some(d) = digest {
+            self.check_digest(zxid, &d);
+        }
         // A closed session's connection is dropped only after its own close is
         // answered (below): the client waits for that reply.
         let closes = txn.hdr.op == op::CLOSE_SESSION;
@@ -379,6 +382,31 @@ impl Core {
         ) {
             let p = self.pipeline.pop_front().expect("front exists");
             self.finish(p);
+        }
+    }
+
+    /// Compares our tree digest after `zxid` with the leader's (`DataTree.compareDigest`):
+    /// replicas that applied the same txns agree, so a difference means this server's
+    /// state diverged. It is logged once, with the first zxid, until they agree again.
+    fn check_digest(&mut self, zxid: i64, leader: &TxnDigest) {
+        if leader.version != zooid_tree::tree::DIGEST_VERSION {
+            return; // another digest function: nothing to compare
+        }
+        let ours = self.shared.tree.read().digest();
+        match (ours == leader.tree_digest, self.digest_diverged) {
+            (false, None) => {
+                tracing::error!(
+                    "digest mismatch at zxid {zxid:#x}: ours {ours}, the leader's {}; \
+                     this server's state differs from the leader's",
+                    leader.tree_digest
+                );
+                self.digest_diverged = Some(zxid);
+            }
+            (true, Some(since)) => {
+                tracing::warn!("digests agree again at {zxid:#x} (they differed since {since:#x})");
+                self.digest_diverged = None;
+            }
+            _ => {}
         }
     }
 
