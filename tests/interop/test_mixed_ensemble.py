@@ -40,6 +40,7 @@ from conftest import ONLY_ZK, Server, _LIVE, four_letter, free_port, java_bin, j
 pytestmark = pytest.mark.skipif(ONLY_ZK, reason="a mixed ensemble needs the Zooid binary")
 
 TICK_MS = 200
+REAPER_MS = 300  # how often the leader looks for empty containers and expired TTL nodes
 ENSEMBLE_CFG = {
     "tickTime": str(TICK_MS),
     "initLimit": "20",
@@ -50,6 +51,8 @@ ENSEMBLE_CFG = {
     # member that missed more than 500 txns gets SNAP.
     "commitLogCount": "500",
     "snapshotSizeFactor": "-1",
+    # Zooid reads it here; ZooKeeper only as a JVM property (see Member.command).
+    "znode.container.checkIntervalMs": str(REAPER_MS),
 }
 SNAP_TXNS = 600  # more than commitLogCount
 WAIT = 30.0  # seconds: the longest any one state change may take
@@ -66,6 +69,7 @@ class Member(Server):
     def command(self) -> list[str]:
         if self.kind == "zookeeper":
             return [java_bin(), *java_opts(), f"-Dzookeeper.log.dir={self.workdir}",
+                    f"-Dznode.container.checkIntervalMs={REAPER_MS}",
                     "-cp", zk_classpath(),
                     "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(self.cfg_path)]
         return super().command()
@@ -212,6 +216,14 @@ class Ensemble:
         while self.members[sid].mode() in ("leader", "follower"):
             assert time.monotonic() < deadline, f"{self.members[sid]} still serves"
             time.sleep(0.1)
+
+    def replace(self, sid: int, kind: str) -> None:
+        """Stops member `sid` and makes it a `kind` member on the same directory (data,
+        myid and log file), not started yet."""
+        old = self.members[sid]
+        old.stop()
+        cfg = {k: v for k, v in old.cfg.items() if k not in ("dataDir", "clientPort")}
+        self.members[sid] = Member(kind, sid, cfg, old.workdir)
 
     def client(self, sid: int) -> KazooClient:
         c = self.members[sid].client()
@@ -370,20 +382,30 @@ def rejoin(ens: Ensemble, sid: int, leader: int, sync: str) -> None:
 
 @pytest.mark.timeout(150)
 def test_zooid_follows_then_leads(mixed):
-    ens = mixed(["zookeeper", "zooid", "zookeeper"])
+    ens = mixed(["zookeeper", "zookeeper", "zookeeper"])
     ens.launch_first(3)
     ens[1].launch()
     ens[2].launch()
     ens.wait_serving(leader=3)
+    write_through_each(ens, "/mixed", "zk")
+
+    # The migration: Zooid replaces ZooKeeper 2 on its data directory (snapshot, txn
+    # log, epoch files) and catches up with what it missed meanwhile.
+    ens.replace(2, "zooid")
+    ens.client(3).create("/mixed/while-replaced", b"")
+    rejoin(ens, 2, leader=3, sync="DIFF")
+    assert_same_everywhere(ens, "/mixed")
 
     # Writes through every member, the same everywhere.
     write_through_each(ens, "/mixed", "a")
     assert_same_everywhere(ens, "/mixed")
 
     # Sessions and ephemerals across members; the ZooKeeper leader keeps the Zooid
-    # follower's sessions alive and expires its silent ones.
+    # follower's sessions alive and expires its silent ones, and reaps containers and
+    # TTL nodes.
     check_sessions_across(ens, zooid=2, zk=1)
     check_session_clock(ens, member=2, other=1)
+    check_reapers(ens, via=2)
 
     # sync through the Zooid follower sees a write made through the leader.
     zk3 = ens.client(3)
@@ -491,6 +513,25 @@ def check_session_clock(ens: Ensemble, member: int, other: int) -> None:
     assert admin.get_children(root) == []
 
 
+def check_reapers(ens: Ensemble, via: int) -> None:
+    """The leader deletes an emptied container and an expired TTL node (deleteContainer
+    and delete txns of its own), and every member applies the deletions."""
+    c = zkwire.Conn(ens[via].hostport, 10000)
+    assert c.create("/mixed/box", flags=zkwire.CreateMode.CONTAINER,
+                    op=zkwire.Op.CREATE_CONTAINER)[0] == 0
+    assert c.create("/mixed/box/item")[0] == 0
+    assert c.delete("/mixed/box/item")[0] == 0
+    assert c.create("/mixed/ttl", flags=zkwire.CreateMode.PERSISTENT_WITH_TTL, ttl=200)[0] == 0
+    c.close()
+    deadline = time.monotonic() + WAIT
+    for m in ens.live():
+        c = zkwire.Conn(m.hostport, 10000)
+        while any(c.exists(p)[0] == 0 for p in ("/mixed/box", "/mixed/ttl")):
+            assert time.monotonic() < deadline, f"{m} still has the container or TTL node"
+            time.sleep(0.1)
+        c.close()
+
+
 def session_password(session_id: int) -> bytes:
     """ZooKeeper's session password: 16 bytes of java.util.Random(id ^ 0xB3415C00)."""
     mask = (1 << 48) - 1
@@ -517,8 +558,9 @@ def test_zooid_leads_and_truncates(mixed):
     check_sessions_across(ens, zooid=3, zk=1)
 
     # The Zooid leader keeps a ZooKeeper follower's sessions alive and expires its
-    # silent ones.
+    # silent ones, and reaps containers and TTL nodes.
     check_session_clock(ens, member=1, other=2)
+    check_reapers(ens, via=1)
 
     # ZooKeeper followers restart and sync from Zooid: DIFF, then SNAP.
     ens[1].stop()
@@ -548,6 +590,13 @@ def test_zooid_leads_and_truncates(mixed):
     view = assert_same_everywhere(ens, "/mixed")
     assert "/mixed/lost-on-zk" not in view and "/mixed/after-zk" in view
     write_through_each(ens, "/mixed", "c")
+    assert_same_everywhere(ens, "/mixed")
+
+    # And back: ZooKeeper replaces the Zooid member on Zooid's data directory.
+    ens.replace(3, "zookeeper")
+    ens.wait_serving(leader=2)
+    ens.client(1).create("/mixed/while-replaced", b"")
+    rejoin(ens, 3, leader=2, sync="DIFF")
     assert_same_everywhere(ens, "/mixed")
 
 
