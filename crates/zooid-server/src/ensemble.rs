@@ -6,12 +6,17 @@
 //!   (`Durable::Committed`), leader and followers alike.
 //! - A learner's core forwards writes and new sessions through [`ZabUpstream`] as
 //!   `REQUEST` packets; the leader's core preps them (`CoreMsg::Forwarded`).
-//! - Sessions alive on a learner travel in its PING answers; the leader touches them.
+//! - Sessions alive on a learner travel in its PING answers; the leader touches them. A
+//!   session reconnecting to a learner is checked by the leader (REVALIDATE).
+//! - A learner answers its forwarded syncs in order when the leader's SYNC comes, and
+//!   compares its tree digest with the leader's after every txn that carries one.
+//! - TRUNC cuts the log and reloads the state from disk; SNAP installs the leader's.
 //!
-//! Not done yet: SNAP (a learner too far behind the leader's in-memory log cannot be
-//! synced: the leader logs it and the learner keeps retrying), TRUNC reloads the tree
-//! from disk, observers' INFORM only, local sessions, REVALIDATE (a session moving to
-//! another server is accepted there if that server knows it).
+//! The peers may be Apache ZooKeeper 3.8 servers: `tests/interop/test_mixed_ensemble.py`
+//! runs Zooid as a follower and as the leader of ZooKeeper members.
+//!
+//! Not done yet: local sessions, dynamic reconfig, the leader's own TxnDigest in its
+//! proposals (ZooKeeper followers then skip their digest check).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
