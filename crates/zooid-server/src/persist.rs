@@ -745,7 +745,7 @@ impl LogThread {
                 let Ok(_gate) = shared.snapshot_gate.try_lock() else {
                     return;
                 };
-                if let Err(e) = take_snapshot(&shared) {
+                if let Err(e) = take_snapshot(&shared, true) {
                     tracing::error!("snapshot failed: {e}");
                 }
             });
@@ -761,7 +761,8 @@ impl LogThread {
         if let Some(w) = self.writer.as_mut() {
             w.roll();
         }
-        let taken = take_snapshot(&self.shared).map_err(|e| e.to_string());
+        // Nothing is applied until this answers: no client waits on the tree's lock.
+        let taken = take_snapshot(&self.shared, false).map_err(|e| e.to_string());
         let result = match taken {
             Ok(path) if snap::snapshot_zxid(&path) == Some(zxid) => Ok(zxid),
             Ok(path) => Err(format!(
@@ -794,6 +795,8 @@ fn keep(resume_at: &mut Option<i64>, t: &Txn) -> bool {
 /// Walks the live tree in short read-locked steps for the snapshot writer.
 struct FuzzyNodes<'a> {
     shared: &'a Shared,
+    /// Rest between steps (not when nothing else can use the tree).
+    paced: bool,
     cursor: zooid_tree::WalkCursor,
     buf: std::collections::VecDeque<SnapNode>,
 }
@@ -812,7 +815,9 @@ impl Iterator for FuzzyNodes<'_> {
             drop(tree);
             // Pace the walk: rest half as long as the step took, so a snapshot takes at
             // most two thirds of a core from the threads answering clients.
-            std::thread::sleep(started.elapsed() / 2);
+            if self.paced {
+                std::thread::sleep(started.elapsed() / 2);
+            }
         }
         self.buf.pop_front()
     }
@@ -820,7 +825,9 @@ impl Iterator for FuzzyNodes<'_> {
 
 /// A fuzzy snapshot of the live tree, named after the last zxid applied when it began
 /// (`ZooKeeperServer.takeSnapshot`): replaying the log from there makes it exact.
-pub fn take_snapshot(shared: &Shared) -> Result<PathBuf, StorageError> {
+/// `paced`: the walk rests between steps, leaving the threads that answer clients
+/// most of the CPU.
+pub fn take_snapshot(shared: &Shared, paced: bool) -> Result<PathBuf, StorageError> {
     let started = Instant::now();
     let (zxid, acls) = {
         let tree = shared.tree.read();
@@ -837,6 +844,7 @@ pub fn take_snapshot(shared: &Shared) -> Result<PathBuf, StorageError> {
     let path = shared.config.snap_dir().join(files::snapshot_name(zxid));
     let nodes = FuzzyNodes {
         shared,
+        paced,
         cursor: zooid_tree::WalkCursor::from_root(),
         buf: Default::default(),
     };

@@ -30,6 +30,8 @@ use crate::state::Shared;
 const PERMS_ALL: i32 = 31;
 /// Bytes of the snapshot file sent at a time.
 const CHUNK: usize = 64 * 1024;
+/// Bytes of a restore's body gathered per write to its file.
+const WRITE_CHUNK: usize = 1024 * 1024;
 
 /// `util.RateLimiter` with a rate of 1: one call per interval, counted from the
 /// previous reset (the first call is always allowed).
@@ -139,7 +141,7 @@ pub async fn snapshot(state: &AdminState, args: &BTreeMap<String, String>) -> Re
     let s = shared.clone();
     let taken = tokio::task::spawn_blocking(move || {
         let _gate = s.snapshot_gate.blocking_lock();
-        let path = persist::take_snapshot(&s).map_err(|e| e.to_string())?;
+        let path = persist::take_snapshot(&s, true).map_err(|e| e.to_string())?;
         let file = std::fs::File::open(&path).map_err(|e| e.to_string())?;
         let size = file.metadata().map_err(|e| e.to_string())?.len();
         Ok::<_, String>((path, file, size))
@@ -268,15 +270,29 @@ async fn restore_from(state: &AdminState, mut body: Incoming) -> Result<i64, Str
             .join(format!("restore.{}.{n}.tmp", std::process::id())),
     );
     let io = |e: std::io::Error| format!("cannot store the snapshot sent: {e}");
+    let started = Instant::now();
     let mut f = tokio::fs::File::create(&tmp.0).await.map_err(io)?;
+    // Frames are small: they are gathered so that each write to the file is large.
+    let mut buf: Vec<u8> = Vec::with_capacity(WRITE_CHUNK);
+    let mut received = 0usize;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| format!("cannot read the request body: {e}"))?;
         if let Ok(data) = frame.into_data() {
-            f.write_all(&data).await.map_err(io)?;
+            received += data.len();
+            buf.extend_from_slice(&data);
+            if buf.len() >= WRITE_CHUNK {
+                f.write_all(&buf).await.map_err(io)?;
+                buf.clear();
+            }
         }
     }
+    f.write_all(&buf).await.map_err(io)?;
     f.flush().await.map_err(io)?;
     drop(f);
+    tracing::info!(
+        "restore: received {received} bytes in {} ms",
+        started.elapsed().as_millis()
+    );
     let path = tmp.0.clone();
     let ext = shared.config.extended_types_enabled;
     let snapshot = tokio::task::spawn_blocking(move || persist::load_restore(&path, ext))
