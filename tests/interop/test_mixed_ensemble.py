@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
+from kazoo.security import CREATOR_ALL_ACL, READ_ACL_UNSAFE
 
 import zkwire
 from conftest import ONLY_ZK, Server, _LIVE, four_letter, free_port, java_bin, java_opts, \
@@ -331,6 +332,9 @@ def write_through_each(ens: Ensemble, root: str, tag: str) -> None:
             assert isinstance(t.commit()[0], Exception)
             c.create(f"{base}/gone", b"")
             c.delete(f"{base}/gone")
+            # The leader expands the "auth" ACL from the ids the member forwards.
+            c.add_auth("digest", f"user{m.sid}:secret")
+            c.create(f"{base}/mine", b"", acl=[CREATOR_ALL_ACL[0], READ_ACL_UNSAFE[0]])
         finally:
             c.stop()
             c.close()
