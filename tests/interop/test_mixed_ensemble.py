@@ -6,19 +6,25 @@ member, all from the same `server.N` list, each with its own dataDir and myid. W
 leads is made deterministic by FastLeaderElection's order (epoch, zxid, then sid) and
 by the order the members start.
 
-- test_zooid_follows_then_leads (sids: ZooKeeper 1, Zooid 2, ZooKeeper 3): ZooKeeper 3
-  leads and Zooid follows; writes through every member read the same (data and Stat)
-  everywhere; sessions move between members (REVALIDATE), ephemerals and watches cross
-  them, sync through Zooid; Zooid restarts and catches up by DIFF, then by SNAP; then
-  the ZooKeeper leader is killed and Zooid (same zxid, higher sid than ZooKeeper 1)
-  takes over, and the old leader rejoins as Zooid's follower.
+- test_zooid_follows_then_leads (sids: ZooKeeper 1, Zooid 2, ZooKeeper 3): three
+  ZooKeeper members, then Zooid takes over member 2's data directory (the migration)
+  and follows ZooKeeper 3; writes of every txn type through every member read the same
+  (data, Stat, ACL) everywhere; sessions move between members (REVALIDATE), ephemerals
+  and watches cross them, sync through Zooid, the ZooKeeper leader keeps Zooid's
+  sessions alive, expires silent ones and reaps containers and TTL nodes; Zooid
+  restarts and catches up by DIFF, then by SNAP; then the ZooKeeper leader is killed,
+  Zooid (same zxid, higher sid than ZooKeeper 1) takes over, and the old leader rejoins
+  as Zooid's follower.
 - test_zooid_leads_and_truncates (sids: ZooKeeper 1, ZooKeeper 2, Zooid 3): Zooid
-  leads from the start; ZooKeeper followers restart and sync from it by DIFF and SNAP;
-  sessions expire on Zooid's clock; then the leader is left alone with a txn nobody else
-  logged (followers SIGSTOPped) and killed, twice: Zooid gets TRUNC from a ZooKeeper
-  leader, then a ZooKeeper member gets TRUNC from Zooid.
+  leads from the start; the same checks with Zooid's session clock and reapers;
+  ZooKeeper followers restart and sync from it by DIFF and SNAP; then the leader is left
+  alone with a txn nobody else logged (followers SIGSTOPped, then killed) and killed,
+  twice: Zooid gets TRUNC from a ZooKeeper leader, then a ZooKeeper member gets TRUNC
+  from Zooid; at the end ZooKeeper takes over Zooid's data directory.
 
-Server logs stay in pytest's basetemp (mixedN/m<sid>-<kind>/server.log).
+Throughout, the Zooid member compares its tree digest with the one a ZooKeeper leader
+sends with each txn, and must never log a mismatch. Server logs stay in pytest's
+basetemp (mixedN/m<sid>-<kind>/server.log).
 """
 
 from __future__ import annotations
@@ -396,7 +402,7 @@ def test_zooid_follows_then_leads(mixed):
     # The migration: Zooid replaces ZooKeeper 2 on its data directory (snapshot, txn
     # log, epoch files) and catches up with what it missed meanwhile.
     ens.replace(2, "zooid")
-    ens.client(3).create("/mixed/while-replaced", b"")
+    create_via(ens[3], "/mixed/while-replaced")
     rejoin(ens, 2, leader=3, sync="DIFF")
     assert_same_everywhere(ens, "/mixed")
 
@@ -412,16 +418,15 @@ def test_zooid_follows_then_leads(mixed):
     check_reapers(ens, via=2)
 
     # sync through the Zooid follower sees a write made through the leader.
-    zk3 = ens.client(3)
-    zk3.create("/mixed/synced", b"1")
+    create_via(ens[3], "/mixed/synced")
     c = zkwire.Conn(ens[2].hostport, 10000)
     assert c.sync("/mixed") == (0, "/mixed")
-    assert c.get_data("/mixed/synced")[1][0] == b"1"
+    assert c.exists("/mixed/synced")[0] == 0
     c.close()
 
     # Zooid restarts and catches up by DIFF (a few txns missed)...
     ens[2].stop()
-    zk3.create("/mixed/while-zooid-was-down", b"diff")
+    create_via(ens[3], "/mixed/while-zooid-was-down")
     rejoin(ens, 2, leader=3, sync="DIFF")
     assert_same_everywhere(ens, "/mixed")
     # ... and by SNAP (more missed than ZooKeeper keeps for DIFF).
@@ -446,10 +451,20 @@ def test_zooid_follows_then_leads(mixed):
     check_sessions_across(ens, zooid=2, zk=3)
 
 
+def create_via(m: Member, path: str, exist_ok: bool = False) -> None:
+    """One create through `m`, on a session of its own (closed again)."""
+    c = zkwire.Conn(m.hostport, 10000)
+    try:
+        err, _ = c.create(path)
+        ok = (0, zkwire.Err.NODE_EXISTS) if exist_ok else (0,)
+        assert err in ok, (m, path, zkwire.Err.name(err))
+    finally:
+        c.close()
+
+
 def check_sessions_across(ens: Ensemble, zooid: int, zk: int) -> None:
     root = "/mixed/sessions"
-    admin = ens.client(zk)
-    admin.ensure_path(root)
+    create_via(ens[zk], root, exist_ok=True)
     for owner, other in ((zooid, zk), (zk, zooid)):
         # An ephemeral made through one member shows its session on the other, and a
         # watch set there fires for a change made through the first.
@@ -493,7 +508,7 @@ def check_session_clock(ens: Ensemble, member: int, other: int) -> None:
     """The leader keeps the sessions of `member` alive from its PINGs (the learner's
     session touches) and expires the silent ones; `other` sees the same."""
     root = "/mixed/clock"
-    admin = ens.client(other)
+    admin = ens[other].client()
     admin.ensure_path(root)
     live = KazooClient(hosts=ens[member].hostport, timeout=1.0)  # 1 s sessions
     live.start(timeout=WAIT)
@@ -515,6 +530,8 @@ def check_session_clock(ens: Ensemble, member: int, other: int) -> None:
         live.close()
     admin.sync(root)
     assert admin.get_children(root) == []
+    admin.stop()
+    admin.close()
 
 
 def check_reapers(ens: Ensemble, via: int) -> None:
@@ -582,7 +599,7 @@ def test_zooid_leads_and_truncates(mixed):
     lonely_write(ens, leader=3, followers=(1, 2), path="/mixed/lost-on-zooid")
     ens.wait_serving(leader=2)
     rejoin(ens, 3, leader=2, sync="TRUNC")
-    ens.client(1).create("/mixed/after-zooid", b"")
+    create_via(ens[1], "/mixed/after-zooid")
     view = assert_same_everywhere(ens, "/mixed")
     assert "/mixed/lost-on-zooid" not in view and "/mixed/after-zooid" in view
 
@@ -590,7 +607,7 @@ def test_zooid_leads_and_truncates(mixed):
     lonely_write(ens, leader=2, followers=(1, 3), path="/mixed/lost-on-zk")
     ens.wait_serving(leader=3)
     rejoin(ens, 2, leader=3, sync="TRUNC")
-    ens.client(1).create("/mixed/after-zk", b"")
+    create_via(ens[1], "/mixed/after-zk")
     view = assert_same_everywhere(ens, "/mixed")
     assert "/mixed/lost-on-zk" not in view and "/mixed/after-zk" in view
     write_through_each(ens, "/mixed", "c")
@@ -599,7 +616,7 @@ def test_zooid_leads_and_truncates(mixed):
     # And back: ZooKeeper replaces the Zooid member on Zooid's data directory.
     ens.replace(3, "zookeeper")
     ens.wait_serving(leader=2)
-    ens.client(1).create("/mixed/while-replaced", b"")
+    create_via(ens[1], "/mixed/while-replaced")
     rejoin(ens, 3, leader=2, sync="DIFF")
     assert_same_everywhere(ens, "/mixed")
 
