@@ -10,6 +10,7 @@ pub mod core;
 pub mod ensemble;
 pub mod fourlw;
 mod http;
+pub mod memory;
 pub mod persist;
 pub mod prometheus;
 pub mod quorum;

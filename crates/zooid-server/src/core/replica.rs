@@ -490,7 +490,8 @@ impl Core {
     pub(super) fn reload(&mut self, tree: zooid_tree::DataTree, sessions: Vec<(i64, i32)>) {
         self.fail_pending();
         let last = tree.last_zxid();
-        *self.shared.tree.write() = tree;
+        let replaced = std::mem::replace(&mut *self.shared.tree.write(), tree);
+        crate::memory::release_tree(replaced);
         let old: Vec<i64> = self.sessions.iter().map(|s| s.id).collect();
         for id in old {
             self.sessions.remove(id);
