@@ -322,14 +322,19 @@ def zk_log_problems(srv: Server) -> list[str]:
     """Lines of ZooKeeper's log about a problem with the data: digest mismatches, bad
     snapshots or logs, any ERROR, persistence warnings, and exceptions other than
     those of clients coming and going (the readiness probe's "ZooKeeperServer not
-    running" before the database is loaded, a client closing its socket)."""
+    running" before the database is loaded and the error ZooKeeper logs closing that
+    probe's socket then, a client closing its socket)."""
     bad = ("Digests are not matching", "problem reading snap file", "CRC",
            "Unable to load database", "ERROR", "Exception",
            "WARN org.apache.zookeeper.server.persistence",
            "WARN org.apache.zookeeper.server.DataTree",
            "WARN org.apache.zookeeper.server.ZKDatabase")
     client_noise = ("ZooKeeperServer not running", "EndOfStreamException",
-                    "Connection reset by peer", "Broken pipe")
+                    "Connection reset by peer", "Broken pipe",
+                    # the readiness probe's ruok closing before the database exists
+                    # (ServerCnxn.close -> zkDb.removeCnxn on a null zkDb: ZooKeeper's own
+                    # NullPointerException, nothing to do with the data)
+                    "Error closing a command socket", '"this.zkDb" is null')
     lines = srv.log_path.read_text(errors="replace").splitlines()
     return [line for line in lines if any(b in line for b in bad)
             and not any(n in line for n in client_noise)]
