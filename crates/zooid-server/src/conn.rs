@@ -9,8 +9,7 @@ use std::time::Instant;
 
 use bytes::{BufMut, BytesMut};
 use parking_lot::RwLock;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Notify};
 use zooid_proto::opcode::op;
@@ -25,6 +24,7 @@ use crate::fourlw;
 use crate::read;
 use crate::session::SessionState;
 use crate::state::{frame, frame_bare, frame_header, ConnHandle, ConnStats, Out, Outbox, Shared};
+use crate::tls::TlsServer;
 
 /// Bytes a writer gathers from the outbox before one `write` call.
 const WRITE_BATCH_BYTES_MAX: usize = 256 * 1024;
@@ -43,13 +43,16 @@ pub enum ConnError {
 }
 
 /// Reads one length-prefixed frame, refusing lengths outside `0..=max`.
-async fn read_frame(rd: &mut BufReader<OwnedReadHalf>, max: usize) -> Result<Vec<u8>, ConnError> {
+async fn read_frame<R: AsyncRead + Unpin>(
+    rd: &mut BufReader<R>,
+    max: usize,
+) -> Result<Vec<u8>, ConnError> {
     let len = rd.read_i32().await?;
     read_body(rd, len, max).await
 }
 
-async fn read_body(
-    rd: &mut BufReader<OwnedReadHalf>,
+async fn read_body<R: AsyncRead + Unpin>(
+    rd: &mut BufReader<R>,
     len: i32,
     max: usize,
 ) -> Result<Vec<u8>, ConnError> {
@@ -61,8 +64,8 @@ async fn read_body(
     Ok(buf)
 }
 
-async fn write_loop(
-    mut wr: OwnedWriteHalf,
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut wr: W,
     mut rx: mpsc::UnboundedReceiver<Out>,
     queued: Arc<AtomicUsize>,
 ) {
@@ -95,7 +98,7 @@ async fn write_loop(
     let _ = wr.shutdown().await;
 }
 
-/// Serves one accepted socket to its end.
+/// Serves one accepted socket of the plain client port to its end.
 pub async fn serve(
     shared: Arc<Shared>,
     core: mpsc::Sender<CoreMsg>,
@@ -103,7 +106,54 @@ pub async fn serve(
     remote: SocketAddr,
 ) {
     let _ = stream.set_nodelay(true);
+    let local = stream.local_addr().ok();
     let (rd, wr) = stream.into_split();
+    let ends = Ends { remote, local };
+    serve_stream(shared, core, rd, wr, ends, Vec::new()).await;
+}
+
+/// Serves one socket of the secure client port: the TLS handshake, then the same as
+/// [`serve`], with the identities the client's certificate proved.
+pub async fn serve_tls(
+    shared: Arc<Shared>,
+    core: mpsc::Sender<CoreMsg>,
+    tls: Arc<TlsServer>,
+    stream: TcpStream,
+    remote: SocketAddr,
+) {
+    let _ = stream.set_nodelay(true);
+    let local = stream.local_addr().ok();
+    let (stream, ids) = match tls.accept(stream).await {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::error!("closing connection from {remote}: {e}");
+            return;
+        }
+    };
+    let (rd, wr) = tokio::io::split(stream);
+    serve_stream(shared, core, rd, wr, Ends { remote, local }, ids).await;
+}
+
+/// The addresses of a connection.
+#[derive(Debug, Clone, Copy)]
+struct Ends {
+    remote: SocketAddr,
+    local: Option<SocketAddr>,
+}
+
+/// A connection's byte stream, plain or TLS, to its end; `ids` join its `ip` identity.
+async fn serve_stream<R, W>(
+    shared: Arc<Shared>,
+    core: mpsc::Sender<CoreMsg>,
+    rd: R,
+    wr: W,
+    ends: Ends,
+    ids: Vec<Id>,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let remote = ends.remote;
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let mut first = [0u8; 4];
     if let Err(e) = rd.read_exact(&mut first).await {
@@ -111,7 +161,7 @@ pub async fn serve(
         return;
     }
     if let Some(cmd) = fourlw::command(first) {
-        return fourlw::serve(&shared, cmd, &mut rd, wr, remote).await;
+        return fourlw::serve(&shared, cmd, &mut rd, wr, remote, ends.local).await;
     }
     let max = shared.config.jute_maxbuffer as usize;
     let connect = match read_body(&mut rd, i32::from_be_bytes(first), max).await {
@@ -139,10 +189,11 @@ pub async fn serve(
         id: shared.next_conn_id.fetch_add(1, Ordering::Relaxed),
         remote,
         out: outbox,
-        auth: RwLock::new(Arc::new(vec![Id::new(
-            "ip",
-            &java_host_address(remote.ip()),
-        )])),
+        auth: RwLock::new(Arc::new(
+            std::iter::once(Id::new("ip", &java_host_address(remote.ip())))
+                .chain(ids)
+                .collect(),
+        )),
         session_id: AtomicI64::new(0),
         timeout_ms: AtomicI64::new(0),
         in_core: AtomicUsize::new(0),
@@ -187,13 +238,13 @@ fn count_drop(shared: &Shared, e: &std::io::Error) {
 /// watch events.
 const OUTBOX_BYTES_MIN: usize = 16 * 1024 * 1024;
 
-async fn session_loop(
+async fn session_loop<R: AsyncRead + Unpin>(
     shared: &Arc<Shared>,
     core: &mpsc::Sender<CoreMsg>,
     conn: &Arc<ConnHandle>,
     req: ConnectRequest,
     with_read_only: bool,
-    rd: &mut BufReader<OwnedReadHalf>,
+    rd: &mut BufReader<R>,
 ) -> Result<(), ConnError> {
     let (new_session, started) = (req.session_id == 0, Instant::now());
     let (tx, rx) = oneshot::channel();

@@ -26,8 +26,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use zooid_tree::quota::{StatsTrack, LIMIT_NODE, QUOTA_ROOT, STAT_NODE};
 use zooid_tree::watch::WatchSummary;
 use zooid_tree::DataTree;
@@ -70,12 +69,13 @@ pub struct Caller {
 
 /// Runs `cmd` and writes its output, then closes. `rd` is the rest of the connection,
 /// from which `stmk` takes its mask.
-pub async fn serve<R: AsyncRead + Unpin>(
+pub async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     shared: &Arc<Shared>,
     cmd: &'static str,
     rd: &mut R,
-    mut wr: OwnedWriteHalf,
+    mut wr: W,
     remote: SocketAddr,
+    local: Option<SocketAddr>,
 ) {
     // ZooKeeper counts the command word as a received packet, whitelisted or not, and
     // files the connection in its expiry queue like any other.
@@ -83,10 +83,7 @@ pub async fn serve<R: AsyncRead + Unpin>(
     shared.counters.metrics.bytes_received.add(4);
     let expiry = &shared.counters.cnxn_expiry;
     expiry.touch(&AtomicI64::new(0), expiry.timeout_of(0));
-    let caller = Caller {
-        remote,
-        local: wr.local_addr().ok(),
-    };
+    let caller = Caller { remote, local };
     let text = if !shared.config.four_letter_words.allows(cmd) {
         tracing::debug!("command {cmd} is not executed because it is not in the whitelist");
         format!("{cmd} is not executed because it is not in the whitelist.\n")
@@ -851,7 +848,7 @@ fn gather_conf(shared: &Shared, caller: &Caller) -> ConfFacts {
     let cfg = &shared.config;
     ConfFacts {
         client_port: caller.local.map(|a| a.port()),
-        secure_client_port: None,
+        secure_client_port: cfg.secure_client_port,
         data_dir_size: dir_size(&cfg.snap_dir()),
         data_log_size: dir_size(&cfg.txn_log_dir()),
         server_id: 0,

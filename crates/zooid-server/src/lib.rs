@@ -19,6 +19,7 @@ pub mod server;
 pub mod session;
 pub mod state;
 pub mod stats;
+pub mod tls;
 
 pub use config::Config;
 pub use server::Server;

@@ -15,6 +15,7 @@ use crate::conn;
 use crate::core::{Core, CoreMsg};
 use crate::persist::{self, RecoveryError};
 use crate::state::Shared;
+use crate::tls::TlsServer;
 use zooid_storage::TxnLogWriter;
 
 /// Why the server did not start.
@@ -24,13 +25,18 @@ pub enum StartError {
     Recovery(#[from] RecoveryError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    #[error("secure client port: {0}")]
+    Tls(#[from] crate::tls::TlsConfigError),
 }
 
 /// A running server.
 pub struct Server {
     pub shared: Arc<Shared>,
     pub local_addr: SocketAddr,
+    /// The secure client port's address, when `secureClientPort` is set.
+    pub secure_addr: Option<SocketAddr>,
     listener: TcpListener,
+    secure: Option<(TcpListener, Arc<TlsServer>)>,
     core_tx: mpsc::Sender<CoreMsg>,
 }
 
@@ -44,16 +50,40 @@ impl Server {
         Server {
             shared,
             local_addr,
+            secure_addr: None,
             listener,
+            secure: None,
             core_tx,
         }
+    }
+
+    /// Binds `secureClientPort`, if set, with the TLS settings of the configuration.
+    async fn bind_secure(mut self) -> Result<Server, StartError> {
+        let config = &self.shared.config;
+        let Some(port) = config.secure_client_port else {
+            return Ok(self);
+        };
+        let tls = crate::tls::TlsServer::from_config(config)?;
+        let ip = config
+            .secure_client_port_address
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let listener = TcpListener::bind(SocketAddr::new(ip, port)).await?;
+        let addr = listener.local_addr()?;
+        tracing::info!("serving TLS clients on {addr}");
+        self.secure_addr = Some(addr);
+        self.secure = Some((listener, Arc::new(tls)));
+        Ok(self)
     }
 
     /// Recovers the data directory, binds the client port and starts the core and the
     /// log thread; call [`Server::serve`] to accept.
     pub async fn bind(config: Config) -> Result<Server, StartError> {
         if config.is_distributed() {
-            return crate::ensemble::bind(config).await;
+            return crate::ensemble::bind(config).await?.bind_secure().await;
+        }
+        // Bad TLS settings stop the start before anything is recovered.
+        if config.secure_client_port.is_some() {
+            crate::tls::TlsServer::from_config(&config)?;
         }
         let recovered = {
             let c = config.clone();
@@ -95,53 +125,71 @@ impl Server {
                 }
             }
         });
-        Ok(Server {
-            shared,
-            local_addr,
-            listener,
-            core_tx,
-        })
+        Server::from_parts(shared, local_addr, listener, core_tx)
+            .bind_secure()
+            .await
     }
 
     /// Accepts connections until the listener fails.
     pub async fn serve(self) -> std::io::Result<()> {
-        let per_ip: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
-        let max = self.shared.config.max_client_cnxns;
-        loop {
-            let (stream, remote) = match self.listener.accept().await {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            };
-            let ip = remote.ip();
-            {
-                let mut m = per_ip.lock();
-                let n = m.entry(ip).or_insert(0);
-                if max != 0 && *n >= max {
-                    self.shared.counters.metrics.connections_rejected.inc();
-                    tracing::warn!("Too many connections from /{ip} - max is {max}");
-                    drop(stream);
-                    continue;
-                }
-                *n += 1;
-            }
-            let shared = self.shared.clone();
-            let core = self.core_tx.clone();
-            let per_ip = per_ip.clone();
-            tokio::spawn(async move {
-                conn::serve(shared, core, stream, remote).await;
-                let mut m = per_ip.lock();
-                if let Some(n) = m.get_mut(&ip) {
-                    *n -= 1;
-                    if *n == 0 {
-                        m.remove(&ip);
-                    }
-                }
-            });
+        // As ZooKeeper's two connection factories, each port counts its own connections
+        // against `maxClientCnxns`.
+        if let Some((listener, tls)) = self.secure {
+            let (shared, core) = (self.shared.clone(), self.core_tx.clone());
+            tokio::spawn(accept_loop(listener, shared, core, Some(tls)));
         }
+        accept_loop(self.listener, self.shared, self.core_tx, None).await
+    }
+}
+
+/// Accepts on one client port within `maxClientCnxns` per address; `tls` makes it the
+/// secure port.
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    core_tx: mpsc::Sender<CoreMsg>,
+    tls: Option<Arc<TlsServer>>,
+) -> std::io::Result<()> {
+    let per_ip: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
+    let max = shared.config.max_client_cnxns;
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let ip = remote.ip();
+        {
+            let mut m = per_ip.lock();
+            let n = m.entry(ip).or_insert(0);
+            if max != 0 && *n >= max {
+                shared.counters.metrics.connections_rejected.inc();
+                tracing::warn!("Too many connections from /{ip} - max is {max}");
+                drop(stream);
+                continue;
+            }
+            *n += 1;
+        }
+        let shared = shared.clone();
+        let core = core_tx.clone();
+        let per_ip = per_ip.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            match tls {
+                None => conn::serve(shared, core, stream, remote).await,
+                Some(tls) => conn::serve_tls(shared, core, tls, stream, remote).await,
+            }
+            let mut m = per_ip.lock();
+            if let Some(n) = m.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    m.remove(&ip);
+                }
+            }
+        });
     }
 }
 

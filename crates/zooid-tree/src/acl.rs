@@ -181,9 +181,11 @@ fn scheme_matches(scheme: &str, id: &str, acl_expr: &str) -> bool {
     }
 }
 
-/// Whether a scheme is one this server has an authentication provider for.
+/// Whether a scheme is one this server has an authentication provider for. `x509` is
+/// always known (ZooKeeper registers its provider when a secure port is configured), so
+/// x509 ACLs can be set before any TLS client connects.
 pub fn known_scheme(scheme: &str) -> bool {
-    matches!(scheme, "ip" | "digest")
+    matches!(scheme, "ip" | "digest" | "x509")
 }
 
 /// `AuthenticationProvider.isValid` for an ACL id of a known scheme.
@@ -191,6 +193,8 @@ fn id_valid(scheme: &str, id: &str) -> bool {
     match scheme {
         "ip" => parse_ip_expr(id).is_some(),
         "digest" => id.split(':').count() == 2,
+        // `new X500Principal(id)` accepts any non-empty distinguished name we could print.
+        "x509" => !id.trim().is_empty(),
         _ => false,
     }
 }
@@ -290,9 +294,12 @@ pub fn fixup_acl(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
             out.push(a.clone());
         } else if a.id.scheme == "auth" {
             // Every id of the caller whose provider says `isAuthenticated`: digest
-            // does, ip does not (an ip identity is not a login).
+            // and x509 do, ip does not (an ip identity is not a login).
             let mut any = false;
-            for id in ids.iter().filter(|i| i.scheme == "digest") {
+            for id in ids
+                .iter()
+                .filter(|i| i.scheme == "digest" || i.scheme == "x509")
+            {
                 any = true;
                 out.push(Acl {
                     perms: a.perms,

@@ -1,0 +1,285 @@
+//! The secure client port: ZooKeeper's client TLS settings (`ClientX509Util`, keys
+//! `ssl.*` = `zookeeper.ssl.*`) turned into a rustls server, the TLS accept, and the
+//! `x509` identities (`X509AuthenticationProvider`) of a client's certificate.
+//!
+//! What maps and what does not:
+//! - key and trust stores: PEM only (`ssl.*Store.type=PEM`, or a `.pem` file name as
+//!   `KeyStoreFileType.fromFilePath` detects it); JKS, PKCS12 and BCFKS stores and
+//!   encrypted private keys are refused at start with the key to change.
+//! - `ssl.clientAuth`: none / want / need (default need, as `X509Util.ClientAuth`).
+//! - `ssl.protocol` / `ssl.enabledProtocols`: TLSv1.2 and TLSv1.3 (rustls has no older
+//!   protocol); `ssl.ciphersuites`: the IANA (= Java) names rustls implements.
+//! - `ssl.crl`, `ssl.ocsp`, client hostname verification, `ssl.context.supplier.class`
+//!   and an `ssl.authProvider` other than x509: refused (Zooid cannot do what they ask).
+
+pub mod dn;
+mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::crypto::{ring, CryptoProvider};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+use zooid_proto::Id;
+
+use crate::config::Config;
+
+/// How long a client may take to finish the TLS handshake (Netty's `SslHandler`
+/// default, which ZooKeeper keeps): a silent socket must not hold a task forever.
+const HANDSHAKE_MS_MAX: u64 = 10_000;
+
+/// Why the TLS settings cannot be used (the server does not start).
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {reason}")]
+pub struct TlsConfigError {
+    /// The zoo.cfg key (without `zookeeper.`) to change.
+    pub key: String,
+    pub reason: String,
+}
+
+fn err(key: &str, reason: impl Into<String>) -> TlsConfigError {
+    TlsConfigError {
+        key: key.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// `ssl.clientAuth` (`X509Util.ClientAuth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    None,
+    Want,
+    Need,
+}
+
+/// The TLS side of the secure client port.
+pub struct TlsServer {
+    acceptor: TlsAcceptor,
+    client_auth: ClientAuth,
+    /// `zookeeper.X509AuthenticationProvider.superUser`: this subject DN is also `super`.
+    super_user: Option<String>,
+}
+
+/// A `zookeeper.ssl.<name>` setting.
+fn setting<'a>(cfg: &'a Config, name: &str) -> Option<&'a str> {
+    cfg.other
+        .get(&format!("zookeeper.ssl.{name}"))
+        .map(|s| s.trim())
+}
+
+/// `Boolean.parseBoolean` of a setting, `default` when unset (`ZKConfig.getBoolean`).
+fn flag(cfg: &Config, name: &str, default: bool) -> bool {
+    setting(cfg, name).map_or(default, |v| v.eq_ignore_ascii_case("true"))
+}
+
+impl TlsServer {
+    /// Builds the server from zoo.cfg's `ssl.*` settings; warnings are logged.
+    pub fn from_config(cfg: &Config) -> Result<TlsServer, TlsConfigError> {
+        refuse_unsupported(cfg)?;
+        let client_auth = match setting(cfg, "clientAuth").unwrap_or("") {
+            "" => ClientAuth::Need,
+            v if v.eq_ignore_ascii_case("need") => ClientAuth::Need,
+            v if v.eq_ignore_ascii_case("want") => ClientAuth::Want,
+            v if v.eq_ignore_ascii_case("none") => ClientAuth::None,
+            v => {
+                let reason = format!("{v:?} is not one of none, want, need");
+                return Err(err("ssl.clientAuth", reason));
+            }
+        };
+        let provider = Arc::new(CryptoProvider {
+            cipher_suites: cipher_suites(cfg)?,
+            ..ring::default_provider()
+        });
+        let versions = protocol_versions(cfg)?;
+        let builder = ServerConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&versions)
+            .map_err(|e| err("ssl.ciphersuites", e.to_string()))?;
+        let builder = match client_auth {
+            ClientAuth::None => builder.with_no_client_auth(),
+            ClientAuth::Want | ClientAuth::Need => {
+                let roots = store::trust_store(cfg)?;
+                let v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+                let v = if client_auth == ClientAuth::Want {
+                    v.allow_unauthenticated()
+                } else {
+                    v
+                };
+                let v = v
+                    .build()
+                    .map_err(|e| err("ssl.trustStore.location", e.to_string()))?;
+                builder.with_client_cert_verifier(v)
+            }
+        };
+        let (chain, key) = store::key_store(cfg)?;
+        let config = builder
+            .with_single_cert(chain, key)
+            .map_err(|e| err("ssl.keyStore.location", e.to_string()))?;
+        let super_user = cfg
+            .other
+            .get("zookeeper.X509AuthenticationProvider.superUser")
+            .cloned();
+        Ok(TlsServer {
+            acceptor: TlsAcceptor::from(Arc::new(config)),
+            client_auth,
+            super_user,
+        })
+    }
+
+    /// Runs the handshake; returns the stream and the ids the client's certificate
+    /// proves (none without one). Errors are for the log: the caller closes.
+    pub async fn accept(
+        &self,
+        stream: TcpStream,
+    ) -> Result<(TlsStream<TcpStream>, Vec<Id>), String> {
+        let limit = Duration::from_millis(HANDSHAKE_MS_MAX);
+        let tls = match tokio::time::timeout(limit, self.acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => return Err(format!("unsuccessful TLS handshake: {e}")),
+            Err(_) => return Err(format!("TLS handshake not done in {HANDSHAKE_MS_MAX} ms")),
+        };
+        // As NettyServerCnxnFactory: certificates are looked at only when asked for.
+        if self.client_auth == ClientAuth::None {
+            return Ok((tls, Vec::new()));
+        }
+        let Some(cert) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()) else {
+            return Ok((tls, Vec::new()));
+        };
+        let subject = dn::subject_rfc2253(cert).map_err(|e| e.to_string())?;
+        let ids = self.identities(&subject);
+        tracing::info!("Authenticated Id '{subject}' for scheme 'x509'");
+        Ok((tls, ids))
+    }
+
+    /// `X509AuthenticationProvider.handleAuthentication` for a verified chain.
+    fn identities(&self, subject: &str) -> Vec<Id> {
+        let mut ids = Vec::with_capacity(2);
+        if self.super_user.as_deref() == Some(subject) {
+            tracing::info!("Authenticated Id '{subject}' as super user");
+            ids.push(Id::new("super", subject));
+        }
+        ids.push(Id::new("x509", subject));
+        ids
+    }
+}
+
+/// Settings that ask for checks Zooid cannot make: refusing is safer than ignoring.
+fn refuse_unsupported(cfg: &Config) -> Result<(), TlsConfigError> {
+    if flag(cfg, "crl", false) || flag(cfg, "ocsp", false) {
+        return Err(err(
+            "ssl.crl / ssl.ocsp",
+            "certificate revocation checks are not supported by Zooid",
+        ));
+    }
+    // `X509Util.isClientHostnameVerificationEnabled`: off by default on the client port.
+    if flag(cfg, "hostnameVerification", true) && flag(cfg, "clientHostnameVerification", false) {
+        return Err(err(
+            "ssl.clientHostnameVerification",
+            "verifying client certificates against the client's host name is not supported",
+        ));
+    }
+    if setting(cfg, "context.supplier.class").is_some_and(|v| !v.is_empty()) {
+        return Err(err(
+            "ssl.context.supplier.class",
+            "Java SSLContext suppliers cannot be loaded; use the ssl.keyStore/trustStore keys",
+        ));
+    }
+    if setting(cfg, "authProvider").is_some_and(|v| v != "x509") {
+        return Err(err("ssl.authProvider", "only the x509 provider exists"));
+    }
+    if setting(cfg, "sslProvider").is_some_and(|v| !v.eq_ignore_ascii_case("JDK")) {
+        tracing::warn!("ssl.sslProvider is ignored: Zooid's TLS is rustls");
+    }
+    Ok(())
+}
+
+/// `ssl.protocol` and `ssl.enabledProtocols` (`SSLContextAndOptions.getEnabledProtocols`:
+/// without a list, the JDK's defaults for the protocol: TLSv1.3 enables 1.3 and 1.2).
+fn protocol_versions(
+    cfg: &Config,
+) -> Result<Vec<&'static SupportedProtocolVersion>, TlsConfigError> {
+    let version = |name: &str| match name.trim() {
+        "TLSv1.3" => Some(&rustls::version::TLS13),
+        "TLSv1.2" => Some(&rustls::version::TLS12),
+        _ => None,
+    };
+    if let Some(list) = setting(cfg, "enabledProtocols") {
+        let mut out = Vec::new();
+        for name in list.split(',') {
+            match version(name) {
+                Some(v) => out.push(v),
+                None => tracing::warn!(
+                    "ssl.enabledProtocols: {:?} is not supported (rustls has TLSv1.2 and TLSv1.3); ignored",
+                    name.trim()
+                ),
+            }
+        }
+        if out.is_empty() {
+            return Err(err(
+                "ssl.enabledProtocols",
+                "names neither TLSv1.2 nor TLSv1.3",
+            ));
+        }
+        return Ok(out);
+    }
+    match setting(cfg, "protocol").unwrap_or("TLSv1.3") {
+        "TLSv1.3" | "TLS" => Ok(vec![&rustls::version::TLS13, &rustls::version::TLS12]),
+        "TLSv1.2" => Ok(vec![&rustls::version::TLS12]),
+        other => Err(err(
+            "ssl.protocol",
+            format!("{other:?} is not supported: use TLSv1.2 or TLSv1.3"),
+        )),
+    }
+}
+
+/// `ssl.ciphersuites` by their IANA names (Java's), else ZooKeeper's default list
+/// (`X509Util.getDefaultCipherSuites` on Java 9+, less the CBC suites rustls lacks).
+fn cipher_suites(cfg: &Config) -> Result<Vec<SupportedCipherSuite>, TlsConfigError> {
+    const DEFAULT: &[&str] = &[
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        "TLS_AES_256_GCM_SHA384",
+        "TLS_AES_128_GCM_SHA256",
+        "TLS_CHACHA20_POLY1305_SHA256",
+    ];
+    let available = ring::default_provider().cipher_suites;
+    let find = |name: &str| {
+        available
+            .iter()
+            .find(|s| java_name(s).as_deref() == Some(name))
+            .copied()
+    };
+    let Some(list) = setting(cfg, "ciphersuites") else {
+        return Ok(DEFAULT.iter().filter_map(|n| find(n)).collect());
+    };
+    let mut out = Vec::new();
+    for name in list.split(',').map(str::trim) {
+        match find(name) {
+            Some(s) => out.push(s),
+            None => tracing::warn!("ssl.ciphersuites: {name:?} is not supported; ignored"),
+        }
+    }
+    if out.is_empty() {
+        let names: Vec<String> = available.iter().filter_map(java_name).collect();
+        let reason = format!("no supported suite; supported: {}", names.join(","));
+        return Err(err("ssl.ciphersuites", reason));
+    }
+    Ok(out)
+}
+
+/// A suite's IANA name, which Java uses too (rustls spells TLS 1.3 suites `TLS13_`).
+fn java_name(s: &SupportedCipherSuite) -> Option<String> {
+    let name = s.suite().as_str()?;
+    Some(match name.strip_prefix("TLS13_") {
+        Some(rest) => format!("TLS_{rest}"),
+        None => name.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,322 @@
+//! The secure client port: the TLS handshake with certificates made here (rcgen), then
+//! ZooKeeper's wire protocol over it; `ssl.clientAuth`, the trust store, the `x509`
+//! identity, x509 ACLs and `X509AuthenticationProvider.superUser`.
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{free_port, ZooidProcess};
+use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair};
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio_rustls::rustls::{self, ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use zooid_proto::opcode::op;
+use zooid_proto::{
+    Acl, ConnectRequest, ConnectResponse, CreateRequest, GetDataRequest, GetDataResponse, Record,
+    ReplyHeader, RequestHeader, WhoAmIResponse,
+};
+
+/// The subject of the client certificate, and how Java's X500Principal prints it.
+const CLIENT_DN: &str = "CN=client\\, one,OU=Zooid\\+UID\\=c1,O=Test Org,C=NL";
+
+/// A CA and what it signed.
+struct Ca {
+    params: CertificateParams,
+    key: KeyPair,
+    pem: String,
+}
+
+fn ca(name: &str) -> Ca {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let key = KeyPair::generate().unwrap();
+    let pem = params.clone().self_signed(&key).unwrap().pem();
+    Ca { params, key, pem }
+}
+
+/// A certificate signed by `ca`: (cert PEM, key PEM).
+fn leaf(ca: &Ca, params: CertificateParams) -> (String, String) {
+    let issuer = ca.params.clone().self_signed(&ca.key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &issuer, &ca.key).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+fn client_params() -> CertificateParams {
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    // rcgen's default subject is `CN=rcgen self signed cert`: start from an empty one.
+    p.distinguished_name = DistinguishedName::new();
+    let dn = &mut p.distinguished_name;
+    dn.push(DnType::CountryName, "NL");
+    dn.push(DnType::OrganizationName, "Test Org");
+    // One attribute per RDN (rcgen writes no multi-valued RDN): the printed order and
+    // the escaping of `,`, `+` and `=` are what this checks.
+    dn.push(DnType::OrganizationalUnitName, "Zooid+UID=c1");
+    dn.push(DnType::CommonName, "client, one");
+    p
+}
+
+/// The files of one test: CA, server key store, client key pairs.
+struct Pki {
+    dir: tempfile::TempDir,
+    ca: Ca,
+    client: (String, String),
+    stranger: (String, String),
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = ca("Zooid Test CA");
+        let server_params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        let (cert, key) = leaf(&ca, server_params);
+        // ZooKeeper's PEM key store: the private key and the chain in one file.
+        std::fs::write(dir.path().join("server.pem"), format!("{key}{cert}")).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), &ca.pem).unwrap();
+        let client = leaf(&ca, client_params());
+        let other = ca_named("Some Other CA");
+        let stranger = leaf(&other, client_params());
+        Pki {
+            dir,
+            ca,
+            client,
+            stranger,
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// zoo.cfg lines for the secure port on `port`.
+    fn cfg(&self, port: u16, extra: &str) -> String {
+        format!(
+            "secureClientPort={port}\nsecureClientPortAddress=127.0.0.1\n\
+             ssl.keyStore.location={}\nssl.trustStore.location={}\n{extra}",
+            self.path("server.pem").display(),
+            self.path("ca.pem").display()
+        )
+    }
+}
+
+fn ca_named(name: &str) -> Ca {
+    ca(name)
+}
+
+fn pem_certs(pem: &str) -> Vec<CertificateDer<'static>> {
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::pem_slice_iter(pem.as_bytes())
+        .map(|c| c.unwrap())
+        .collect()
+}
+
+type Tls = StreamOwned<ClientConnection, TcpStream>;
+
+/// A TLS connection to the secure port, presenting `identity` if given.
+fn tls_connect(port: u16, ca_pem: &str, identity: Option<&(String, String)>) -> Tls {
+    use rustls::pki_types::pem::PemObject;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = RootCertStore::empty();
+    for c in pem_certs(ca_pem) {
+        roots.add(c).unwrap();
+    }
+    let builder = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = match identity {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => {
+            let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
+            builder.with_client_auth_cert(pem_certs(cert), key).unwrap()
+        }
+    };
+    let name = ServerName::try_from("localhost").unwrap();
+    let conn = ClientConnection::new(Arc::new(config), name).unwrap();
+    let sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    StreamOwned::new(conn, sock)
+}
+
+fn send<S: Write>(s: &mut S, body: &[u8]) -> std::io::Result<()> {
+    let mut f = (body.len() as i32).to_be_bytes().to_vec();
+    f.extend_from_slice(body);
+    s.write_all(&f)?;
+    s.flush()
+}
+
+fn recv<S: Read>(s: &mut S) -> std::io::Result<Vec<u8>> {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len)?;
+    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
+    s.read_exact(&mut body)?;
+    Ok(body)
+}
+
+fn handshake<S: Read + Write>(s: &mut S) -> std::io::Result<ConnectResponse> {
+    let req = ConnectRequest {
+        time_out: 30000,
+        passwd: vec![0u8; 16].into(),
+        ..Default::default()
+    };
+    send(s, &req.to_vec())?;
+    Ok(ConnectResponse::from_bytes(&recv(s)?).unwrap())
+}
+
+/// Sends one request; returns the reply's error code and body.
+fn call<S: Read + Write>(s: &mut S, xid: i32, op: i32, body: &[u8]) -> (i32, Vec<u8>) {
+    let mut f = RequestHeader { xid, op }.to_vec();
+    f.extend_from_slice(body);
+    send(s, &f).unwrap();
+    let reply = recv(s).unwrap();
+    let mut r = zooid_proto::Reader::new(&reply);
+    let hdr = ReplyHeader::decode(&mut r).unwrap();
+    assert_eq!(hdr.xid, xid);
+    (hdr.err, r.rest().to_vec())
+}
+
+fn whoami<S: Read + Write>(s: &mut S) -> Vec<String> {
+    let (err, body) = call(s, 50, op::WHO_AM_I, &[]);
+    assert_eq!(err, 0);
+    let info = WhoAmIResponse::from_bytes(&body).unwrap().client_info;
+    info.iter()
+        .map(|c| format!("{}:{}", c.auth_scheme, c.user))
+        .collect()
+}
+
+fn create<S: Read + Write>(s: &mut S, path: &str, acl: Vec<Acl>) -> i32 {
+    let req = CreateRequest {
+        path: path.to_owned(),
+        data: b"v".to_vec().into(),
+        acl,
+        flags: 0,
+    };
+    call(s, 10, op::CREATE, &req.to_vec()).0
+}
+
+fn get<S: Read + Write>(s: &mut S, path: &str) -> Result<Vec<u8>, i32> {
+    let req = GetDataRequest {
+        path: path.to_owned(),
+        watch: false,
+    };
+    match call(s, 11, op::GET_DATA, &req.to_vec()) {
+        (0, body) => Ok(GetDataResponse::from_bytes(&body).unwrap().data.to_vec()),
+        (err, _) => Err(err),
+    }
+}
+
+/// True when the connection is refused during or right after the handshake.
+fn refused(mut s: Tls) -> bool {
+    handshake(&mut s).is_err()
+}
+
+fn start(pki: &Pki, extra: &str) -> (ZooidProcess, u16) {
+    let port = free_port();
+    (ZooidProcess::start(&pki.cfg(port, extra)), port)
+}
+
+fn file(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap()
+}
+
+#[test]
+fn requests_over_tls_with_an_x509_identity() {
+    let pki = Pki::new();
+    let (server, port) = start(&pki, "");
+    let mut s = tls_connect(port, &file(&pki.path("ca.pem")), Some(&pki.client));
+    let resp = handshake(&mut s).unwrap();
+    assert_ne!(resp.session_id, 0);
+    assert_eq!(
+        whoami(&mut s),
+        vec!["ip:127.0.0.1".to_owned(), format!("x509:{CLIENT_DN}")]
+    );
+    // x509 ACLs: the certificate's subject may read, others may not.
+    let mine = vec![Acl::new(31, "x509", CLIENT_DN)];
+    assert_eq!(create(&mut s, "/mine", mine), 0);
+    assert_eq!(get(&mut s, "/mine"), Ok(b"v".to_vec()));
+    let theirs = vec![Acl::new(31, "x509", "CN=someone else")];
+    assert_eq!(create(&mut s, "/theirs", theirs), 0);
+    assert_eq!(get(&mut s, "/theirs"), Err(-102)); // NoAuth
+                                                   // The plain port still serves, without the x509 identity.
+    let mut plain = common::raw(&server);
+    common::handshake(&mut plain);
+    assert_eq!(whoami(&mut plain), vec!["ip:127.0.0.1".to_owned()]);
+    assert_eq!(get(&mut plain, "/mine"), Err(-102));
+    // Four-letter words work over TLS too, as on ZooKeeper's Netty port.
+    let mut s = tls_connect(port, &pki.ca.pem, Some(&pki.client));
+    s.write_all(b"ruok").unwrap();
+    s.flush().unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert_eq!(out, "imok");
+}
+
+#[test]
+fn client_auth_need_refuses_anonymous_and_untrusted_clients() {
+    let pki = Pki::new();
+    let (server, port) = start(&pki, "");
+    assert!(refused(tls_connect(port, &pki.ca.pem, None)));
+    assert!(refused(tls_connect(port, &pki.ca.pem, Some(&pki.stranger))));
+    // The server goes on serving trusted clients.
+    let mut s = tls_connect(port, &pki.ca.pem, Some(&pki.client));
+    handshake(&mut s).unwrap();
+    let log = server.server_log();
+    assert!(log.contains("unsuccessful TLS handshake"), "{log}");
+}
+
+#[test]
+fn client_auth_want_and_none_let_anonymous_clients_in() {
+    let pki = Pki::new();
+    for mode in ["want", "none"] {
+        let (_server, port) = start(&pki, &format!("ssl.clientAuth={mode}\n"));
+        let mut s = tls_connect(port, &pki.ca.pem, None);
+        handshake(&mut s).unwrap();
+        assert_eq!(whoami(&mut s), vec!["ip:127.0.0.1".to_owned()]);
+        // `want` still refuses a certificate it cannot verify.
+        let stranger = tls_connect(port, &pki.ca.pem, Some(&pki.stranger));
+        assert_eq!(refused(stranger), mode == "want", "{mode}");
+    }
+}
+
+#[test]
+fn x509_super_user_passes_every_acl() {
+    let pki = Pki::new();
+    // zoo.cfg is a Java properties file: a backslash is written twice.
+    let dn = CLIENT_DN.replace('\\', "\\\\");
+    let extra = format!("zookeeper.X509AuthenticationProvider.superUser={dn}\n");
+    let (server, port) = start(&pki, &extra);
+    let mut plain = common::raw(&server);
+    common::handshake(&mut plain);
+    let closed = vec![Acl::new(31, "ip", "10.9.9.9")];
+    assert_eq!(create(&mut plain, "/closed", closed), 0);
+    assert_eq!(get(&mut plain, "/closed"), Err(-102));
+    let mut s = tls_connect(port, &pki.ca.pem, Some(&pki.client));
+    handshake(&mut s).unwrap();
+    assert_eq!(
+        whoami(&mut s),
+        vec![
+            "ip:127.0.0.1".to_owned(),
+            format!("super:{CLIENT_DN}"),
+            format!("x509:{CLIENT_DN}")
+        ]
+    );
+    assert_eq!(get(&mut s, "/closed"), Ok(b"v".to_vec()));
+}
+
+#[test]
+fn bad_tls_settings_stop_the_start() {
+    let pki = Pki::new();
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let extra = pki.cfg(free_port(), "ssl.keyStore.type=JKS\n");
+    let mut p = ZooidProcess::spawn(dir, free_port(), &extra);
+    let status = p.wait_exit(20).expect("exits");
+    assert!(!status.success());
+    let log = p.server_log();
+    assert!(log.contains("ssl.keyStore.type"), "{log}");
+    assert!(log.contains("use PEM"), "{log}");
+}
