@@ -1,0 +1,135 @@
+"""The secure client port, the same on Apache ZooKeeper and Zooid: kazoo connects over
+TLS with a client certificate (PEM key and trust stores made here with the openssl
+command), runs requests, and the `x509` identity (the subject as Java's
+X500Principal.getName() prints it) passes an x509 ACL that the plain port's session
+does not; a client without a certificate is refused (ssl.clientAuth=need, the default).
+ZooKeeper needs the Netty connection factory for TLS; Zooid ignores that key."""
+from __future__ import annotations
+
+import shutil
+import socket
+import ssl
+import subprocess
+from pathlib import Path
+
+import pytest
+from kazoo.client import KazooClient
+from kazoo.exceptions import NoAuthError
+from kazoo.security import make_acl
+
+import conftest
+from conftest import KINDS, ONLY_ZK, free_port, start_server
+
+pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+
+# The subject of the client certificate, and how X500Principal.getName() prints it:
+# the RDNs last first, `,` and `+` escaped.
+CLIENT_SUBJECT = "/C=NL/O=Test, Org/CN=kazoo\\+client"
+CLIENT_DN = "CN=kazoo\\+client,O=Test\\, Org,C=NL"
+
+
+def openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_pki(d: Path) -> None:
+    """ca.pem; server.pem (key + certificate for 127.0.0.1); client.crt/client.key."""
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=Interop Test CA", cwd=d)
+    for name, subj, ext in (
+        ("server", "/CN=localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost"),
+        ("client", CLIENT_SUBJECT, "extendedKeyUsage=clientAuth"),
+    ):
+        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subj, cwd=d)
+        (d / f"{name}.ext").write_text(ext + "\n")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", f"{name}.crt", "-days", "2",
+                "-extfile", f"{name}.ext", cwd=d)
+    (d / "server.pem").write_text((d / "server.key").read_text()
+                                  + (d / "server.crt").read_text())
+
+
+# Debian's zookeeper.jar manifest lists only part of Netty: its TLS port also needs the
+# codec and handler jars.
+NETTY_JARS = [f"/usr/share/java/netty-{m}.jar" for m in
+              ("codec", "handler", "transport", "buffer", "common", "resolver")]
+
+
+@pytest.fixture
+def tls_servers(tmp_path, monkeypatch):
+    """{kind: (Server, secure port)}, each with its own secure port."""
+    make_pki(tmp_path)
+    base = conftest.zk_classpath
+    extra = [j for j in NETTY_JARS if Path(j).exists()]
+    monkeypatch.setattr(conftest, "zk_classpath", lambda: ":".join([base(), *extra]))
+    kinds = ["zookeeper"] if ONLY_ZK else KINDS
+    servers = {}
+    try:
+        for kind in kinds:
+            port = free_port()
+            cfg = {
+                "secureClientPort": str(port),
+                "serverCnxnFactory": "org.apache.zookeeper.server.NettyServerCnxnFactory",
+                "ssl.keyStore.location": str(tmp_path / "server.pem"),
+                "ssl.trustStore.location": str(tmp_path / "ca.pem"),
+            }
+            servers[kind] = (start_server(kind, cfg, tmp_path / kind), port)
+        yield servers, tmp_path
+    finally:
+        for srv, _ in servers.values():
+            srv.stop()
+
+
+def tls_client(port: int, pki: Path, cert: bool = True) -> KazooClient:
+    extra = {"certfile": str(pki / "client.crt"), "keyfile": str(pki / "client.key")} \
+        if cert else {}
+    return KazooClient(hosts=f"127.0.0.1:{port}", use_ssl=True, ca=str(pki / "ca.pem"),
+                       verify_certs=True, timeout=10, connection_retry={"max_tries": 0},
+                       **extra)
+
+
+def test_kazoo_over_tls_with_x509_acl(tls_servers):
+    servers, pki = tls_servers
+    results = {}
+    for kind, (srv, port) in servers.items():
+        zk = tls_client(port, pki)
+        zk.start(timeout=15)
+        try:
+            acl = [make_acl("x509", CLIENT_DN, all=True)]
+            zk.create("/tls", b"secret", acl=acl)
+            data, _ = zk.get("/tls")
+            zk.set("/tls", b"changed")
+            got_acl = [(a.id.scheme, a.id.id, a.perms) for a in zk.get_acls("/tls")[0]]
+        finally:
+            zk.stop()
+            zk.close()
+        plain = KazooClient(hosts=srv.hostport, timeout=10)
+        plain.start(timeout=15)
+        try:
+            with pytest.raises(NoAuthError):
+                plain.get("/tls")
+        finally:
+            plain.stop()
+            plain.close()
+        results[kind] = (data, got_acl)
+    assert results[next(iter(results))] == (b"secret", [("x509", CLIENT_DN, 31)])
+    for kind, r in results.items():
+        assert r == (b"secret", [("x509", CLIENT_DN, 31)]), kind
+
+
+def test_client_without_certificate_is_refused(tls_servers):
+    servers, pki = tls_servers
+    for kind, (_srv, port) in servers.items():
+        ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            refused = False
+            try:
+                with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+                    # TLS 1.3: the refusal arrives after the client's side of the handshake.
+                    s.sendall(b"\x00\x00\x00\x2c" + b"\x00" * 44)
+                    refused = s.recv(64) == b""
+            except (ssl.SSLError, ConnectionError, OSError):
+                refused = True
+            assert refused, kind
