@@ -8,6 +8,7 @@ set -eu
 need_apt=""
 dpkg -s zookeeper >/dev/null 2>&1 || need_apt="zookeeper"
 command -v java >/dev/null 2>&1 || need_apt="$need_apt default-jre-headless"
+command -v openssl >/dev/null 2>&1 || need_apt="$need_apt openssl"  # test_tls.py's certificates
 
 if [ -n "$need_apt" ]; then
     echo "test-deps: installing $need_apt (apt)"

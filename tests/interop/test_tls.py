@@ -20,8 +20,6 @@ from kazoo.security import make_acl
 import conftest
 from conftest import KINDS, ONLY_ZK, free_port, start_server
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
-
 # The subject of the client certificate, and how X500Principal.getName() prints it:
 # the RDNs last first, `,` and `+` escaped.
 CLIENT_SUBJECT = "/C=NL/O=Test, Org/CN=kazoo\\+client"
@@ -29,6 +27,9 @@ CLIENT_DN = "CN=kazoo\\+client,O=Test\\, Org,C=NL"
 
 
 def openssl(*args: str, cwd: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.fail("the openssl command is missing (scripts/test-deps.sh installs it)",
+                    pytrace=False)
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
@@ -65,8 +66,10 @@ def tls_servers(tmp_path, monkeypatch):
     extra = [j for j in NETTY_JARS if Path(j).exists()]
     monkeypatch.setattr(conftest, "zk_classpath", lambda: ":".join([base(), *extra]))
     kinds = ["zookeeper"] if ONLY_ZK else KINDS
-    if not Path(NETTY_JARS[0]).exists():
-        pytest.skip("ZooKeeper's TLS port needs Debian's Netty jars (libnetty-java)")
+    missing = [j for j in NETTY_JARS if not Path(j).exists()]
+    if missing:
+        pytest.fail(f"ZooKeeper's TLS port needs Debian's Netty jars (libnetty-java, "
+                    f"installed with zookeeper): missing {missing}", pytrace=False)
     servers = {}
     try:
         for kind in kinds:
