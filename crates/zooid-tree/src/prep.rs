@@ -2,6 +2,12 @@
 //! applied, and turns it into a complete txn, exactly where and how ZooKeeper's
 //! `PrepRequestProcessor` does (same checks, same order, same error codes). A failed
 //! write still becomes a txn: an `ErrorTxn` that consumes a zxid.
+//!
+//! With `digest.enabled`, prep also keeps the tree digest as it will be once every
+//! prepped txn is applied, as ZooKeeper's `ChangeRecord`s carry their node's digest
+//! (`precalculateDigest`): each recorded change swaps the node's old digest term for its
+//! new one. The leader sends that digest with each proposal (`TxnDigest`) and learners
+//! compare it with their own tree's after applying the txn.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -17,7 +23,9 @@ use zooid_proto::{
 };
 
 use crate::acl::{check_acl, fixup_acl, AclList, AclPolicy};
-use crate::tree::{node_kind, DataTree, NodeKind, CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH};
+use crate::tree::{
+    node_digest, node_kind, DataTree, NodeKind, CONFIG_PATH, QUOTA_PATH, ZOOKEEPER_PATH,
+};
 use crate::txn::{Txn, TxnBody};
 
 /// Everything about the caller and the moment that prep needs; all inputs.
@@ -35,6 +43,8 @@ pub struct PrepCtx<'a> {
     pub extended_types: bool,
     /// `enforceQuota`: hard quota limits refuse writes.
     pub enforce_quota: bool,
+    /// `digest.enabled`: keep the tree digest of the pending changes ([`Prep::digest`]).
+    pub digest: bool,
 }
 
 /// A node as prep sees it: the tree's version or a pending change's.
@@ -43,7 +53,10 @@ struct View {
     stat: StatPersisted,
     child_count: i32,
     acl: AclList,
-    data_len: i64,
+    data: Bytes,
+    /// The node's term of the tree digest ([`node_digest`]) in this state; 0 when
+    /// digests are off.
+    digest: u64,
 }
 
 /// `ChangeRecord`s: the latest pending state of each path touched by a prepped, not yet
@@ -51,6 +64,9 @@ struct View {
 #[derive(Debug, Default)]
 pub struct Prep {
     pending: HashMap<String, (i64, Option<View>)>,
+    /// The tree digest once every prepped txn is applied. Only meaningful while a change
+    /// is pending: with none, the tree's own digest is the current one.
+    digest: u64,
 }
 
 /// A write, whether alone or inside a multi.
@@ -211,7 +227,21 @@ impl Prep {
         self.pending.len()
     }
 
-    fn view(&self, tree: &DataTree, path: &str) -> Result<View, ErrorCode> {
+    /// The tree digest after every txn prepped so far, ZooKeeper's `getCurrentTreeDigest`:
+    /// the leader's `TxnDigest` for the txn prepped last (a txn that changes nothing, such
+    /// as createSession or an error, gets the digest of the txns before it). `tree` is
+    /// the tree prep validated against; only meaningful when the txns were prepped with
+    /// [`PrepCtx::digest`].
+    pub fn digest(&self, tree: &DataTree) -> i64 {
+        if self.pending.is_empty() {
+            // Every change prepped is applied: the tree is current.
+            tree.digest()
+        } else {
+            self.digest as i64
+        }
+    }
+
+    fn view(&self, tree: &DataTree, ctx: &PrepCtx<'_>, path: &str) -> Result<View, ErrorCode> {
         if let Some((_, v)) = self.pending.get(path) {
             return v.clone().ok_or(ErrorCode::NoNode);
         }
@@ -220,12 +250,47 @@ impl Prep {
             stat: n.stat.clone(),
             child_count: n.children.len() as i32,
             acl: tree.acl_of(n),
-            data_len: n.data.len() as i64,
+            data: n.data.clone(),
+            digest: if ctx.digest {
+                node_digest(path, &n.data, &n.stat)
+            } else {
+                0
+            },
         })
     }
 
-    fn record(&mut self, zxid: i64, path: &str, v: Option<View>) {
-        self.pending.insert(path.to_owned(), (zxid, v));
+    /// Whether `path` exists as the pending changes leave it.
+    fn exists(&self, tree: &DataTree, path: &str) -> bool {
+        match self.pending.get(path) {
+            Some((_, v)) => v.is_some(),
+            None => tree.get(path).is_some(),
+        }
+    }
+
+    /// Records the new state of `path` (`None`: deleted), whose digest term was
+    /// `before`, and moves the pending tree digest with it.
+    fn record(
+        &mut self,
+        tree: &DataTree,
+        ctx: &PrepCtx<'_>,
+        path: &str,
+        before: u64,
+        mut v: Option<View>,
+    ) {
+        if ctx.digest {
+            if self.pending.is_empty() {
+                self.digest = tree.digest() as u64;
+            }
+            let after = match v.as_mut() {
+                Some(v) => {
+                    v.digest = node_digest(path, &v.data, &v.stat);
+                    v.digest
+                }
+                None => 0,
+            };
+            self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
+        }
+        self.pending.insert(path.to_owned(), (ctx.zxid, v));
     }
 
     /// Turns a write request into its txn. Reads must not be passed here.
@@ -266,7 +331,7 @@ impl Prep {
     }
 
     fn prep_multi(&mut self, tree: &DataTree, ctx: &PrepCtx<'_>, ops: &[MultiOp]) -> Txn {
-        let saved = self.pending.clone();
+        let saved = (self.pending.clone(), self.digest);
         let mut failed = false;
         let mut subs = Vec::with_capacity(ops.len());
         for o in ops {
@@ -279,7 +344,7 @@ impl Prep {
             }
             // A read op inside a write multi makes ZooKeeper fail to serialize the txn.
             let Some(w) = Write::from_multi(o) else {
-                self.pending = saved;
+                (self.pending, self.digest) = saved;
                 return error_txn(ctx, ErrorCode::MarshallingError);
             };
             match self.prep_write(tree, ctx, &w) {
@@ -287,7 +352,7 @@ impl Prep {
                 Err(e) => {
                     failed = true;
                     // Roll back what the earlier ops of this multi recorded.
-                    self.pending = saved.clone();
+                    (self.pending, self.digest) = saved.clone();
                     subs.push((op::ERROR, TxnBody::Error(ErrorTxn { err: e.code() })));
                 }
             }
@@ -321,17 +386,18 @@ impl Prep {
                 version,
             } => {
                 valid_path(path)?;
-                let mut v = self.view(tree, path)?;
+                let mut v = self.view(tree, ctx, path)?;
                 check_acl(ctx.policy, &v.acl, perms::WRITE, ctx.auth)?;
                 if ctx.enforce_quota {
-                    tree.check_quota(path, data.len() as i64 - v.data_len, 0)?;
+                    tree.check_quota(path, data.len() as i64 - v.data.len() as i64, 0)?;
                 }
                 let new_version = check_version(v.stat.version, version)?;
-                v.data_len = data.len() as i64;
+                let before = v.digest;
+                v.data = data.clone();
                 v.stat.version = new_version;
                 v.stat.mtime = ctx.time;
                 v.stat.mzxid = ctx.zxid;
-                self.record(ctx.zxid, path, Some(v));
+                self.record(tree, ctx, path, before, Some(v));
                 Ok(TxnBody::SetData(SetDataTxn {
                     path: path.into(),
                     data: data.clone(),
@@ -341,12 +407,13 @@ impl Prep {
             Write::SetAcl { path, acl, version } => {
                 valid_path(path)?;
                 let acl = fixup_acl(acl, ctx.auth)?;
-                let mut v = self.view(tree, path)?;
+                let mut v = self.view(tree, ctx, path)?;
                 check_acl(ctx.policy, &v.acl, perms::ADMIN, ctx.auth)?;
                 let new_version = check_version(v.stat.aversion, version)?;
+                let before = v.digest;
                 v.stat.aversion = new_version;
                 v.acl = acl.clone().into();
-                self.record(ctx.zxid, path, Some(v));
+                self.record(tree, ctx, path, before, Some(v));
                 Ok(TxnBody::SetAcl(SetAclTxn {
                     path: path.into(),
                     acl,
@@ -355,7 +422,7 @@ impl Prep {
             }
             Write::Check { path, version } => {
                 valid_path(path)?;
-                let v = self.view(tree, path)?;
+                let v = self.view(tree, ctx, path)?;
                 check_acl(ctx.policy, &v.acl, perms::READ, ctx.auth)?;
                 let version = check_version(v.stat.version, version)?;
                 Ok(TxnBody::Check(CheckVersionTxn {
@@ -395,14 +462,14 @@ impl Prep {
         }
         let parent_path = parent_of(path).ok_or(ErrorCode::BadArguments)?;
         let acl = fixup_acl(acl, ctx.auth)?;
-        let mut parent = self.view(tree, parent_path)?;
+        let mut parent = self.view(tree, ctx, parent_path)?;
         check_acl(ctx.policy, &parent.acl, perms::CREATE, ctx.auth)?;
         let mut path = path.to_owned();
         if mode.sequential {
             path.push_str(&format!("{:010}", parent.stat.cversion));
         }
         valid_path(&path)?;
-        if self.view(tree, &path).is_ok() {
+        if self.exists(tree, &path) {
             return Err(ErrorCode::NodeExists);
         }
         if matches!(
@@ -424,10 +491,11 @@ impl Prep {
         } else {
             0
         };
+        let parent_before = parent.digest;
         parent.child_count += 1;
         parent.stat.cversion = new_cversion;
         parent.stat.pzxid = ctx.zxid;
-        self.record(ctx.zxid, parent_path, Some(parent));
+        self.record(tree, ctx, parent_path, parent_before, Some(parent));
         let stat = StatPersisted {
             czxid: ctx.zxid,
             mzxid: ctx.zxid,
@@ -441,9 +509,10 @@ impl Prep {
             stat,
             child_count: 0,
             acl: acl.clone().into(),
-            data_len: data.len() as i64,
+            data: data.clone(),
+            digest: 0,
         };
-        self.record(ctx.zxid, &path, Some(view));
+        self.record(tree, ctx, &path, 0, Some(view));
         let data = data.clone();
         Ok(match op {
             op::CREATE_CONTAINER => TxnBody::CreateContainer(CreateContainerTxn {
@@ -484,15 +553,15 @@ impl Prep {
         let node;
         let mut parent;
         if let Some(version) = version {
-            parent = self.view(tree, parent_path)?;
+            parent = self.view(tree, ctx, parent_path)?;
             check_acl(ctx.policy, &parent.acl, perms::DELETE, ctx.auth)?;
-            node = self.view(tree, path)?;
+            node = self.view(tree, ctx, path)?;
             check_version(node.stat.version, version)?;
             if node.child_count > 0 {
                 return Err(ErrorCode::NotEmpty);
             }
         } else {
-            node = self.view(tree, path)?;
+            node = self.view(tree, ctx, path)?;
             if node.child_count > 0 {
                 return Err(ErrorCode::NotEmpty);
             }
@@ -502,12 +571,13 @@ impl Prep {
             ) {
                 return Err(ErrorCode::BadVersion);
             }
-            parent = self.view(tree, parent_path)?;
+            parent = self.view(tree, ctx, parent_path)?;
         }
+        let parent_before = parent.digest;
         parent.child_count -= 1;
         parent.stat.pzxid = ctx.zxid;
-        self.record(ctx.zxid, parent_path, Some(parent));
-        self.record(ctx.zxid, path, None);
+        self.record(tree, ctx, parent_path, parent_before, Some(parent));
+        self.record(tree, ctx, path, node.digest, None);
         Ok(TxnBody::Delete(DeleteTxn { path: path.into() }))
     }
 
@@ -515,19 +585,20 @@ impl Prep {
     pub fn close_session(&mut self, tree: &DataTree, ctx: &PrepCtx<'_>) -> Txn {
         let sid = ctx.session_id;
         let mut paths: BTreeSet<String> = tree.ephemerals_of(sid).cloned().collect();
+        // A pending change is the path's latest state: owned by the session or not
+        // (deleted, or deleted and created again by another session).
         for (p, (_, v)) in &self.pending {
             match v {
-                None => {
-                    paths.remove(p);
-                }
                 Some(v) if v.stat.ephemeral_owner == sid => {
                     paths.insert(p.clone());
                 }
-                Some(_) => {}
+                _ => {
+                    paths.remove(p);
+                }
             }
         }
         for p in &paths {
-            self.record(ctx.zxid, p, None);
+            self.delete_ephemeral(tree, ctx, p);
         }
         let body = CloseSessionTxn {
             paths_to_delete: paths.into_iter().collect(),
@@ -536,6 +607,22 @@ impl Prep {
             hdr: header(ctx, op::CLOSE_SESSION),
             body: TxnBody::CloseSession(body),
         }
+    }
+
+    /// One ephemeral of a closing session goes; its parent gets the txn's zxid as pzxid
+    /// (`DataTree.deleteNode`). Like ZooKeeper's prep, the parent's pending child count
+    /// stays: a delete of the parent prepped before this close is applied still fails
+    /// with NotEmpty, as on ZooKeeper's leader.
+    fn delete_ephemeral(&mut self, tree: &DataTree, ctx: &PrepCtx<'_>, path: &str) {
+        if let Some(parent_path) = parent_of(path) {
+            if let Ok(mut parent) = self.view(tree, ctx, parent_path) {
+                let before = parent.digest;
+                parent.stat.pzxid = ctx.zxid;
+                self.record(tree, ctx, parent_path, before, Some(parent));
+            }
+        }
+        let before = self.view(tree, ctx, path).map_or(0, |v| v.digest);
+        self.record(tree, ctx, path, before, None);
     }
 
     /// `createSession`.

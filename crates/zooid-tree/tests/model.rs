@@ -173,6 +173,7 @@ fn ctx<'a>(zxid: i64, policy: &'a AclPolicy, auth: &'a [Id]) -> PrepCtx<'a> {
         policy,
         extended_types: false,
         enforce_quota: false,
+        digest: true,
     }
 }
 

@@ -27,6 +27,7 @@ impl Db {
             policy: &self.policy,
             extended_types: false,
             enforce_quota: true,
+            digest: true,
         };
         let txn = self.prep.prep(&self.tree, &ctx, &req);
         let r = self.tree.apply(&txn, &mut Vec::new());

@@ -1132,5 +1132,6 @@ fn make_ctx<'a>(
         policy: &shared.policy,
         extended_types: shared.config.extended_types_enabled,
         enforce_quota: shared.config.enforce_quota,
+        digest: shared.config.digest_enabled,
     }
 }

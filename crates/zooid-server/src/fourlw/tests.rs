@@ -274,6 +274,7 @@ fn quota_gauges_read_limits_and_usage() {
             policy: &policy,
             extended_types: false,
             enforce_quota: true,
+            digest: true,
         };
         let req = Request::Create {
             op: op::CREATE,
