@@ -8,6 +8,8 @@
 //!   `REQUEST` packets; the leader's core preps them (`CoreMsg::Forwarded`).
 //! - Sessions alive on a learner travel in its PING answers; the leader touches them. A
 //!   session reconnecting to a learner is checked by the leader (REVALIDATE).
+//! - The leader's proposals carry the tree digest after their txn (`TxnDigest`, from
+//!   prep), as ZooKeeper's do with `digest.enabled`; every member logs it with the txn.
 //! - A learner answers its forwarded syncs in order when the leader's SYNC comes, and
 //!   compares its tree digest with the leader's after every txn that carries one.
 //! - TRUNC cuts the log and reloads the state from disk; SNAP installs the leader's.
@@ -15,8 +17,7 @@
 //! The peers may be Apache ZooKeeper 3.8 servers: `tests/interop/test_mixed_ensemble.py`
 //! runs Zooid as a follower and as the leader of ZooKeeper members.
 //!
-//! Not done yet: local sessions, dynamic reconfig, the leader's own TxnDigest in its
-//! proposals (ZooKeeper followers then skip their digest check).
+//! Not done yet: local sessions, dynamic reconfig.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -44,22 +45,27 @@ use crate::state::Shared;
 
 /// What the driver thread is told.
 pub enum DriverMsg {
-    Propose(Txn),
+    /// A txn the leader's core prepped, with the tree digest after it.
+    Propose(Txn, Option<TxnDigest>),
     Log(Durable),
     Net(Inbound),
     Tick,
     Forward(ForwardedRequest, Vec<Id>),
     Touches(Vec<(i64, i32)>),
     Revalidate(i64, i32),
-    RevalidateReply { to: i64, session: i64, valid: bool },
+    RevalidateReply {
+        to: i64,
+        session: i64,
+        valid: bool,
+    },
 }
 
 /// The leader core's sink: a txn is proposed, not written.
 pub struct ZabSink(pub std_mpsc::Sender<DriverMsg>);
 
 impl TxnSink for ZabSink {
-    fn append(&mut self, txn: Txn) {
-        let _ = self.0.send(DriverMsg::Propose(txn));
+    fn append(&mut self, txn: Txn, digest: Option<TxnDigest>) {
+        let _ = self.0.send(DriverMsg::Propose(txn, digest));
     }
 }
 
@@ -171,10 +177,9 @@ pub struct Driver {
     /// When this server last became the active leader.
     pub leading_since: Option<std::time::Instant>,
     pub quorum_size: usize,
-    /// Txns appended and not yet applied, decoded once (the leader's straight from prep).
-    pub txns: std::collections::HashMap<i64, Txn>,
-    /// The leader's tree digest after each of those txns, when it sent one.
-    pub digests: std::collections::HashMap<i64, TxnDigest>,
+    /// Txns appended and not yet applied, decoded once (the leader's straight from prep),
+    /// with the leader's tree digest after each when it has one.
+    pub txns: std::collections::HashMap<i64, (Txn, Option<TxnDigest>)>,
     /// Syncs waiting for the quorum's confirmation: id -> (learner, its request).
     pub syncs: std::collections::HashMap<u64, (i64, ForwardedRequest)>,
     pub next_sync: u64,
@@ -198,15 +203,15 @@ impl Driver {
 
     fn handle(&mut self, m: DriverMsg) {
         match m {
-            DriverMsg::Propose(txn) => {
-                let entry = entry_of(&txn);
+            DriverMsg::Propose(txn, digest) => {
+                let entry = entry_of(&txn, digest.as_ref());
                 let size = entry.data.len() as i64;
                 let (last, min, max) = &mut self.proposal_size;
                 *last = size;
                 *min = if *min < 0 { size } else { (*min).min(size) };
                 *max = (*max).max(size);
                 let zxid = txn.zxid();
-                self.txns.insert(zxid, txn);
+                self.txns.insert(zxid, (txn, digest));
                 if let Err(e) = self.zab.propose(entry) {
                     self.txns.remove(&zxid);
                     tracing::warn!("proposal {zxid:#x} refused: {e:?}");
@@ -369,25 +374,19 @@ impl Driver {
             Action::SaveCurrentEpoch(e) => self.save_epoch(CURRENT_EPOCH, e),
             Action::Append(entry) => {
                 // Decoded once: kept until Zab applies (or cuts) it, with the leader's
-                // digest if it sent one.
-                let txn = match self.txns.get(&entry.zxid) {
-                    Some(t) => t.clone(),
-                    None => {
-                        let (t, digest) = decode_txn(&entry);
-                        self.txns.insert(entry.zxid, t.clone());
-                        if let Some(d) = digest {
-                            self.digests.insert(entry.zxid, d);
-                        }
-                        t
-                    }
-                };
-                self.log.append(txn);
+                // digest if it sent one; logged with that digest, as ZooKeeper does.
+                let (txn, digest) = self
+                    .txns
+                    .entry(entry.zxid)
+                    .or_insert_with(|| decode_txn(&entry))
+                    .clone();
+                self.log.append(txn, digest);
             }
             Action::Apply(entry) => {
-                let (txn, digest) = match self.txns.remove(&entry.zxid) {
-                    Some(t) => (t, self.digests.remove(&entry.zxid)),
-                    None => decode_txn(&entry),
-                };
+                let (txn, digest) = self
+                    .txns
+                    .remove(&entry.zxid)
+                    .unwrap_or_else(|| decode_txn(&entry));
                 let _ = self
                     .core_events
                     .send(Durable::Committed(Box::new(txn), digest));
@@ -397,7 +396,6 @@ impl Driver {
                 // state from disk (ZooKeeper reloads its database the same way). Txns
                 // kept for an Apply will not get one now (the reload applies them).
                 self.txns.clear();
-                self.digests.clear();
                 if let Err(e) = self.log.truncate_after(zxid) {
                     tracing::error!("{e}; exiting");
                     std::process::exit(2);
@@ -406,7 +404,6 @@ impl Driver {
             }
             Action::InstallSnapshot { zxid, data } => {
                 self.txns.clear();
-                self.digests.clear();
                 self.install_snapshot(zxid, &data)
             }
             Action::SendSnapshot { to, zxid } => self.send_snapshot(to, zxid),
@@ -609,10 +606,11 @@ fn log_sync_kind(from: i64, msg: &zooid_zab::Message) {
     }
 }
 
-/// A txn as Zab carries it: its zxid and the bytes of its log record (the PROPOSAL data).
-fn entry_of(txn: &Txn) -> Entry {
+/// A txn as Zab carries it: its zxid and the bytes of its log record, the tree digest
+/// after it included (the PROPOSAL data, `SerializeUtils.serializeRequest`).
+fn entry_of(txn: &Txn, digest: Option<&TxnDigest>) -> Entry {
     let mut data = Vec::with_capacity(128);
-    encode_entry(txn, None, &mut data);
+    encode_entry(txn, digest, &mut data);
     Entry {
         zxid: txn.zxid(),
         data: data.into(),
@@ -651,7 +649,7 @@ pub fn durable_state(
         if z > last_zxid {
             break;
         }
-        tail.push_back(entry_of(&entry.txn));
+        tail.push_back(entry_of(&entry.txn, entry.digest.as_ref()));
         if tail.len() > config.commit_log_count.max(1) as usize {
             base = tail.pop_front().map_or(base, |e| e.zxid);
         }
@@ -806,7 +804,6 @@ pub async fn bind(config: Config) -> Result<crate::server::Server, crate::server
         started: std::time::Instant::now(),
         mode: Mode::Down,
         txns: Default::default(),
-        digests: Default::default(),
         syncs: Default::default(),
         next_sync: 0,
         forwarded_syncs: Default::default(),
@@ -831,4 +828,109 @@ pub async fn bind(config: Config) -> Result<crate::server::Server, crate::server
     Ok(crate::server::Server::from_parts(
         shared, local_addr, listener, core_tx,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use zooid_proto::request::Request;
+    use zooid_proto::{CreateRequest, SetDataTxn, TxnHeader};
+    use zooid_tree::acl::AclPolicy;
+    use zooid_tree::prep::{Prep, PrepCtx};
+    use zooid_tree::tree::DIGEST_VERSION;
+    use zooid_tree::{DataTree, TxnBody};
+
+    use super::*;
+
+    /// Bytes Apache ZooKeeper 3.8's `SerializeUtils.serializeRequest` wrote for a setData
+    /// request with a `TxnDigest` (the proto crate's golden vectors).
+    fn zookeeper_vector(name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../zooid-proto/tests/golden/quorum/vectors")
+            .join(format!("{name}.hex"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        let text = text.trim();
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+            .collect()
+    }
+
+    #[test]
+    fn a_proposal_carries_the_digest_as_zookeepers_leader_writes_it() {
+        let txn = Txn {
+            hdr: TxnHeader {
+                client_id: 0x1000001abcd,
+                cxid: 19,
+                zxid: zooid_proto::quorum::make_zxid(6, 3),
+                time: 1_700_000_000_123,
+                op: op::SET_DATA,
+            },
+            body: TxnBody::SetData(SetDataTxn {
+                path: "/a".into(),
+                data: Bytes::from_static(b"there"),
+                version: 4,
+            }),
+        };
+        let digest = TxnDigest {
+            version: 2,
+            tree_digest: 0x1234_5678_90ab_cdef,
+        };
+        let entry = entry_of(&txn, Some(&digest));
+        assert_eq!(entry.zxid, txn.zxid());
+        assert_eq!(entry.data[..], zookeeper_vector("txn_setdata_digest"));
+        assert_eq!(decode_txn(&entry), (txn.clone(), Some(digest)));
+        // Without digests on, the proposal ends after the txn, as ZooKeeper's does.
+        assert_eq!(decode_txn(&entry_of(&txn, None)), (txn, None));
+    }
+
+    #[test]
+    fn a_follower_applying_the_proposal_reaches_the_digest_it_carries() {
+        let policy = AclPolicy::default();
+        let mut leader = DataTree::new(false);
+        let mut follower = DataTree::new(false);
+        let mut prep = Prep::new();
+        let mut entries = Vec::new();
+        for (zxid, path) in (1..).zip(["/a", "/a/b", "/c"]) {
+            let ctx = PrepCtx {
+                session_id: 5,
+                cxid: zxid as i32,
+                zxid,
+                time: 1_700_000_000_000 + zxid,
+                auth: &[],
+                policy: &policy,
+                extended_types: false,
+                enforce_quota: false,
+                digest: true,
+            };
+            let req = Request::Create {
+                op: op::CREATE,
+                req: CreateRequest {
+                    path: path.into(),
+                    data: Bytes::from_static(b"data"),
+                    acl: zooid_proto::open_acl_unsafe(),
+                    flags: 0,
+                },
+            };
+            // Prepped ahead of the leader's apply, as the core's pipeline does.
+            let txn = prep.prep(&leader, &ctx, &req);
+            let digest = TxnDigest {
+                version: DIGEST_VERSION,
+                tree_digest: prep.digest(&leader),
+            };
+            entries.push(entry_of(&txn, Some(&digest)));
+        }
+        for entry in &entries {
+            // The follower decodes the PROPOSAL data as SerializeUtils.deserializeTxn
+            // does, applies it and compares (DataTree.compareDigest).
+            let (txn, digest) = decode_txn(entry);
+            let digest = digest.expect("the proposal carries a digest");
+            assert_eq!(digest.version, DIGEST_VERSION);
+            follower.apply(&txn, &mut Vec::new());
+            assert_eq!(follower.digest(), digest.tree_digest, "{:#x}", entry.zxid);
+            leader.apply(&txn, &mut Vec::new());
+            prep.applied(txn.zxid());
+        }
+        assert_eq!(leader.digest(), follower.full_digest());
+    }
 }

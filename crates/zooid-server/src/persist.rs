@@ -11,6 +11,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot};
 use zooid_proto::opcode::op;
+use zooid_proto::TxnDigest;
 use zooid_storage::snap::{self, SnapNode, ZxidDigest};
 use zooid_storage::{files, StorageError, TxnLogWriter};
 use zooid_tree::tree::DIGEST_VERSION;
@@ -479,7 +480,8 @@ pub struct LogSink {
 
 /// What the log thread is asked to do, in order.
 enum LogCmd {
-    Append(Txn),
+    /// A txn and the tree digest after it, if known.
+    Append(Txn, Option<TxnDigest>),
     /// Cut every txn after the zxid (and every snapshot newer than it), then go on in a
     /// new file; the answer comes once that is done.
     TruncateAfter(i64, std_mpsc::Sender<Result<(), String>>),
@@ -490,9 +492,9 @@ enum LogCmd {
 }
 
 impl TxnSink for LogSink {
-    fn append(&mut self, txn: Txn) {
+    fn append(&mut self, txn: Txn, digest: Option<TxnDigest>) {
         // The thread only goes away when the process does.
-        let _ = self.tx.send(LogCmd::Append(txn));
+        let _ = self.tx.send(LogCmd::Append(txn, digest));
     }
 
     fn restore(&mut self, zxid: i64, done: oneshot::Sender<Result<i64, String>>) {
@@ -589,7 +591,7 @@ struct LogThread {
 
 impl LogThread {
     fn run(mut self, rx: std_mpsc::Receiver<LogCmd>) {
-        let mut batch: Vec<Txn> = Vec::with_capacity(BATCH_TXNS_MAX);
+        let mut batch: Vec<(Txn, Option<TxnDigest>)> = Vec::with_capacity(BATCH_TXNS_MAX);
         let mut durable_zxid = self.shared.tree.read().last_zxid();
         // After a failed batch the core fails every write it has sent and numbers its
         // next txn durable_zxid + 1. Txns it sent before it heard of the failure are
@@ -607,7 +609,7 @@ impl LogThread {
                 },
             };
             let first = match cmd {
-                LogCmd::Append(t) => t,
+                LogCmd::Append(t, d) => (t, d),
                 LogCmd::TruncateAfter(zxid, done) => {
                     let r = self.truncate(zxid);
                     if r.is_ok() {
@@ -629,15 +631,15 @@ impl LogThread {
                     continue;
                 }
             };
-            if !keep(&mut resume_at, &first) {
+            if !keep(&mut resume_at, &first.0) {
                 continue;
             }
             batch.clear();
             batch.push(first);
             while batch.len() < BATCH_TXNS_MAX {
                 match rx.try_recv() {
-                    Ok(LogCmd::Append(t)) if keep(&mut resume_at, &t) => batch.push(t),
-                    Ok(LogCmd::Append(_)) => {}
+                    Ok(LogCmd::Append(t, d)) if keep(&mut resume_at, &t) => batch.push((t, d)),
+                    Ok(LogCmd::Append(..)) => {}
                     Ok(c @ (LogCmd::TruncateAfter(..) | LogCmd::Restore(..))) => {
                         next = Some(c);
                         break;
@@ -647,7 +649,7 @@ impl LogThread {
             }
             match self.write(&batch) {
                 Ok(()) => {
-                    durable_zxid = batch.last().map(|t| t.zxid()).unwrap_or(durable_zxid);
+                    durable_zxid = batch.last().map(|t| t.0.zxid()).unwrap_or(durable_zxid);
                     let _ = self.durable.send(Durable::Upto(durable_zxid));
                     self.maybe_snapshot(batch.len() as u64);
                 }
@@ -686,13 +688,13 @@ impl LogThread {
         }
     }
 
-    fn write(&mut self, batch: &[Txn]) -> std::io::Result<()> {
+    fn write(&mut self, batch: &[(Txn, Option<TxnDigest>)]) -> std::io::Result<()> {
         let Some(w) = self.writer.as_mut() else {
             return Err(std::io::Error::other("the txn log is out of service"));
         };
         let started = Instant::now();
-        for t in batch {
-            w.append(t)?;
+        for (t, d) in batch {
+            w.append_with_digest(t, d.as_ref())?;
         }
         w.commit()?;
         let ms = started.elapsed().as_millis();

@@ -546,6 +546,9 @@ pub struct Metrics {
     pub connections_dropped: Counter,
     pub stale_replies: Counter,
     pub stale_sessions_expired: Counter,
+    /// DIGEST_MISMATCHES_COUNT: committed txns after which a learner's tree digest
+    /// differed from the leader's.
+    pub digest_mismatches: Counter,
     /// NODE_*_WATCHER: watchers one trigger found, by event type.
     pub node_created_watchers: Summary,
     pub node_deleted_watchers: Summary,
@@ -775,6 +778,7 @@ impl Metrics {
             &self.connections_dropped,
             &self.stale_replies,
             &self.stale_sessions_expired,
+            &self.digest_mismatches,
         ] {
             c.reset();
         }

@@ -306,3 +306,50 @@ fn log_and_snapshot_dumps() {
     let snap = server.dir.path().join("data/version-2/snapshot.0");
     assert!(run(&["snapshot", "dump"], &snap).contains("/zookeeper"));
 }
+
+/// The txns a server logs carry the tree digest after them (`TxnDigest`), as ZooKeeper's
+/// do: replaying the log from the empty tree reaches each one; with `digest.enabled=false`
+/// they carry none.
+#[test]
+fn logged_txns_carry_the_tree_digest_unless_digests_are_off() {
+    let rt = runtime(2);
+    for (cfg, digests) in [("", true), ("digest.enabled=false", false)] {
+        let mut server = ZooidProcess::start(cfg);
+        rt.block_on(async {
+            let c = connect(&server.addr()).await;
+            c.create("/app", b"config", OPEN).await.unwrap();
+            c.create("/app/seq-", b"1", SEQ).await.unwrap();
+            c.set_data("/app", b"config-v2", None).await.unwrap();
+            let eph = zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
+            c.create("/app/e", b"", &eph).await.unwrap();
+            let mut w = c.new_multi_writer();
+            w.add_create("/m1", b"a", OPEN).unwrap();
+            w.add_delete("/app/seq-0000000000", None).unwrap();
+            w.commit().await.unwrap();
+            let mut w = c.new_multi_writer();
+            w.add_create("/m2", b"", OPEN).unwrap();
+            w.add_check_version("/app", 7).unwrap();
+            w.commit().await.unwrap_err();
+            c.delete("/m1", None).await.unwrap();
+        });
+        server.kill();
+        let dir = server.dir.path().join("data/version-2");
+        let mut tree = zooid_tree::DataTree::new(false);
+        let mut n = 0;
+        for entry in zooid_storage::read_from(&dir, 0).unwrap() {
+            let entry = entry.unwrap();
+            tree.apply_replay(&entry.txn);
+            let zxid = entry.txn.zxid();
+            match (&entry.digest, digests) {
+                (Some(d), true) => {
+                    assert_eq!(d.version, 2, "{zxid:#x}");
+                    assert_eq!(d.tree_digest, tree.digest(), "{zxid:#x}");
+                }
+                (None, false) => {}
+                (d, _) => panic!("{cfg:?}: txn {zxid:#x} logged with digest {d:?}"),
+            }
+            n += 1;
+        }
+        assert!(n >= 8, "{cfg:?}: {n} txns");
+    }
+}

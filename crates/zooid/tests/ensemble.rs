@@ -41,11 +41,16 @@ impl Ensemble {
     /// `voters` participants, then `observers` observers, with their AdminServers on
     /// when `admin`.
     fn start_opts(voters: usize, observers: usize, admin: bool) -> Ensemble {
+        Ensemble::start_cfg(voters, observers, admin, "")
+    }
+
+    /// Like `start_opts`, with more zoo.cfg lines for every member.
+    fn start_cfg(voters: usize, observers: usize, admin: bool, cfg: &str) -> Ensemble {
         let n = voters + observers;
         let ports: Vec<(u16, u16, u16)> = (0..n)
             .map(|_| (free_port(), free_port(), free_port()))
             .collect();
-        let mut extra = String::from("tickTime=200\ninitLimit=10\nsyncLimit=5\n");
+        let mut extra = format!("tickTime=200\ninitLimit=10\nsyncLimit=5\n{cfg}");
         for (i, (client, quorum, election)) in ports.iter().enumerate() {
             let role = if i >= voters { ":observer" } else { "" };
             extra.push_str(&format!(
@@ -690,4 +695,142 @@ fn a_session_moves_to_another_member_with_its_ephemerals() {
     assert_eq!(i32::from_be_bytes(r[12..16].try_into().unwrap()), -118);
     let seen = rt.block_on(children_via(&e, leader));
     assert!(seen.contains("moving"), "{seen:?}");
+}
+
+/// Every txn type through each member: the leader's proposals carry its tree digest
+/// (every member logs it with the txn, the same everywhere), and the followers, which
+/// compare it with their own tree's after applying each txn, find no mismatch.
+#[test]
+fn followers_check_the_leaders_digest_on_every_txn_of_a_mixed_workload() {
+    let cfg = "extendedTypesEnabled=true\nznode.container.checkIntervalMs=100\n";
+    let mut e = Ensemble::start_cfg(3, 0, false, cfg);
+    let leader = e.wait_leader(Duration::from_secs(30));
+    let rt = common::runtime(2);
+    let last = rt.block_on(async {
+        for i in 0..3 {
+            mixed_writes(&e, i).await;
+        }
+        // The leader reaps the emptied containers and the expired TTL nodes; the
+        // closed sessions' ephemerals go.
+        let c = connect(&e.addr(leader)).await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (children, _) = c.get_children("/").await.unwrap();
+            let left: Vec<&String> = children
+                .iter()
+                .filter(|p| p.starts_with("box") || p.starts_with("ttl") || p.starts_with("eph"))
+                .collect();
+            if left.is_empty() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "not reaped: {left:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        create_via(&e, leader, "/last").await;
+        let mut last = 0;
+        for i in 0..3 {
+            let c = connect(&e.addr(i)).await;
+            c.sync("/").await.unwrap();
+            let stat = c.check_stat("/last").await.unwrap();
+            last = stat.unwrap_or_else(|| panic!("server {i}")).czxid;
+        }
+        last
+    });
+    let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    for &f in &followers {
+        let log = e.proc(f).server_log();
+        assert!(!log.contains("digest mismatch"), "server {f}:\n{log}");
+        let mntr = four_letter(e.members[f].port, "mntr").unwrap_or_default();
+        assert!(
+            mntr.contains("zk_digest_mismatches_count\t0\n"),
+            "server {f}:\n{mntr}"
+        );
+    }
+    // The logs are read once nothing writes them any more (sessions still closing
+    // would be txns after /last).
+    for i in 0..3 {
+        e.kill(i);
+    }
+    let logs: Vec<Vec<(i64, Option<zooid_proto::TxnDigest>)>> =
+        (0..3).map(|i| logged_digests(&e, i, last)).collect();
+    let theirs = &logs[leader];
+    assert!(theirs.len() > 60, "{} txns logged", theirs.len());
+    assert_eq!(theirs.last().map(|t| t.0), Some(last));
+    for (zxid, d) in theirs {
+        let d = d
+            .as_ref()
+            .unwrap_or_else(|| panic!("txn {zxid:#x} has no digest"));
+        assert_eq!(d.version, 2, "txn {zxid:#x}");
+    }
+    for &f in &followers {
+        // Each learner logged the digest the leader sent with each txn.
+        assert_eq!(&logs[f], theirs, "server {f}'s log");
+    }
+}
+
+/// A little of every txn type through member `i`, its session closed at the end.
+async fn mixed_writes(e: &Ensemble, i: usize) {
+    let open = |mode: zk::CreateMode| mode.with_acls(zk::Acls::anyone_all());
+    let c = connect(&e.addr(i)).await;
+    let base = format!("/mix{i}");
+    c.create(&base, b"base", OPEN).await.unwrap();
+    let seq = open(zk::CreateMode::PersistentSequential);
+    let (_, first) = c.create(&format!("{base}/seq-"), b"s", &seq).await.unwrap();
+    c.create(&format!("{base}/seq-"), b"s", &seq).await.unwrap();
+    c.delete(&format!("{base}/seq-{first}"), Some(0))
+        .await
+        .unwrap();
+    let eph = open(zk::CreateMode::Ephemeral);
+    c.create(&format!("/eph{i}"), b"e", &eph).await.unwrap();
+    c.create(&format!("{base}/e"), b"e", &eph).await.unwrap();
+    let eph_seq = open(zk::CreateMode::EphemeralSequential);
+    c.create(&format!("{base}/es-"), b"", &eph_seq)
+        .await
+        .unwrap();
+    let boxed = format!("/box{i}");
+    c.create(&boxed, b"", &open(zk::CreateMode::Container))
+        .await
+        .unwrap();
+    c.create(&format!("{boxed}/item"), b"", OPEN).await.unwrap();
+    c.delete(&format!("{boxed}/item"), None).await.unwrap();
+    let ttl = open(zk::CreateMode::Persistent).with_ttl(Duration::from_millis(50));
+    c.create(&format!("/ttl{i}"), b"t", &ttl).await.unwrap();
+    c.set_data(&base, b"changed", Some(0)).await.unwrap();
+    assert_eq!(
+        c.set_data(&base, b"stale", Some(0)).await.unwrap_err(),
+        zk::Error::BadVersion
+    );
+    c.set_acl(&base, &zk::Acls::anyone_all(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.create(&base, b"", OPEN).await.unwrap_err(),
+        zk::Error::NodeExists
+    );
+    let mut w = c.new_multi_writer();
+    w.add_create(&format!("{base}/m"), b"1", OPEN).unwrap();
+    w.add_set_data(&format!("{base}/m"), b"2", None).unwrap();
+    w.add_check_version(&format!("{base}/m"), 1).unwrap();
+    w.add_create(&format!("{base}/m/n"), b"3", OPEN).unwrap();
+    w.add_delete(&format!("{base}/m/n"), None).unwrap();
+    w.commit().await.unwrap();
+    let mut w = c.new_multi_writer();
+    w.add_create(&format!("{base}/never"), b"", OPEN).unwrap();
+    w.add_set_data(&base, b"never", None).unwrap();
+    w.add_check_version(&base, 99).unwrap();
+    w.commit().await.unwrap_err();
+    // Dropping the client closes its session: its ephemerals go with the closeSession.
+}
+
+/// The zxid and digest of every txn up to `last` in member `i`'s log files.
+fn logged_digests(e: &Ensemble, i: usize, last: i64) -> Vec<(i64, Option<zooid_proto::TxnDigest>)> {
+    let dir = e.members[i].dir.path().join("data/version-2");
+    let reader = zooid_storage::read_from(&dir, 0).expect("the txn log");
+    reader
+        .map(|entry| {
+            let entry = entry.expect("a logged txn");
+            (entry.txn.zxid(), entry.digest)
+        })
+        .take_while(|(zxid, _)| *zxid <= last)
+        .collect()
 }

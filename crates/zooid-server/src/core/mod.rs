@@ -120,8 +120,10 @@ pub enum Durable {
 
 /// Where txns go to become durable.
 pub trait TxnSink: Send {
-    /// Queues a txn; the sink reports through the `Durable` channel it was built with.
-    fn append(&mut self, txn: Txn);
+    /// Queues a txn, with the tree digest after it when digests are on (logged after the
+    /// txn, and a leader's proposals carry it); the sink reports through the `Durable`
+    /// channel it was built with.
+    fn append(&mut self, txn: Txn, digest: Option<TxnDigest>);
 
     /// Makes the restored tree now in `Shared` durable as the state at `zxid`, before
     /// any txn appended after this call; answers on `done` once it is.
@@ -645,7 +647,13 @@ impl Core {
                     | Pending::Internal { txn, .. } => txn.clone(),
                     _ => unreachable!("checked by zxid()"),
                 };
-                sink.append(txn);
+                // The tree as it will be after this txn: prep's pending changes include
+                // it (PrepRequestProcessor's setTxnDigest).
+                let digest = self.shared.config.digest_enabled.then(|| TxnDigest {
+                    version: zooid_tree::tree::DIGEST_VERSION,
+                    tree_digest: self.prep.digest(&self.shared.tree.read()),
+                });
+                sink.append(txn, digest);
                 self.pipeline.push_back(p);
             }
             None => {

@@ -387,12 +387,17 @@ impl Core {
 
     /// Compares our tree digest after `zxid` with the leader's (`DataTree.compareDigest`):
     /// replicas that applied the same txns agree, so a difference means this server's
-    /// state diverged. It is logged once, with the first zxid, until they agree again.
+    /// state diverged. Every mismatch counts (`digest_mismatches_count`); it is logged
+    /// once, with the first zxid, until they agree again.
     fn check_digest(&mut self, zxid: i64, leader: &TxnDigest) {
-        if leader.version != zooid_tree::tree::DIGEST_VERSION {
-            return; // another digest function: nothing to compare
+        if !self.shared.config.digest_enabled || leader.version != zooid_tree::tree::DIGEST_VERSION
+        {
+            return; // off, or another digest function: nothing to compare
         }
         let ours = self.shared.tree.read().digest();
+        if ours != leader.tree_digest {
+            self.shared.counters.metrics.digest_mismatches.inc();
+        }
         match (ours == leader.tree_digest, self.digest_diverged) {
             (false, None) => {
                 tracing::error!(

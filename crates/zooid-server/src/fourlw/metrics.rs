@@ -265,7 +265,7 @@ pub const SERVER_METRICS: [Def; 122] = [
     // Netty's outbound buffers: Zooid serves as the NIO factory does.
     idle(S, "netty_queued_buffer_capacity"),
     // Learners.
-    idle(C, "digest_mismatches_count"),
+    zooid(C, "digest_mismatches_count", |m| Reading::Counter(&m.digest_mismatches)),
     idle(S, "learner_request_processor_queue_size"),
     // TLS (Netty) and the admin server: Zooid has neither.
     idle(C, "unsuccessful_handshake"),
