@@ -22,9 +22,13 @@ by the order the members start.
   twice: Zooid gets TRUNC from a ZooKeeper leader, then a ZooKeeper member gets TRUNC
   from Zooid; at the end ZooKeeper takes over Zooid's data directory.
 
-Throughout, the Zooid member compares its tree digest with the one a ZooKeeper leader
-sends with each txn, and must never log a mismatch. Server logs stay in pytest's
-basetemp (mixedN/m<sid>-<kind>/server.log).
+Throughout, every follower compares its tree digest with the one the leader sends with
+each txn (TxnDigest) and must never find a mismatch: the Zooid member never logs one,
+ZooKeeper members never log "Digests are not matching" and their mntr's
+digest_mismatches_count stays 0. Under the Zooid leader, ZooKeeper followers log (at
+DEBUG, turned on for DataTree) that the digests of its txns matched, including txns it
+sent by DIFF: the digest is there and right. Server logs stay in pytest's basetemp
+(mixedN/m<sid>-<kind>/server.log).
 """
 
 from __future__ import annotations
@@ -62,6 +66,9 @@ ENSEMBLE_CFG = {
     "znode.container.checkIntervalMs": str(REAPER_MS),
 }
 SNAP_TXNS = 600  # more than commitLogCount
+DATATREE = "org.apache.zookeeper.server.DataTree"
+DIGEST_MATCH = "Digests are matching for Zxid: "  # + Long.toHexString(zxid)
+DIGEST_MISMATCH = "Digests are not matching"
 WAIT = 30.0  # seconds: the longest any one state change may take
 
 
@@ -77,6 +84,8 @@ class Member(Server):
         if self.kind == "zookeeper":
             return [java_bin(), *java_opts(), f"-Dzookeeper.log.dir={self.workdir}",
                     f"-Dznode.container.checkIntervalMs={REAPER_MS}",
+                    # DataTree.compareDigest says at DEBUG when a txn's digest matched.
+                    f"-Dorg.slf4j.simpleLogger.log.{DATATREE}=debug",
                     "-cp", zk_classpath(),
                     "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(self.cfg_path)]
         return super().command()
@@ -300,12 +309,7 @@ def assert_same_everywhere(ens: Ensemble, root: str) -> dict:
         finally:
             c.stop()
             c.close()
-    # A Zooid learner compares its tree digest with the one ZooKeeper's leader sends
-    # with every txn: the trees hash the same, not only the parts read here.
-    for m in ens.members.values():
-        if m.kind == "zooid" and m.log_path.exists():
-            log = m.log_path.read_text(errors="replace")
-            assert "digest mismatch" not in log, m.quiet_tail()
+    assert_digests_agree(ens)
     first_sid, first = next(iter(views.items()))
     for sid, v in views.items():
         if v != first:
@@ -314,6 +318,52 @@ def assert_same_everywhere(ens: Ensemble, root: str) -> dict:
             pytest.fail(f"member {sid} ({ens[sid].kind}) differs from member {first_sid} "
                         f"({ens[first_sid].kind}): {diff}", pytrace=False)
     return first
+
+
+def assert_digests_agree(ens: Ensemble) -> None:
+    """Every follower compares its tree digest with the one the leader sends with every
+    txn: the trees hash the same, not only the parts read here."""
+    for m in ens.members.values():
+        if not m.log_path.exists():
+            continue
+        log = m.log_path.read_text(errors="replace")
+        if m.kind == "zooid":
+            assert "digest mismatch" not in log, m.quiet_tail()
+            continue
+        lines = [x for x in log.splitlines() if DIGEST_MISMATCH in x or "digest mismatch" in x]
+        assert not lines, f"{m}: {lines[:5]}"
+        if m.proc is not None and m.proc.poll() is None:
+            mntr = four_letter(m.hostport, "mntr")
+            assert "zk_digest_mismatches_count\t0\n" in mntr, f"{m}: {mntr}"
+
+
+def assert_digests_matched(m: Member, zxids: list[int]) -> None:
+    """ZooKeeper member `m` compared its tree's digest after each of `zxids` with the
+    one the txn came with, and they matched: the leader sent it, and it was right."""
+    assert m.kind == "zookeeper"
+    log = m.log_path.read_text(errors="replace")
+    missing = [f"{z:#x}" for z in zxids if f"{DIGEST_MATCH}{z:x}," not in log]
+    assert zxids and not missing, f"{m}: no matching digest logged for {missing}"
+
+
+def zxids_under(ens: Ensemble, sid: int, prefix: str) -> list[int]:
+    """The czxid and mzxid of every node under /mixed whose name starts with `prefix`,
+    and of their children."""
+    c = ens[sid].client()
+    try:
+        c.sync("/mixed")
+        out = set()
+        for name in c.get_children("/mixed"):
+            if not name.startswith(prefix):
+                continue
+            top = f"/mixed/{name}"
+            for p in [top] + [f"{top}/{k}" for k in c.get_children(top)]:
+                _, st = c.get(p)
+                out |= {st.czxid, st.mzxid}
+        return sorted(out)
+    finally:
+        c.stop()
+        c.close()
 
 
 def write_through_each(ens: Ensemble, root: str, tag: str) -> None:
@@ -576,6 +626,10 @@ def test_zooid_leads_and_truncates(mixed):
     ens.wait_serving(leader=3)
     write_through_each(ens, "/mixed", "a")
     assert_same_everywhere(ens, "/mixed")
+    # The Zooid leader's proposals carry its tree digest, and the ZooKeeper followers'
+    # trees hash to it after every txn.
+    for sid in (1, 2):
+        assert_digests_matched(ens[sid], zxids_under(ens, 3, "a-"))
     check_sessions_across(ens, zooid=3, zk=1)
 
     # The Zooid leader keeps a ZooKeeper follower's sessions alive and expires its
@@ -588,6 +642,8 @@ def test_zooid_leads_and_truncates(mixed):
     write_through_each(ens, "/mixed", "b")
     rejoin(ens, 1, leader=3, sync="DIFF")
     assert_same_everywhere(ens, "/mixed")
+    # The txns of the DIFF carried their digests too.
+    assert_digests_matched(ens[1], zxids_under(ens, 3, "b-"))
     ens[2].kill()
     bulk_writes(ens[3], "/mixed/bulk", SNAP_TXNS)
     rejoin(ens, 2, leader=3, sync="SNAP")
