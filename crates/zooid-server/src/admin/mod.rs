@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::core::CoreMsg;
+use crate::http::percent_decode;
 use crate::state::Shared;
 use json::Json;
 
@@ -257,28 +258,4 @@ fn query_args(query: &str) -> BTreeMap<String, String> {
             .or_insert_with(|| percent_decode(v));
     }
     args
-}
-
-/// `%XX` escapes and `+` for space, as a servlet decodes a query; bad escapes stay.
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match b[i] {
-            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
