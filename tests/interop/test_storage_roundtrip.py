@@ -191,10 +191,10 @@ def workload(srv: Server, clients: list[KazooClient], fuzzy: bool) -> KazooClien
             t.start()
         for t in threads:
             t.join(timeout=30)
-        if rnd >= 3 and (not fuzzy or any(f for _, f in snapshots(srv.datadir))):
+        if rnd >= 3 and (not fuzzy or any(f for _, f in snapshots(srv.datadir, srv.kind))):
             break
         assert time.monotonic() < deadline, (
-            f"no fuzzy snapshot after {rnd + 1} rounds: {snapshots(srv.datadir)}")
+            f"no fuzzy snapshot after {rnd + 1} rounds: {snapshots(srv.datadir, srv.kind)}")
     for k in hot:
         k.stop()
         k.close()
@@ -288,17 +288,20 @@ def snapshot_info(path: Path) -> tuple[bool, int | None]:
     return fuzzy, digest_zxid
 
 
-def snapshots(data_dir: Path) -> list[tuple[str, bool]]:
-    """(name, fuzzy) for each snapshot in data_dir/version-2, oldest first. Checks what
-    ZooKeeper's loader assumes (FileSnap.deserialize): a snapshot whose digest is for
-    its own zxid is not fuzzy, as the digest is compared right after loading; the
-    digest of a fuzzy one is for a later zxid, compared when the replay reaches it."""
+def snapshots(data_dir: Path, writer: str = "zooid") -> list[tuple[str, bool]]:
+    """(name, fuzzy) for each snapshot in data_dir/version-2, oldest first. For
+    snapshots Zooid wrote, checks what ZooKeeper's loader assumes (FileSnap.deserialize):
+    a snapshot whose digest is for its own zxid is not fuzzy, as the digest is compared
+    right after loading; the digest of a fuzzy one is for a later zxid, compared when the
+    replay reaches it. ZooKeeper's own writer breaks this now and then (DataTree.processTxn
+    changes the tree before logZxidDigest records the txn's digest, and the snapshot
+    thread can read the digest in between), so its snapshots are not checked."""
     files = sorted((data_dir / "version-2").glob("snapshot.*"),
                    key=lambda p: int(p.suffix[1:], 16))
     out = []
     for f in files:
         fuzzy, digest_zxid = snapshot_info(f)
-        assert not (fuzzy and digest_zxid == int(f.suffix[1:], 16)), (
+        assert writer != "zooid" or not (fuzzy and digest_zxid == int(f.suffix[1:], 16)), (
             f"{f.name} is fuzzy but carries the digest of its own zxid: ZooKeeper "
             f"compares it at once and reports 'Digests are not matching'")
         out.append((f.name, fuzzy))
@@ -353,7 +356,7 @@ def test_zookeeper_data_dir_served_by_zooid(tmp_path, cleanup):
     last_zxid = max(max(n["stat"]["mzxid"], n["stat"]["pzxid"]) for n in before.values())
     stop_with(zk, signal.SIGTERM)
 
-    snaps = snapshots(tmp_path / "data")
+    snaps = snapshots(tmp_path / "data", "zookeeper")
     logs = log_files(tmp_path / "datalog")
     assert len(snaps) >= 4 and len(logs) >= 4, (snaps, logs)
     assert any(fuzzy for _, fuzzy in snaps), f"no fuzzy snapshot among {snaps}"
