@@ -784,19 +784,33 @@ pub fn expiry_tick(deadline_ms: i64, interval_ms: i64) -> i64 {
 }
 
 fn gather_dump(shared: &Shared, caller: &Caller) -> Dump {
-    let interval = reaper_interval_ms(shared.config.tick_time_ms);
-    let mut by_tick: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
-    let session_count = {
-        let sessions = shared.sessions.lock();
-        for s in sessions.values() {
-            let seen = s.last_seen_ms.load(Ordering::Relaxed);
-            let tick = expiry_tick(seen + i64::from(s.timeout_ms), interval);
-            by_tick.entry(tick).or_default().push(s.id);
-        }
-        sessions.len()
-    };
+    let (by_tick, session_count) = sessions_by_expiry_tick(shared);
     // Ticks are on the server's monotonic clock; print them as wall-clock dates.
     let offset = now_wall_ms() - shared.started.elapsed().as_millis() as i64;
+    Dump {
+        expiry: by_tick.into_iter().map(|(t, s)| (t + offset, s)).collect(),
+        session_count,
+        ephemerals: ephemerals_by_session(shared),
+        connections: gather_connection_expiry(shared, caller),
+    }
+}
+
+/// Session ids by the reaper tick they expire at (ZooKeeper's `ExpiryQueue` times, on
+/// the server's monotonic clock), and the number of sessions.
+pub(crate) fn sessions_by_expiry_tick(shared: &Shared) -> (BTreeMap<i64, Vec<i64>>, usize) {
+    let interval = reaper_interval_ms(shared.config.tick_time_ms);
+    let mut by_tick: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    let sessions = shared.sessions.lock();
+    for s in sessions.values() {
+        let seen = s.last_seen_ms.load(Ordering::Relaxed);
+        let tick = expiry_tick(seen + i64::from(s.timeout_ms), interval);
+        by_tick.entry(tick).or_default().push(s.id);
+    }
+    (by_tick, sessions.len())
+}
+
+/// Each session's ephemeral paths, by session id.
+pub(crate) fn ephemerals_by_session(shared: &Shared) -> Vec<(i64, Vec<String>)> {
     let mut ephemerals: Vec<(i64, Vec<String>)> = shared
         .tree
         .read()
@@ -804,12 +818,7 @@ fn gather_dump(shared: &Shared, caller: &Caller) -> Dump {
         .map(|(sid, paths)| (*sid, paths.iter().cloned().collect()))
         .collect();
     ephemerals.sort();
-    Dump {
-        expiry: by_tick.into_iter().map(|(t, s)| (t + offset, s)).collect(),
-        session_count,
-        ephemerals,
-        connections: gather_connection_expiry(shared, caller),
-    }
+    ephemerals
 }
 
 /// The client connections by expiry bucket, and the command's own connection, which

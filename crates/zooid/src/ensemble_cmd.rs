@@ -94,15 +94,12 @@ pub fn run(args: EnsembleArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match crate::runtime(
+        tokio::runtime::Builder::new_current_thread().enable_all(),
+        "zooid ensemble",
+    ) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("zooid ensemble: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     rt.block_on(supervise(args, ports))
 }

@@ -127,15 +127,12 @@ fn run_server(path: Option<PathBuf>) -> ExitCode {
             }
         },
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match runtime(
+        tokio::runtime::Builder::new_multi_thread().enable_all(),
+        "zooid",
+    ) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("zooid: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let code = rt.block_on(async move {
         let server = match Server::bind(config).await {
@@ -241,16 +238,24 @@ fn purge(data_dir: &std::path::Path, log_dir: Option<&std::path::Path>, keep: us
     }
 }
 
+/// Builds a tokio runtime, or says why it cannot (as `who`) and gives the exit code.
+pub(crate) fn runtime(
+    builder: &mut tokio::runtime::Builder,
+    who: &str,
+) -> Result<tokio::runtime::Runtime, ExitCode> {
+    builder.build().map_err(|e| {
+        eprintln!("{who}: cannot start the runtime: {e}");
+        ExitCode::FAILURE
+    })
+}
+
 fn run_bench(args: bench::BenchArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match runtime(
+        tokio::runtime::Builder::new_multi_thread().enable_all(),
+        "zooid",
+    ) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("zooid: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     match rt.block_on(bench::run(args)) {
         Ok(()) => ExitCode::SUCCESS,

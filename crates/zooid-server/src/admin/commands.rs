@@ -297,20 +297,8 @@ fn connection(c: &ConnInfo, brief: bool) -> Json {
 /// `DumpCommand`: sessions by expiry time (the reaper's clock, as ZooKeeper's
 /// `getSessionExpiryMap` gives its `ExpiryQueue` times) and ephemerals by session.
 fn dump(shared: &Shared) -> Vec<(&'static str, Json)> {
-    let interval = fourlw::reaper_interval_ms(shared.config.tick_time_ms);
-    let mut by_tick: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
-    for s in shared.sessions.lock().values() {
-        let seen = s.last_seen_ms.load(Ordering::Relaxed);
-        let tick = fourlw::expiry_tick(seen + i64::from(s.timeout_ms), interval);
-        by_tick.entry(tick).or_default().push(s.id);
-    }
-    let mut ephemerals: Vec<(i64, Vec<String>)> = shared
-        .tree
-        .read()
-        .ephemeral_sessions()
-        .map(|(sid, paths)| (*sid, paths.iter().cloned().collect()))
-        .collect();
-    ephemerals.sort();
+    let (by_tick, _) = fourlw::sessions_by_expiry_tick(shared);
+    let ephemerals = fourlw::ephemerals_by_session(shared);
     vec![
         (
             "expiry_time_to_session_ids",

@@ -395,21 +395,19 @@ pub fn run(args: ShellArgs) -> ExitCode {
     // The client library logs each session at INFO; zkCli's output has none of that, so the
     // shell's threads log nowhere.
     let _quiet = tracing::subscriber::set_default(tracing::subscriber::NoSubscriber::default());
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .on_thread_start(|| {
-            std::mem::forget(tracing::subscriber::set_default(
-                tracing::subscriber::NoSubscriber::default(),
-            ))
-        })
-        .enable_all()
-        .build()
-    {
+    let rt = match crate::runtime(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .on_thread_start(|| {
+                std::mem::forget(tracing::subscriber::set_default(
+                    tracing::subscriber::NoSubscriber::default(),
+                ))
+            })
+            .enable_all(),
+        "zooid",
+    ) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("zooid: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     println!("Connecting to {}", opts.server);
     if let Some(file) = &opts.client_configuration {
