@@ -121,6 +121,8 @@ def test_create_errors(both, uniq):
         out["digest_malformed"] = ctx.r(c.create(f"{R}/acl4", acl=[(Perm.ALL, "digest", "nocolon")]))
         out["ip_malformed"] = ctx.r(c.create(f"{R}/acl5", acl=[(Perm.ALL, "ip", "300.1.2.3")]))
         out["ip_cidr"] = ctx.r(c.create(f"{R}/acl6", acl=[(Perm.ALL, "ip", "127.0.0.0/8")]))
+        # No secure port: the x509 provider is not registered.
+        out["x509_without_tls"] = ctx.r(c.create(f"{R}/acl9", acl=[(Perm.ALL, "x509", "CN=a")]))
         out["perms_zero"] = ctx.r(c.create(f"{R}/acl7", acl=[(0, "world", "anyone")]))
         out["perms_high_bits"] = ctx.r(c.create(f"{R}/acl8", acl=[(0xFF, "world", "anyone")]))
         out["under_zookeeper"] = ctx.r(c.create("/zookeeper/" + R.strip("/")))
@@ -136,6 +138,7 @@ def test_create_errors(both, uniq):
     assert res["no_parent"][0] == err(Err.NO_NODE)
     assert res["child_of_ephemeral"][0] == err(Err.NO_CHILDREN_FOR_EPHEMERALS)
     assert res["empty_acl"][0] == err(Err.INVALID_ACL)
+    assert res["x509_without_tls"][0] == err(Err.INVALID_ACL)
 
 
 INVALID_PATHS = [

@@ -315,6 +315,7 @@ impl Shared {
         let policy = AclPolicy {
             skip_acl: config.skip_acl,
             super_digest: config.super_digest.clone(),
+            x509: x509_provider(&config),
         };
         Shared {
             config,
@@ -380,4 +381,15 @@ pub fn frame_bare<R: Record>(rec: &R) -> Bytes {
     let len = (b.len() - 4) as i32;
     b[..4].copy_from_slice(&len.to_be_bytes());
     b.freeze()
+}
+
+/// Whether ZooKeeper would register the `x509` authentication provider: a secure client
+/// port is configured (`QuorumPeerConfig.configureSSLAuth`), or an `authProvider.*` key
+/// names `X509AuthenticationProvider` (`ProviderRegistry.initialize`).
+fn x509_provider(config: &Config) -> bool {
+    config.secure_client_port.is_some()
+        || config.other.iter().any(|(k, v)| {
+            k.starts_with("zookeeper.authProvider.")
+                && v.trim() == "org.apache.zookeeper.server.auth.X509AuthenticationProvider"
+        })
 }

@@ -151,6 +151,10 @@ pub struct AclPolicy {
     pub skip_acl: bool,
     /// `superDigest` (`super:base64(sha1)`) that makes a digest identity a super user.
     pub super_digest: Option<String>,
+    /// Whether the `x509` provider is registered: ZooKeeper registers it when a secure
+    /// client port is configured (`QuorumPeerConfig.configureSSLAuth`) or an
+    /// `authProvider.*` key names it. Without it, x509 ACLs are InvalidACL.
+    pub x509: bool,
 }
 
 /// `ZooKeeperServer.checkACL`: Ok when `ids` grant `perm` on a node with `acl`.
@@ -181,11 +185,15 @@ fn scheme_matches(scheme: &str, id: &str, acl_expr: &str) -> bool {
     }
 }
 
-/// Whether a scheme is one this server has an authentication provider for. `x509` is
-/// always known (ZooKeeper registers its provider when a secure port is configured), so
-/// x509 ACLs can be set before any TLS client connects.
-pub fn known_scheme(scheme: &str) -> bool {
-    matches!(scheme, "ip" | "digest" | "x509")
+/// Whether a scheme is one this server has an authentication provider for
+/// (`ProviderRegistry.getServerProvider`): ip and digest always, x509 when registered,
+/// before any TLS client connects.
+pub fn known_scheme(policy: &AclPolicy, scheme: &str) -> bool {
+    match scheme {
+        "ip" | "digest" => true,
+        "x509" => policy.x509,
+        _ => false,
+    }
 }
 
 /// `AuthenticationProvider.isValid` for an ACL id of a known scheme.
@@ -278,7 +286,7 @@ pub fn authenticate(policy: &AclPolicy, scheme: &str, auth: &[u8]) -> Result<Vec
 }
 
 /// `PrepRequestProcessor.fixupACL`: de-duplicates, expands `auth`, validates ids.
-pub fn fixup_acl(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
+pub fn fixup_acl(policy: &AclPolicy, acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
     let mut uniq: Vec<&Acl> = Vec::with_capacity(acl.len());
     for a in acl {
         if !uniq.contains(&a) {
@@ -309,7 +317,7 @@ pub fn fixup_acl(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, ErrorCode> {
             if !any {
                 return Err(ErrorCode::InvalidAcl);
             }
-        } else if known_scheme(&a.id.scheme) && id_valid(&a.id.scheme, &a.id.id) {
+        } else if known_scheme(policy, &a.id.scheme) && id_valid(&a.id.scheme, &a.id.id) {
             out.push(a.clone());
         } else {
             return Err(ErrorCode::InvalidAcl);
@@ -392,31 +400,44 @@ mod tests {
 
     #[test]
     fn fixup_expands_auth_and_rejects_bad_ids() {
+        let p = AclPolicy::default();
         let ids = [Id::new("ip", "127.0.0.1"), Id::new("digest", "u:h")];
-        let got = fixup_acl(&[Acl::new(perms::ALL, "auth", "")], &ids).unwrap();
+        let got = fixup_acl(&p, &[Acl::new(perms::ALL, "auth", "")], &ids).unwrap();
         assert_eq!(got, vec![Acl::new(perms::ALL, "digest", "u:h")]);
         assert_eq!(
-            fixup_acl(&[Acl::new(perms::ALL, "auth", "")], &ids[..1]),
+            fixup_acl(&p, &[Acl::new(perms::ALL, "auth", "")], &ids[..1]),
             Err(ErrorCode::InvalidAcl)
         );
-        assert_eq!(fixup_acl(&[], &ids), Err(ErrorCode::InvalidAcl));
+        assert_eq!(fixup_acl(&p, &[], &ids), Err(ErrorCode::InvalidAcl));
         assert_eq!(
-            fixup_acl(&[Acl::new(1, "digest", "nocolon")], &ids),
-            Err(ErrorCode::InvalidAcl)
-        );
-        assert_eq!(
-            fixup_acl(&[Acl::new(1, "ip", "300.1.1.1")], &ids),
+            fixup_acl(&p, &[Acl::new(1, "digest", "nocolon")], &ids),
             Err(ErrorCode::InvalidAcl)
         );
         assert_eq!(
-            fixup_acl(&[Acl::new(1, "foo", "x")], &ids),
+            fixup_acl(&p, &[Acl::new(1, "ip", "300.1.1.1")], &ids),
+            Err(ErrorCode::InvalidAcl)
+        );
+        assert_eq!(
+            fixup_acl(&p, &[Acl::new(1, "foo", "x")], &ids),
             Err(ErrorCode::InvalidAcl)
         );
         let dup = [
             Acl::new(1, "world", "anyone"),
             Acl::new(1, "world", "anyone"),
         ];
-        assert_eq!(fixup_acl(&dup, &ids).unwrap().len(), 1);
+        assert_eq!(fixup_acl(&p, &dup, &ids).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn x509_acls_need_the_x509_provider() {
+        let x509 = [Acl::new(perms::ALL, "x509", "CN=a,O=b")];
+        let off = AclPolicy::default();
+        assert_eq!(fixup_acl(&off, &x509, &[]), Err(ErrorCode::InvalidAcl));
+        let on = AclPolicy {
+            x509: true,
+            ..AclPolicy::default()
+        };
+        assert_eq!(fixup_acl(&on, &x509, &[]), Ok(x509.to_vec()));
     }
 
     #[test]

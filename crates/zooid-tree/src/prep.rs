@@ -406,7 +406,7 @@ impl Prep {
             }
             Write::SetAcl { path, acl, version } => {
                 valid_path(path)?;
-                let acl = fixup_acl(acl, ctx.auth)?;
+                let acl = fixup_acl(ctx.policy, acl, ctx.auth)?;
                 let mut v = self.view(tree, ctx, path)?;
                 check_acl(ctx.policy, &v.acl, perms::ADMIN, ctx.auth)?;
                 let new_version = check_version(v.stat.aversion, version)?;
@@ -461,7 +461,7 @@ impl Prep {
             return Err(ErrorCode::BadArguments);
         }
         let parent_path = parent_of(path).ok_or(ErrorCode::BadArguments)?;
-        let acl = fixup_acl(acl, ctx.auth)?;
+        let acl = fixup_acl(ctx.policy, acl, ctx.auth)?;
         let mut parent = self.view(tree, ctx, parent_path)?;
         check_acl(ctx.policy, &parent.acl, perms::CREATE, ctx.auth)?;
         let mut path = path.to_owned();
