@@ -126,6 +126,13 @@ pub async fn serve_tls(
     let (stream, ids) = match tls.accept(stream).await {
         Ok(x) => x,
         Err(e) => {
+            // NettyServerCnxnFactory.CertificateVerifier: both count as failed
+            // authentication; a failed handshake is also UNSUCCESSFUL_HANDSHAKE.
+            let counters = &shared.counters;
+            counters.auth_failed.fetch_add(1, Ordering::Relaxed);
+            if matches!(e, crate::tls::AcceptError::Handshake(_)) {
+                counters.metrics.unsuccessful_handshake.inc();
+            }
             tracing::error!("closing connection from {remote}: {e}");
             return;
         }

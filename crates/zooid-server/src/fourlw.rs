@@ -441,6 +441,8 @@ pub struct Monitor {
     pub ephemerals_count: usize,
     pub approximate_data_size: u64,
     pub global_sessions: usize,
+    /// `ServerStats.getAuthFailedCount`.
+    pub auth_failed: u64,
     /// `/proc/self/fd` entries; -1 where the host cannot say, as `OSMXBean` reports.
     pub open_fds: i64,
     /// The soft `RLIMIT_NOFILE`; -1 where unknown or unlimited.
@@ -471,6 +473,7 @@ pub fn mntr_lines(m: &Monitor) -> Vec<(String, String)> {
     let s = &m.summary;
     let (last_size, min_size, max_size) = m.response_size;
     let int = |v: i64| v.to_string();
+    let auth_failed = m.auth_failed as i64;
     // `ZooKeeperServer.registerMetrics`, in registration order: the order they sit in
     // the gauge map depends on it.
     let mut gauges: Vec<(&str, Option<String>)> = vec![
@@ -499,9 +502,11 @@ pub fn mntr_lines(m: &Monitor) -> Vec<(String, String)> {
         ("last_client_response_size", Some(int(last_size))),
         ("max_client_response_size", Some(int(max_size))),
         ("min_client_response_size", Some(int(min_size))),
-        // Zooid has no TLS listener: no handshakes, none failed, no mTLS connections.
+        // Handshakes are not throttled (Netty's outstandingHandshake.limit), so none
+        // is counted outstanding; connections are counted non-mTLS only on Netty's
+        // plain port, and Zooid's plain port is NIO's.
         ("outstanding_tls_handshake", Some(int(0))),
-        ("auth_failed_count", Some(int(0))),
+        ("auth_failed_count", Some(int(auth_failed))),
         ("non_mtls_remote_conn_count", Some(int(0))),
         ("non_mtls_local_conn_count", Some(int(0))),
     ];
@@ -586,6 +591,7 @@ pub(crate) fn gather_monitor(shared: &Shared) -> Monitor {
         ephemerals_count,
         approximate_data_size,
         global_sessions: shared.session_count.load(Ordering::Relaxed),
+        auth_failed: shared.counters.auth_failed.load(Ordering::Relaxed),
         open_fds: host::open_fd_count().unwrap_or(-1),
         max_fds: host::max_fd_count().unwrap_or(-1),
         response_size: shared.counters.response_size().get(),

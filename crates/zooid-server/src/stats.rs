@@ -34,6 +34,9 @@ pub struct Counters {
     pub metrics: Metrics,
     /// The connections' idle deadlines, as `dump` lists them.
     pub cnxn_expiry: CnxnExpiry,
+    /// `ServerStats.authFailedCntr`: TLS connections closed for a failed handshake or
+    /// certificate (`srst` leaves it, as ZooKeeper's reset does).
+    pub auth_failed: AtomicU64,
 }
 
 impl Default for Counters {
@@ -165,6 +168,7 @@ impl Counters {
             trace_mask: AtomicI64::new(TRACE_MASK_DEFAULT),
             metrics: Metrics::default(),
             cnxn_expiry: CnxnExpiry::new(sessionless_timeout_ms),
+            auth_failed: AtomicU64::new(0),
         }
     }
 
@@ -549,6 +553,8 @@ pub struct Metrics {
     /// DIGEST_MISMATCHES_COUNT: committed txns after which a learner's tree digest
     /// differed from the leader's.
     pub digest_mismatches: Counter,
+    /// UNSUCCESSFUL_HANDSHAKE: TLS handshakes on the secure client port that failed.
+    pub unsuccessful_handshake: Counter,
     /// NODE_*_WATCHER: watchers one trigger found, by event type.
     pub node_created_watchers: Summary,
     pub node_deleted_watchers: Summary,
@@ -779,6 +785,7 @@ impl Metrics {
             &self.stale_replies,
             &self.stale_sessions_expired,
             &self.digest_mismatches,
+            &self.unsuccessful_handshake,
         ] {
             c.reset();
         }

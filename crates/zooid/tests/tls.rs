@@ -267,6 +267,33 @@ fn client_auth_need_refuses_anonymous_and_untrusted_clients() {
     handshake(&mut s).unwrap();
     let log = server.server_log();
     assert!(log.contains("unsuccessful TLS handshake"), "{log}");
+    // Both failures count, as NettyServerCnxnFactory counts them, and srst leaves
+    // auth_failed_count alone (ServerStats.reset does not reset it).
+    let counts = |port| {
+        let mntr = common::four_letter(port, "mntr").unwrap();
+        let value = |key: &str| {
+            mntr.lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix('\t').map(str::to_owned))
+                .unwrap_or_else(|| panic!("no {key} in {mntr}"))
+        };
+        (
+            value("zk_auth_failed_count"),
+            value("zk_unsuccessful_handshake"),
+        )
+    };
+    // The server counts once its side of the failed handshake ends: wait for it.
+    for _ in 0..500 {
+        if counts(server.port).0 == "2" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(counts(server.port), ("2".to_owned(), "2".to_owned()));
+    assert_eq!(
+        common::four_letter(server.port, "srst").unwrap(),
+        "Server stats reset.\n"
+    );
+    assert_eq!(counts(server.port), ("2".to_owned(), "0".to_owned()));
 }
 
 #[test]

@@ -457,8 +457,11 @@ fn server_stats(shared: &Shared) -> Vec<(&'static str, Json)> {
             int(s.connections.saturating_sub(1) as i64),
         ),
         ("uptime", int(shared.started.elapsed().as_millis() as i64)),
-        // No TLS, no SASL: nothing fails authentication, nothing is mTLS.
-        ("auth_failed_count", int(0)),
+        // Only TLS fails authentication; non-mTLS counts are Netty's plain port's.
+        (
+            "auth_failed_count",
+            int(shared.counters.auth_failed.load(Ordering::Relaxed) as i64),
+        ),
         ("non_mtlsremote_conn_count", int(0)),
         ("non_mtlslocal_conn_count", int(0)),
     ];

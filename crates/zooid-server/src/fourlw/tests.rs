@@ -134,6 +134,7 @@ fn monitor() -> Monitor {
         ephemerals_count: 3,
         approximate_data_size: 66,
         global_sessions: 2,
+        auth_failed: 0,
         open_fds: 268,
         max_fds: 20000,
         response_size: (22, 16, 93),

@@ -130,16 +130,25 @@ impl TlsServer {
     }
 
     /// Runs the handshake; returns the stream and the ids the client's certificate
-    /// proves (none without one). Errors are for the log: the caller closes.
+    /// proves (none without one). Errors are for the log and the counters: the caller
+    /// closes.
     pub async fn accept(
         &self,
         stream: TcpStream,
-    ) -> Result<(TlsStream<TcpStream>, Vec<Id>), String> {
+    ) -> Result<(TlsStream<TcpStream>, Vec<Id>), AcceptError> {
         let limit = Duration::from_millis(HANDSHAKE_MS_MAX);
         let tls = match tokio::time::timeout(limit, self.acceptor.accept(stream)).await {
             Ok(Ok(tls)) => tls,
-            Ok(Err(e)) => return Err(format!("unsuccessful TLS handshake: {e}")),
-            Err(_) => return Err(format!("TLS handshake not done in {HANDSHAKE_MS_MAX} ms")),
+            Ok(Err(e)) => {
+                return Err(AcceptError::Handshake(format!(
+                    "unsuccessful TLS handshake: {e}"
+                )))
+            }
+            Err(_) => {
+                return Err(AcceptError::Handshake(format!(
+                    "TLS handshake not done in {HANDSHAKE_MS_MAX} ms"
+                )))
+            }
         };
         // As NettyServerCnxnFactory: certificates are looked at only when asked for.
         if self.client_auth == ClientAuth::None {
@@ -148,7 +157,7 @@ impl TlsServer {
         let Some(cert) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()) else {
             return Ok((tls, Vec::new()));
         };
-        let subject = dn::subject_rfc2253(cert).map_err(|e| e.to_string())?;
+        let subject = dn::subject_rfc2253(cert).map_err(|e| AcceptError::Auth(e.to_string()))?;
         let ids = self.identities(&subject);
         tracing::info!("Authenticated Id '{subject}' for scheme 'x509'");
         Ok((tls, ids))
@@ -164,6 +173,18 @@ impl TlsServer {
         ids.push(Id::new("x509", subject));
         ids
     }
+}
+
+/// Why a TLS connection was closed before serving it.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    /// The handshake failed or took too long (ZooKeeper: "Unsuccessful handshake").
+    #[error("{0}")]
+    Handshake(String),
+    /// The handshake succeeded but the certificate gave no identity ("Authentication
+    /// failed").
+    #[error("{0}")]
+    Auth(String),
 }
 
 /// Settings that ask for checks Zooid cannot make: refusing is safer than ignoring.
