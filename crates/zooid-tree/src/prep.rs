@@ -9,7 +9,7 @@
 //! new one. The leader sends that digest with each proposal (`TxnDigest`) and learners
 //! compare it with their own tree's after applying the txn.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use bytes::Bytes;
 use zooid_proto::opcode::{create_mode, ephemeral, op};
@@ -64,6 +64,11 @@ struct View {
 #[derive(Debug, Default)]
 pub struct Prep {
     pending: HashMap<String, (i64, Option<View>)>,
+    /// (zxid, path) of each change recorded, in zxid order: what [`Prep::applied`]
+    /// looks at instead of the whole map. A path recorded again, or restored by a
+    /// multi's rollback, leaves entries whose zxid is not the map's; they are dropped
+    /// as they come up.
+    order: VecDeque<(i64, String)>,
     /// The tree digest once every prepped txn is applied. Only meaningful while a change
     /// is pending: with none, the tree's own digest is the current one.
     digest: u64,
@@ -215,12 +220,23 @@ impl Prep {
 
     /// Forgets pending changes that `apply` has caught up with.
     pub fn applied(&mut self, zxid: i64) {
-        self.pending.retain(|_, (z, _)| *z > zxid);
+        while let Some((z, _)) = self.order.front() {
+            if *z > zxid {
+                break;
+            }
+            let Some((_, path)) = self.order.pop_front() else {
+                break;
+            };
+            if self.pending.get(&path).is_some_and(|(z, _)| *z <= zxid) {
+                self.pending.remove(&path);
+            }
+        }
     }
 
     /// Forgets every pending change (the txns that made them were lost).
     pub fn reset(&mut self) {
         self.pending.clear();
+        self.order.clear();
     }
 
     pub fn pending_len(&self) -> usize {
@@ -291,6 +307,7 @@ impl Prep {
             self.digest = self.digest.wrapping_sub(before).wrapping_add(after);
         }
         self.pending.insert(path.to_owned(), (ctx.zxid, v));
+        self.order.push_back((ctx.zxid, path.to_owned()));
     }
 
     /// Turns a write request into its txn. Reads must not be passed here.

@@ -110,7 +110,15 @@ impl Db {
     /// Applies every queued txn in order; after each, the tree's digest is the one prep
     /// predicted for it, and the tree's incremental digest is its full one.
     fn apply_all(&mut self) {
-        for (txn, predicted) in std::mem::take(&mut self.queued) {
+        self.apply_first(usize::MAX);
+        assert_eq!(self.prep.pending_len(), 0);
+    }
+
+    /// Applies the `n` oldest queued txns (all there are, if fewer), checked as
+    /// [`Db::apply_all`] checks them.
+    fn apply_first(&mut self, n: usize) {
+        let n = n.min(self.queued.len());
+        for (txn, predicted) in self.queued.drain(..n).collect::<Vec<_>>() {
             let before = self.tree.digest();
             self.tree.apply(&txn, &mut Vec::new());
             self.prep.applied(txn.zxid());
@@ -126,7 +134,6 @@ impl Db {
             self.moved += usize::from(before != self.tree.digest());
             self.last = Some(txn);
         }
-        assert_eq!(self.prep.pending_len(), 0);
     }
 }
 
@@ -453,6 +460,9 @@ enum Step {
     },
     /// Applies everything prepped so far.
     Apply,
+    /// Applies the oldest few prepped txns (the pipeline half drained: later preps see
+    /// some changes applied and others pending).
+    ApplySome(usize),
 }
 
 fn simple_step() -> impl Strategy<Value = Step> {
@@ -474,7 +484,8 @@ fn step() -> impl Strategy<Value = Step> {
         10 => simple_step(),
         2 => prop::collection::vec(simple_step(), 1..5).prop_map(Step::Multi),
         1 => (1..=3i64).prop_map(|session| Step::Close { session }),
-        3 => Just(Step::Apply),
+        2 => Just(Step::Apply),
+        2 => (1..4usize).prop_map(Step::ApplySome),
     ]
 }
 
@@ -524,7 +535,7 @@ fn request(s: &Step) -> Option<Request> {
         Step::SetAcl { node } => set_acl(PATHS[*node], -1),
         Step::Delete { node, version } => delete(PATHS[*node], version.unwrap_or(-1)),
         Step::Multi(steps) => Request::Multi(steps.iter().filter_map(multi_op).collect()),
-        Step::Reap { .. } | Step::Close { .. } | Step::Apply => return None,
+        Step::Reap { .. } | Step::Close { .. } | Step::Apply | Step::ApplySome(_) => return None,
     })
 }
 
@@ -537,6 +548,7 @@ proptest! {
         for s in &steps {
             match s {
                 Step::Apply => db.apply_all(),
+                Step::ApplySome(n) => db.apply_first(*n),
                 Step::Close { session } => {
                     db.close_session(*session);
                 }
