@@ -161,14 +161,14 @@ pub fn execute(shared: &Shared, cmd: &str, caller: &Caller) -> String {
             "Connection stats reset.\n".to_owned()
         }
         "srst" => {
-            shared.counters.reset();
+            shared.reset_stats();
             "Server stats reset.\n".to_owned()
         }
         "dump" => render_dump(&gather_dump(shared, caller)),
         "wchs" => render_wchs(shared.watches.lock().summary()),
         "wchc" => render_wchc(&gather_watches_by_session(shared)),
         "wchp" => render_wchp(&gather_watches_by_path(shared)),
-        "mntr" => render_mntr(&mntr_lines(&gather_monitor(shared))),
+        "mntr" => render_mntr(&monitor_lines(shared, &gather_monitor(shared))),
         // Zooid keeps no tree digest yet, so its digest log is empty, as ZooKeeper's is
         // with `digest.enabled=false`.
         "hash" => render_hash(&[]),
@@ -567,6 +567,17 @@ pub fn mntr_lines(m: &Monitor) -> Vec<(String, String)> {
 }
 
 /// `MonitorCommand`: `zk_<key>\t<value>` lines.
+/// mntr's lines as the configured metrics provider dumps them: ZooKeeper's default
+/// provider's ([`mntr_lines`]), or the Prometheus provider's samples.
+pub fn monitor_lines(shared: &Shared, m: &Monitor) -> Vec<(String, String)> {
+    if crate::prometheus::configured(&shared.config.other) {
+        let now_ms = crate::stats::monotonic_ms();
+        crate::prometheus::text::mntr_lines(m, &shared.counters.metrics, now_ms)
+    } else {
+        mntr_lines(m)
+    }
+}
+
 pub fn render_mntr(lines: &[(String, String)]) -> String {
     lines
         .iter()

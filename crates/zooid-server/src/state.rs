@@ -299,6 +299,12 @@ pub struct LeaderGauges {
 }
 
 impl Shared {
+    /// `srst` / `stat_reset`: `ServerStats.reset` under the configured metrics provider.
+    pub fn reset_stats(&self) {
+        let prometheus = crate::prometheus::configured(&self.config.other);
+        self.counters.reset(prometheus);
+    }
+
     pub fn new(config: Config) -> Shared {
         let tree = DataTree::new(config.extended_types_enabled);
         Shared::with_tree(config, tree)

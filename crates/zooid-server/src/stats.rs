@@ -189,13 +189,16 @@ impl Counters {
     }
 
     /// `srst`: `ServerStats.reset` (latency, packet counts, response sizes, and every
-    /// `ServerMetrics` value).
-    pub fn reset(&self) {
+    /// `ServerMetrics` value unless `keep_metrics`: the Prometheus provider's
+    /// `resetAllValues` does nothing).
+    pub fn reset(&self, keep_metrics: bool) {
         self.packets_received.store(0, Ordering::Relaxed);
         self.packets_sent.store(0, Ordering::Relaxed);
         self.latency.reset();
         self.response_size.reset();
-        self.metrics.reset();
+        if !keep_metrics {
+            self.metrics.reset();
+        }
     }
 }
 

@@ -151,7 +151,7 @@ pub fn run(shared: &Shared, primary: &str, args: &BTreeMap<String, String>) -> A
             Answer::ok(fields)
         }
         "stat_reset" => {
-            shared.counters.reset();
+            shared.reset_stats();
             Answer::ok(vec![])
         }
         "observers" => Answer::ok(vec![
@@ -375,7 +375,7 @@ fn monitor(shared: &Shared) -> Vec<(String, Json)> {
     let mut m = fourlw::gather_monitor(shared);
     // mntr counts its own connection; the admin request is no client connection.
     m.summary.connections = m.summary.connections.saturating_sub(1);
-    fourlw::mntr_lines(&m)
+    fourlw::monitor_lines(shared, &m)
         .into_iter()
         .map(|(k, v)| {
             let number = v.parse::<i64>().is_ok()

@@ -44,11 +44,18 @@ pub struct Endpoint {
     pub port: u16,
 }
 
+/// Whether zoo.cfg names the Prometheus provider (`metricsProvider.className`): then
+/// mntr dumps its samples and `srst` leaves `ServerMetrics` alone, as its
+/// `resetAllValues` does nothing.
+pub fn configured(other: &BTreeMap<String, String>) -> bool {
+    other.get("metricsProvider.className").map(String::as_str) == Some(PROMETHEUS_PROVIDER)
+}
+
 /// The endpoint the config asks for, `None` when the Prometheus provider is not the
 /// configured one. A port that is no port is an error, as `Integer.parseInt` and
 /// `InetSocketAddress` make it in `PrometheusMetricsProvider.configure`/`start`.
 pub fn endpoint(other: &BTreeMap<String, String>) -> Result<Option<Endpoint>, String> {
-    if other.get("metricsProvider.className").map(String::as_str) != Some(PROMETHEUS_PROVIDER) {
+    if !configured(other) {
         return Ok(None);
     }
     let host = other
