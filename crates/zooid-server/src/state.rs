@@ -147,6 +147,8 @@ pub struct ConnHandle {
     pub out: Outbox,
     /// Identities: `ip:<addr>` from the start, plus what `addauth` added.
     pub auth: RwLock<Arc<Vec<Id>>>,
+    /// Accepted on the secure client port.
+    pub secure: bool,
     pub session_id: AtomicI64,
     pub timeout_ms: AtomicI64,
     /// Requests handed to the core and not answered yet (per-session FIFO).

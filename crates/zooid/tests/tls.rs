@@ -347,3 +347,53 @@ fn bad_tls_settings_stop_the_start() {
     assert!(log.contains("ssl.keyStore.type"), "{log}");
     assert!(log.contains("use PEM"), "{log}");
 }
+
+#[test]
+fn connection_lists_are_per_port() {
+    let pki = Pki::new();
+    let admin = free_port();
+    let (server, port) = start(
+        &pki,
+        &format!("admin.serverPort={admin}\nadmin.serverAddress=127.0.0.1\n"),
+    );
+    let mut tls = tls_connect(port, &pki.ca.pem, Some(&pki.client));
+    let secure_session = handshake(&mut tls).unwrap().session_id;
+    let mut plain = common::raw(&server);
+    let plain_session = common::handshake(&mut plain).session_id;
+    // The admin server lists each port's connections apart (Commands.ConsCommand).
+    let reply = common::http(admin, "GET", "/commands/connections", "", b"").unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+    let sessions = |key: &str| -> Vec<i64> {
+        json[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {key} in {json}"))
+            .iter()
+            .map(|c| c["session_id"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(sessions("connections"), [plain_session]);
+    assert_eq!(sessions("secure_connections"), [secure_session]);
+    // cons over each port lists that port's connections and its own.
+    let plain_cons = common::four_letter(server.port, "cons").unwrap();
+    assert!(
+        plain_cons.contains(&format!("sid=0x{plain_session:x}")),
+        "{plain_cons}"
+    );
+    assert!(
+        !plain_cons.contains(&format!("sid=0x{secure_session:x}")),
+        "{plain_cons}"
+    );
+    let mut s = tls_connect(port, &pki.ca.pem, Some(&pki.client));
+    s.write_all(b"cons").unwrap();
+    s.flush().unwrap();
+    let mut secure_cons = String::new();
+    let _ = s.read_to_string(&mut secure_cons);
+    assert!(
+        secure_cons.contains(&format!("sid=0x{secure_session:x}")),
+        "{secure_cons}"
+    );
+    assert!(
+        !secure_cons.contains(&format!("sid=0x{plain_session:x}")),
+        "{secure_cons}"
+    );
+}
