@@ -3,6 +3,7 @@ TLS with a client certificate (PEM key and trust stores made here with the opens
 command), runs requests, and the `x509` identity (the subject as Java's
 X500Principal.getName() prints it) passes an x509 ACL that the plain port's session
 does not; a client without a certificate is refused (ssl.clientAuth=need, the default).
+`zooid shell` and zkCli connect to both with one client configuration file.
 ZooKeeper needs the Netty connection factory for TLS; Zooid ignores that key."""
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 //! `zooid shell`: a zkCli-compatible shell (`ZooKeeperMain` of ZooKeeper 3.9). With a
 //! command after the options it runs that one command and exits with zkCli's code (0, 1
 //! for a failed command, 127 for an unknown one, 2 for an unreadable client
-//! configuration); without, it reads commands interactively with line editing, history and
-//! completion of command names and znode paths.
+//! configuration or TLS settings in it that cannot be used); without, it reads commands
+//! interactively with line editing, history and completion of command names and znode
+//! paths. `zookeeper.client.secure=true` in the client configuration connects with TLS
+//! (see `crate::client_config` for the keys).
 
 mod commands;
 mod complete;
