@@ -15,6 +15,8 @@
 pub mod dn;
 mod store;
 
+pub use store::{key_store, trust_store};
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,15 +66,29 @@ pub struct TlsServer {
     super_user: Option<String>,
 }
 
+/// Where the `zookeeper.ssl.*` settings come from: zoo.cfg on the server, a client
+/// configuration file (`ZKClientConfig`) in Zooid's client tools. Both share the keys
+/// (`X509Util`), so both share the readers of this module.
+pub trait SslSettings {
+    /// The value of `zookeeper.ssl.<name>`, trimmed, if set.
+    fn ssl(&self, name: &str) -> Option<&str>;
+}
+
+impl SslSettings for Config {
+    fn ssl(&self, name: &str) -> Option<&str> {
+        self.other
+            .get(&format!("zookeeper.ssl.{name}"))
+            .map(|s| s.trim())
+    }
+}
+
 /// A `zookeeper.ssl.<name>` setting.
-fn setting<'a>(cfg: &'a Config, name: &str) -> Option<&'a str> {
-    cfg.other
-        .get(&format!("zookeeper.ssl.{name}"))
-        .map(|s| s.trim())
+fn setting<'a>(cfg: &'a dyn SslSettings, name: &str) -> Option<&'a str> {
+    cfg.ssl(name)
 }
 
 /// `Boolean.parseBoolean` of a setting, `default` when unset (`ZKConfig.getBoolean`).
-fn flag(cfg: &Config, name: &str, default: bool) -> bool {
+pub fn flag(cfg: &dyn SslSettings, name: &str, default: bool) -> bool {
     setting(cfg, name).map_or(default, |v| v.eq_ignore_ascii_case("true"))
 }
 
@@ -219,8 +235,8 @@ fn refuse_unsupported(cfg: &Config) -> Result<(), TlsConfigError> {
 
 /// `ssl.protocol` and `ssl.enabledProtocols` (`SSLContextAndOptions.getEnabledProtocols`:
 /// without a list, the JDK's defaults for the protocol: TLSv1.3 enables 1.3 and 1.2).
-fn protocol_versions(
-    cfg: &Config,
+pub fn protocol_versions(
+    cfg: &dyn SslSettings,
 ) -> Result<Vec<&'static SupportedProtocolVersion>, TlsConfigError> {
     let version = |name: &str| match name.trim() {
         "TLSv1.3" => Some(&rustls::version::TLS13),
@@ -258,7 +274,7 @@ fn protocol_versions(
 
 /// `ssl.ciphersuites` by their IANA names (Java's), else ZooKeeper's default list
 /// (`X509Util.getDefaultCipherSuites` on Java 9+, less the CBC suites rustls lacks).
-fn cipher_suites(cfg: &Config) -> Result<Vec<SupportedCipherSuite>, TlsConfigError> {
+pub fn cipher_suites(cfg: &dyn SslSettings) -> Result<Vec<SupportedCipherSuite>, TlsConfigError> {
     const DEFAULT: &[&str] = &[
         "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
         "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",

@@ -9,8 +9,7 @@ use rustls::pki_types::pem::{self, PemObject, SectionKind};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::RootCertStore;
 
-use super::{err, setting, TlsConfigError};
-use crate::config::Config;
+use super::{err, setting, SslSettings, TlsConfigError};
 
 /// `KeyStoreFileType`: the explicit type, else the file name's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +20,11 @@ enum StoreType {
     Bcfks,
 }
 
-fn store_type(cfg: &Config, store: &str, location: &str) -> Result<StoreType, TlsConfigError> {
+fn store_type(
+    cfg: &dyn SslSettings,
+    store: &str,
+    location: &str,
+) -> Result<StoreType, TlsConfigError> {
     let type_key = format!("ssl.{store}.type");
     let explicit = setting(cfg, &format!("{store}.type")).filter(|t| !t.is_empty());
     let (key, name) = match explicit {
@@ -62,12 +65,12 @@ fn store_type(cfg: &Config, store: &str, location: &str) -> Result<StoreType, Tl
 }
 
 /// The location of a store, if configured.
-fn location<'a>(cfg: &'a Config, store: &str) -> Option<&'a str> {
+fn location<'a>(cfg: &'a dyn SslSettings, store: &str) -> Option<&'a str> {
     setting(cfg, &format!("{store}.location")).filter(|l| !l.is_empty())
 }
 
 /// `getPasswordFromConfigPropertyOrFile`: the `passwordPath` file wins over `password`.
-fn password(cfg: &Config, store: &str) -> Result<String, TlsConfigError> {
+fn password(cfg: &dyn SslSettings, store: &str) -> Result<String, TlsConfigError> {
     if let Some(path) = setting(cfg, &format!("{store}.passwordPath")).filter(|p| !p.is_empty()) {
         let key = format!("ssl.{store}.passwordPath");
         let text = std::fs::read_to_string(path).map_err(|e| err(&key, format!("{path}: {e}")))?;
@@ -83,8 +86,8 @@ fn read(key: &str, path: &str) -> Result<Vec<u8>, TlsConfigError> {
 }
 
 /// The server's certificate chain and private key (`ssl.keyStore.*`).
-pub(super) fn key_store(
-    cfg: &Config,
+pub fn key_store(
+    cfg: &dyn SslSettings,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsConfigError> {
     const KEY: &str = "ssl.keyStore.location";
     let path = location(cfg, "keyStore").ok_or_else(|| {
@@ -133,7 +136,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// The CAs client certificates are verified against (`ssl.trustStore.*`).
-pub(super) fn trust_store(cfg: &Config) -> Result<RootCertStore, TlsConfigError> {
+pub fn trust_store(cfg: &dyn SslSettings) -> Result<RootCertStore, TlsConfigError> {
     const KEY: &str = "ssl.trustStore.location";
     let path = location(cfg, "trustStore").ok_or_else(|| {
         err(
