@@ -23,6 +23,15 @@ use crate::tls::AdminTls;
 /// SSLv2's hello is not recognized, as in ZooKeeper.
 const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 
+/// HTTPS on an HTTP port.
+#[derive(Clone)]
+pub(crate) struct Https {
+    pub tls: AdminTls,
+    /// Called for each plain connection a unified port serves (ZooKeeper counts them as
+    /// `insecure_admin_count`).
+    pub on_plain: Arc<dyn Fn() + Send + Sync>,
+}
+
 /// What a handler knows of the connection a request came on.
 pub(crate) struct Peer {
     pub remote: SocketAddr,
@@ -42,7 +51,7 @@ pub(crate) async fn serve<F, Fut, B>(
     what: &'static str,
     max_conns: usize,
     timeout: Duration,
-    tls: Option<AdminTls>,
+    tls: Option<Https>,
     handle: F,
 ) where
     F: Fn(Request<Incoming>, Arc<Peer>) -> Fut + Clone + Send + Sync + 'static,
@@ -79,7 +88,7 @@ pub(crate) async fn serve<F, Fut, B>(
 async fn connection<F, Fut, B>(
     stream: TcpStream,
     remote: SocketAddr,
-    tls: Option<AdminTls>,
+    https: Option<Https>,
     timeout: Duration,
     handle: F,
 ) -> Result<(), String>
@@ -95,13 +104,15 @@ where
         secure: false,
         certs: None,
     };
-    let Some(tls) = tls else {
+    let Some(https) = https else {
         return http1(stream, plain, timeout, handle).await;
     };
-    if tls.unified && !starts_with_tls(&stream, timeout).await? {
+    if https.tls.unified && !starts_with_tls(&stream, timeout).await? {
+        (https.on_plain)();
         return http1(stream, plain, timeout, handle).await;
     }
-    let stream = match tokio::time::timeout(timeout, tls.acceptor.accept(stream)).await {
+    let accept = https.tls.acceptor.accept(stream);
+    let stream = match tokio::time::timeout(timeout, accept).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return Err(format!("unsuccessful TLS handshake: {e}")),
         Err(_) => return Err(format!("TLS handshake not done in {timeout:?}")),

@@ -108,6 +108,14 @@ pub async fn start(
 
 async fn accept_loop(listener: TcpListener, state: Arc<AdminState>, tls: Option<AdminTls>) {
     let idle = Duration::from_millis(u64::from(state.shared.config.admin_idle_timeout_ms.max(1)));
+    let https = tls.map(|tls| {
+        let shared = state.shared.clone();
+        let on_plain = move || shared.counters.metrics.insecure_admin.inc();
+        crate::http::Https {
+            tls,
+            on_plain: Arc::new(on_plain),
+        }
+    });
     let handler = move |req, peer: Arc<Peer>| {
         let state = state.clone();
         async move {
@@ -121,7 +129,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<AdminState>, tls: Option<
         }
     };
     let max = ADMIN_CONNECTIONS_MAX;
-    crate::http::serve(listener, "admin", max, idle, tls, handler).await;
+    crate::http::serve(listener, "admin", max, idle, https, handler).await;
 }
 
 async fn handle(state: &Arc<AdminState>, req: Request<Incoming>, peer: &Peer) -> Response<Body> {
