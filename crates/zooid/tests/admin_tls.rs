@@ -119,6 +119,12 @@ impl Pki {
     }
 }
 
+/// Registers ZooKeeper's x509 provider without a secure client port.
+const X509_PROVIDER: &str =
+    "authProvider.x509=org.apache.zookeeper.server.auth.X509AuthenticationProvider\n";
+
+impl Pki {}
+
 fn certs(pem: &str) -> Vec<CertificateDer<'static>> {
     CertificateDer::pem_slice_iter(pem.as_bytes())
         .map(|c| c.unwrap())
@@ -229,7 +235,8 @@ fn port_unification_serves_http_and_https_on_one_port() {
 #[test]
 fn need_client_auth_refuses_clients_without_a_trusted_certificate() {
     let pki = Pki::new();
-    let (_zk, port) = start(&pki, "admin.forceHttps=true\nadmin.needClientAuth=true\n");
+    let need = "admin.forceHttps=true\nadmin.needClientAuth=true\n";
+    let (_zk, port) = start(&pki, &format!("{need}{X509_PROVIDER}"));
     assert!(https(port, &pki, None, RUOK, None).is_none());
     assert!(https(port, &pki, Some(&pki.stranger), RUOK, None).is_none());
     let r = https(port, &pki, Some(&pki.admin), RUOK, None).expect("an answer");
@@ -238,13 +245,20 @@ fn need_client_auth_refuses_clients_without_a_trusted_certificate() {
     // even a certificate the admin port accepted proves nothing (as in ZooKeeper).
     let r = https(port, &pki, Some(&pki.admin), SNAPSHOT, Some("x509")).unwrap();
     assert_eq!((r.status, error(&r)), (401, "Not authenticated".into()));
+    // With the trust store but no x509 provider registered (no secure client port, no
+    // authProvider key), neither.
+    let (_zk2, port2) = start(&pki, &format!("{need}{}", pki.client_trust()));
+    let r = https(port2, &pki, Some(&pki.admin), SNAPSHOT, Some("x509")).unwrap();
+    assert_eq!((r.status, error(&r)), (401, "Not authenticated".into()));
+    let r = https(port2, &pki, Some(&pki.admin), SNAPSHOT, Some("ip")).unwrap();
+    assert_eq!(r.status, 200);
 }
 
 #[test]
 fn x509_auth_checks_the_subject_against_the_root_acl() {
     let pki = Pki::new();
     let extra = format!(
-        "admin.portUnification=true\nadmin.needClientAuth=true\n{}\
+        "admin.portUnification=true\nadmin.needClientAuth=true\n{}{X509_PROVIDER}\
          X509AuthenticationProvider.superUser={ROOT_DN}\n",
         pki.client_trust()
     );

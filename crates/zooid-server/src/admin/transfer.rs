@@ -82,8 +82,9 @@ pub(crate) fn authorize(
 }
 
 /// The identities a header proves, or None (`AuthFailedException`). The digest, ip and
-/// x509 providers answer; x509 only for a request over HTTPS with a client certificate
-/// its trust store accepts (the auth text after `x509` is ignored, as in ZooKeeper).
+/// x509 providers answer; x509 only when registered, for a request over HTTPS with a
+/// client certificate its trust store accepts (the auth text after `x509` is ignored,
+/// as in ZooKeeper).
 fn authenticate(
     shared: &Shared,
     header: &str,
@@ -106,7 +107,9 @@ fn authenticate(
             "ip",
             &crate::conn::java_host_address(peer.remote.ip()),
         )],
-        ("x509", _) => x509?.identities(peer.certs.as_deref()),
+        // `ProviderRegistry` has no x509 provider unless a secure client port or an
+        // `authProvider.*` key registers it.
+        ("x509", _) if shared.policy.x509 => x509?.identities(peer.certs.as_deref()),
         _ => return None,
     };
     (!ids.is_empty()).then_some(ids)
