@@ -131,15 +131,13 @@ fn certs(pem: &str) -> Vec<CertificateDer<'static>> {
         .collect()
 }
 
-/// One HTTPS exchange with the admin port, presenting `identity` if given; None when
-/// the server answers nothing (handshake refused, connection cut).
-fn https(
+/// A TLS connection to the admin port (not yet shaken hands), presenting `identity` if
+/// the server asks for a certificate.
+fn tls_stream(
     port: u16,
     pki: &Pki,
     identity: Option<&Identity>,
-    path: &str,
-    auth: Option<&str>,
-) -> Option<HttpReply> {
+) -> StreamOwned<ClientConnection, TcpStream> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = RootCertStore::empty();
     for c in certs(&pki.ca_pem) {
@@ -161,8 +159,21 @@ fn https(
     let sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
+    StreamOwned::new(conn, sock)
+}
+
+/// One HTTPS GET on the admin port, presenting `identity` if asked; None when the
+/// server answers nothing (handshake refused, connection cut).
+fn https(
+    port: u16,
+    pki: &Pki,
+    identity: Option<&Identity>,
+    path: &str,
+    auth: Option<&str>,
+) -> Option<HttpReply> {
     let headers = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
-    common::http_exchange(StreamOwned::new(conn, sock), "GET", path, &headers, b"")
+    let s = tls_stream(port, pki, identity);
+    common::http_exchange(s, "GET", path, &headers, b"")
 }
 
 fn http(port: u16, path: &str, auth: Option<&str>) -> Option<HttpReply> {
@@ -298,6 +309,20 @@ fn x509_auth_checks_the_subject_against_the_root_acl() {
     // Other schemes do not match an x509 ACL.
     let r = https(port, &pki, Some(&pki.admin), SNAPSHOT, Some("ip")).unwrap();
     assert_eq!(r.status, 403);
+    // `restore` (a POST) is authorized the same way, before its body is looked at.
+    let restore = |id| {
+        let s = tls_stream(port, &pki, Some(id));
+        let auth = "Authorization: x509\r\n";
+        common::http_exchange(s, "POST", "/commands/restore", auth, b"not a snapshot").unwrap()
+    };
+    let r = restore(&pki.other);
+    assert_eq!((r.status, error(&r)), (403, "Not authorized".into()));
+    let r = restore(&pki.admin);
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(error(&r)
+        .as_str()
+        .unwrap()
+        .starts_with("not a valid snapshot"));
 }
 
 #[test]
