@@ -539,6 +539,9 @@ pub struct Metrics {
     pub restore_time: Summary,
     pub restore_error_count: Counter,
     pub restore_rate_limited_count: Counter,
+    /// INSECURE_ADMIN: plain HTTP connections to an admin port that also speaks HTTPS
+    /// (`admin.portUnification`).
+    pub insecure_admin: Counter,
     /// DB_INIT_TIME / STARTUP_*: recovery at start.
     pub db_init_time: Summary,
     pub startup_snap_load_time: Summary,
@@ -777,6 +780,7 @@ impl Metrics {
             &self.snapshot_rate_limited_count,
             &self.restore_error_count,
             &self.restore_rate_limited_count,
+            &self.insecure_admin,
             &self.prep_processor_queued,
             &self.bytes_received,
             &self.response_bytes,

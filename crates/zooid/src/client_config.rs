@@ -174,7 +174,10 @@ impl TlsClient {
                  certificate chains to",
             ));
         };
-        let roots = tls::trust_store(cfg)?;
+        let roots = tls::trust_store(
+            cfg,
+            "zookeeper.client.secure is true but no trust store is set",
+        )?;
         let trust_pem = read_text(TRUST, trust_path)?;
         let identity = match cfg.ssl("keyStore.location").filter(|l| !l.is_empty()) {
             None => None,

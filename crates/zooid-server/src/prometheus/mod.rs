@@ -97,8 +97,8 @@ pub async fn start(shared: Arc<Shared>) -> std::io::Result<Option<SocketAddr>> {
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     let timeout = Duration::from_millis(HEADER_READ_TIMEOUT_MS);
-    let handler = move |req, _remote| handle(shared.clone(), req);
-    crate::http::serve(listener, "metrics", CONNECTIONS_MAX, timeout, handler).await;
+    let handler = move |req, _peer| handle(shared.clone(), req);
+    crate::http::serve(listener, "metrics", CONNECTIONS_MAX, timeout, None, handler).await;
 }
 
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {

@@ -91,3 +91,49 @@ fn protocols_and_suites_map_to_rustls() {
          TLS_AES_256_GCM_SHA384,TLS_AES_128_GCM_SHA256,TLS_CHACHA20_POLY1305_SHA256"
     );
 }
+
+fn admin_refused(entries: &[(&str, &str)]) -> String {
+    match AdminTls::from_config(&with(entries)) {
+        Ok(_) => panic!("accepted {entries:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn admin_https_reads_the_quorum_stores() {
+    // Plain HTTP unless one of the two flags is on; the stores are then not looked at.
+    let plain = with(&[
+        ("admin.needClientAuth", "true"),
+        ("ssl.keyStore.location", "/k.jks"),
+    ]);
+    assert!(AdminTls::from_config(&plain).unwrap().is_none());
+    for flag in ["admin.forceHttps", "admin.portUnification"] {
+        let missing = admin_refused(&[(flag, "true"), ("ssl.keyStore.location", "/k.pem")]);
+        assert!(
+            missing.starts_with("ssl.quorum.keyStore.location: the AdminServer's HTTPS"),
+            "{missing}"
+        );
+    }
+    let jks = admin_refused(&[
+        ("admin.forceHttps", "true"),
+        ("ssl.quorum.keyStore.location", "/k.jks"),
+    ]);
+    assert!(
+        jks.starts_with("ssl.quorum.keyStore.type: /k.jks: JKS stores are not supported"),
+        "{jks}"
+    );
+    let p12 = admin_refused(&[
+        ("admin.portUnification", "TRUE"),
+        ("ssl.quorum.keyStore.location", "/k.pem"),
+        ("ssl.quorum.keyStore.type", "PKCS12"),
+    ]);
+    assert!(p12.starts_with("ssl.quorum.keyStore.type: "), "{p12}");
+    let gone = admin_refused(&[
+        ("admin.forceHttps", "true"),
+        ("ssl.quorum.keyStore.location", "/no/such.pem"),
+    ]);
+    assert!(
+        gone.starts_with("ssl.quorum.keyStore.location: /no/such.pem: "),
+        "{gone}"
+    );
+}
