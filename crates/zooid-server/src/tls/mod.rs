@@ -15,9 +15,11 @@
 
 mod admin;
 pub mod dn;
+mod quorum;
 mod store;
 
 pub use admin::{AdminTls, X509Provider};
+pub use quorum::QuorumTls;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::RootCertStore;

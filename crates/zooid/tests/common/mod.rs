@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use zooid_proto::{ConnectRequest, ConnectResponse, Record};
 
+pub mod pki;
+
 pub struct ZooidProcess {
     child: Child,
     pub port: u16,
