@@ -86,9 +86,22 @@ class Member(Server):
                     f"-Dznode.container.checkIntervalMs={REAPER_MS}",
                     # DataTree.compareDigest says at DEBUG when a txn's digest matched.
                     f"-Dorg.slf4j.simpleLogger.log.{DATATREE}=debug",
-                    "-cp", zk_classpath(),
+                    "-cp", self.classpath(),
                     "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(self.cfg_path)]
         return super().command()
+
+    def classpath(self) -> str:
+        """ZooKeeper's, and with TLS between members Debian's Netty jars too: its
+        quorum sockets tell TLS from plain with Netty's SslHandler (UnifiedSocket); a
+        missing class kills the election listener without a word in the log."""
+        if self.cfg.get("sslQuorum") != "true":
+            return zk_classpath()
+        from test_tls import NETTY_JARS
+        missing = [j for j in NETTY_JARS if not Path(j).exists()]
+        if missing:
+            pytest.fail(f"ZooKeeper's quorum TLS needs Debian's Netty jars: missing {missing}",
+                        pytrace=False)
+        return ":".join([zk_classpath(), *NETTY_JARS])
 
     def launch(self) -> None:
         """Starts the process without waiting: a member serves only within a quorum."""
@@ -698,3 +711,42 @@ def lonely_write(ens: Ensemble, leader: int, followers: tuple[int, int], path: s
             ens[f].kill()
     for f in followers:
         ens[f].launch()
+
+
+@pytest.mark.timeout(120)
+def test_tls_between_zookeeper_and_zooid_members(mixed, tmp_path):
+    """sslQuorum with PEM stores: Zooid leads ZooKeeper followers over TLS, then
+    follows a ZooKeeper leader over TLS; a plain dial to the members is refused."""
+    from test_tls import make_pki
+    make_pki(tmp_path)
+    extra = {
+        "sslQuorum": "true",
+        "ssl.quorum.keyStore.location": str(tmp_path / "server.pem"),
+        "ssl.quorum.keyStore.type": "PEM",
+        "ssl.quorum.trustStore.location": str(tmp_path / "ca.pem"),
+        "ssl.quorum.trustStore.type": "PEM",
+    }
+    ens = mixed(["zookeeper", "zookeeper", "zooid"], extra)
+    ens.launch_first(3)
+    ens[1].launch()
+    ens[2].launch()
+    ens.wait_serving(leader=3)
+    write_through_each(ens, "/tls", "a")
+    assert_same_everywhere(ens, "/tls")
+    # Zooid, restarted, follows the ZooKeeper leader over TLS and syncs by DIFF.
+    ens[3].kill()
+    ens.wait_serving(leader=2)
+    write_through_each(ens, "/tls", "b")
+    rejoin(ens, 3, leader=2, sync="DIFF")
+    write_through_each(ens, "/tls", "c")
+    assert_same_everywhere(ens, "/tls")
+    # The ZooKeeper members' quorum ports take no plain connection.
+    host, quorum, _ = ens[2].cfg["server.2"].split(":")
+    import socket
+    with socket.create_connection((host, int(quorum)), timeout=10) as s:
+        s.settimeout(10)
+        s.sendall(b"\x00\x00\x00\x01")
+        try:
+            assert s.recv(16) == b""
+        except (ConnectionResetError, socket.timeout):
+            pass
