@@ -906,6 +906,7 @@ fn a_follower_synced_by_snapshot_under_concurrent_writes_ends_with_the_same_tree
             e.proc(leader).server_log()
         );
         walked = sent[sent.len() - 1];
+        eprintln!("round {round}: SNAPs sent so far, txns applied during each walk: {sent:?}");
         if walked > 0 {
             break;
         }
@@ -1014,7 +1015,7 @@ async fn churn(addr: String, w: usize, stop: Arc<std::sync::atomic::AtomicBool>)
         let late = format!("{parent}/late");
         let value = format!("v{k}");
         // Sent in this order before any answer is awaited.
-        let del_bulk = (k % 3 == 0).then(|| c.delete(&bulk, None));
+        let del_bulk = k.is_multiple_of(3).then(|| c.delete(&bulk, None));
         let add_bulk = (k % 3 == 1).then(|| c.create(&bulk, b"again", OPEN));
         let set_bulk = (k % 3 == 2).then(|| c.set_data(&bulk, value.as_bytes(), None));
         let mk_parent = c.create(&parent, b"p", OPEN);
@@ -1023,7 +1024,7 @@ async fn churn(addr: String, w: usize, stop: Arc<std::sync::atomic::AtomicBool>)
         let del_a = c.delete(&pa, None);
         let set_b = c.set_data(&pb, b"bb", None);
         let del_b = c.delete(&pb, None);
-        let del_parent = (k % 2 == 0).then(|| c.delete(&parent, None));
+        let del_parent = k.is_multiple_of(2).then(|| c.delete(&parent, None));
         // Under a parent that is gone by now (or not, every other time).
         let mk_late = c.create(&late, b"l", OPEN);
         if let Some(r) = del_bulk {
