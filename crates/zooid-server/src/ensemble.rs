@@ -628,6 +628,9 @@ impl Driver {
             Role::Leading { .. } => self.leading_since.or(Some(std::time::Instant::now())),
             _ => None,
         };
+        if !matches!(role, Role::Leading { .. }) {
+            self.snap_out.cancel_all();
+        }
         if self.fuzzy == Fuzzy::UntilUpToDate
             && matches!(
                 role,
@@ -1010,5 +1013,25 @@ mod tests {
             prep.applied(txn.zxid());
         }
         assert_eq!(leader.digest(), follower.full_digest());
+    }
+
+    /// After a SNAP the leader's digests are not compared until UPTODATE has come and
+    /// every txn committed before it is applied; then they are again.
+    #[test]
+    fn digests_wait_while_a_snapshot_may_be_fuzzy() {
+        let d = Some(TxnDigest {
+            version: DIGEST_VERSION,
+            tree_digest: 7,
+        });
+        let mut f = Fuzzy::Exact;
+        assert_eq!(f.check(5, d.clone()), d);
+        f = Fuzzy::UntilUpToDate;
+        assert_eq!(f.check(6, d.clone()), None);
+        assert_eq!(f.check(1 << 40, d.clone()), None);
+        f = Fuzzy::Until(9);
+        assert_eq!(f.check(9, d.clone()), None);
+        assert_eq!(f, Fuzzy::Until(9));
+        assert_eq!(f.check(10, d.clone()), d);
+        assert_eq!(f, Fuzzy::Exact);
     }
 }

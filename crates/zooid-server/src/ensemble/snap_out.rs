@@ -162,6 +162,15 @@ impl SnapOut {
         }
     }
 
+    /// Gives up every snapshot (this server no longer leads: a learner it was for may
+    /// be the next leader, whose packets must not wait for it).
+    pub fn cancel_all(&mut self) {
+        let peers: Vec<Sid> = self.jobs.keys().copied().collect();
+        for p in peers {
+            self.cancel(p);
+        }
+    }
+
     /// A snapshot came back: the packets to send to its learner, the SNAP first, or
     /// nothing if the snapshot was given up meanwhile. `Err` when it could not be
     /// built: the learner must be disconnected.
@@ -253,4 +262,133 @@ fn build(shared: &Shared, zxid: Zxid, stop: &AtomicBool) -> Result<FuzzySync, St
     // Every change the walk saw was applied by now: the snapshot holds nothing after it.
     let last = shared.tree.read().last_zxid();
     Ok(FuzzySync { data, first, last })
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use zooid_proto::opcode::op;
+    use zooid_proto::{SetDataTxn, TxnDigest, TxnHeader};
+    use zooid_tree::{Txn, TxnBody};
+
+    use super::*;
+
+    fn proposal(zxid: Zxid) -> Held {
+        let txn = Txn {
+            hdr: TxnHeader {
+                client_id: 1,
+                cxid: 1,
+                zxid,
+                time: 5,
+                op: op::SET_DATA,
+            },
+            body: TxnBody::SetData(SetDataTxn {
+                path: "/a".into(),
+                data: Bytes::from_static(b"x"),
+                version: 1,
+            }),
+        };
+        let digest = TxnDigest {
+            version: 2,
+            tree_digest: zxid,
+        };
+        Held::Zab(Message::Quorum(Packet::Proposal(super::super::entry_of(
+            &txn,
+            Some(&digest),
+        ))))
+    }
+
+    /// `out`'s zxid for each packet, and whether a proposal still has its digest.
+    fn show(out: &[Held]) -> Vec<String> {
+        out.iter()
+            .map(|h| match h {
+                Held::Zab(Message::Quorum(Packet::Snap { zxid, .. })) => format!("snap {zxid}"),
+                Held::Zab(Message::Quorum(Packet::Proposal(e))) => {
+                    let digest = super::super::decode_txn(e).1.is_some();
+                    format!("proposal {} digest {digest}", e.zxid)
+                }
+                Held::Zab(Message::Quorum(Packet::Commit { zxid })) => format!("commit {zxid}"),
+                Held::Zab(_) => "other".into(),
+                Held::Host(p) => format!("host {}", p.kind),
+            })
+            .collect()
+    }
+
+    fn job(out: &mut SnapOut, to: Sid) -> u64 {
+        out.generations += 1;
+        let generation = out.generations;
+        let stop = Arc::new(AtomicBool::new(false));
+        out.jobs.insert(
+            to,
+            Job {
+                generation,
+                held: Vec::new(),
+                stop,
+            },
+        );
+        generation
+    }
+
+    fn built(to: Sid, generation: u64) -> Built {
+        Built {
+            to,
+            generation,
+            zxid: 10,
+            result: Ok(FuzzySync {
+                data: vec![1, 2, 3],
+                first: 10,
+                last: 12,
+            }),
+        }
+    }
+
+    #[test]
+    fn held_packets_follow_the_snap_in_order_without_digests_up_to_the_walks_end() {
+        let mut out = SnapOut::default();
+        assert!(matches!(out.hold(2, proposal(11)), Hold::Send(_)));
+        let generation = job(&mut out, 2);
+        for h in [
+            proposal(11),
+            Held::Zab(Message::Quorum(Packet::Commit { zxid: 11 })),
+            proposal(12),
+            proposal(13),
+        ] {
+            assert!(matches!(out.hold(2, h), Hold::Held));
+        }
+        // Another learner's packets pass.
+        assert!(matches!(out.hold(3, proposal(13)), Hold::Send(_)));
+        // A result of an older attempt is dropped.
+        assert!(out.finish(built(2, generation - 1)).is_none());
+        let (to, sent) = out.finish(built(2, generation)).expect("current");
+        assert_eq!(to, 2);
+        assert_eq!(
+            show(&sent.unwrap()),
+            [
+                "snap 10",
+                "proposal 11 digest false",
+                "commit 11",
+                "proposal 12 digest false",
+                "proposal 13 digest true",
+            ]
+        );
+        assert!(matches!(out.hold(2, proposal(14)), Hold::Send(_)));
+    }
+
+    #[test]
+    fn a_learner_gone_meanwhile_loses_its_snapshot_and_held_packets() {
+        let mut out = SnapOut::default();
+        let generation = job(&mut out, 2);
+        assert!(matches!(out.hold(2, proposal(11)), Hold::Held));
+        let stop = out.jobs[&2].stop.clone();
+        out.cancel(2);
+        assert!(stop.load(Ordering::Relaxed));
+        assert!(out.finish(built(2, generation)).is_none());
+        assert!(matches!(out.hold(2, proposal(12)), Hold::Send(_)));
+        job(&mut out, 2);
+        for _ in 0..HELD_PACKETS_MAX {
+            assert!(matches!(out.hold(2, proposal(12)), Hold::Held));
+        }
+        assert!(matches!(out.hold(2, proposal(12)), Hold::Overflow));
+        assert!(out.jobs.is_empty());
+    }
 }
