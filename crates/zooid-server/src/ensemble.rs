@@ -513,7 +513,9 @@ impl Driver {
             .join(zooid_storage::files::snapshot_name(zxid));
         // The leader's snapshot may be fuzzy: the file claims no digest (see
         // `write_tree_snapshot`); recovery replays the log after `zxid` onto it.
-        if let Err(e) = crate::persist::write_tree_snapshot(&tree, &sessions, &path, false) {
+        let digests = self.shared.config.digest_enabled;
+        if let Err(e) = crate::persist::write_tree_snapshot(&tree, &sessions, &path, false, digests)
+        {
             tracing::error!("cannot write the leader's snapshot: {e}; exiting");
             std::process::exit(2);
         }

@@ -12,7 +12,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 use zooid_proto::opcode::op;
 use zooid_proto::TxnDigest;
-use zooid_storage::snap::{self, SnapNode, ZxidDigest};
+use zooid_storage::snap::{self, DigestSection, SnapNode, ZxidDigest};
 use zooid_storage::{files, StorageError, TxnLogWriter};
 use zooid_tree::tree::DIGEST_VERSION;
 use zooid_tree::{DataTree, Node, Txn, TxnBody};
@@ -117,7 +117,7 @@ pub fn recover(config: &Config) -> Result<Recovered, RecoveryError> {
         let snapshot_started = Instant::now();
         let path = snap_dir.join(files::snapshot_name(last));
         let sess: Vec<(i64, i32)> = sessions.iter().map(|(k, v)| (*k, *v)).collect();
-        write_tree_snapshot(&tree, &sess, &path, true)?;
+        write_tree_snapshot(&tree, &sess, &path, true, config.digest_enabled)?;
         first_snapshot_ms = Some(snapshot_started.elapsed().as_millis() as i64);
     }
     tracing::info!("recovered to zxid {last:#x}: snapshot {snapshot_zxid:#x} + {replayed} txns");
@@ -451,22 +451,28 @@ fn replay(
 /// there. A tree built from a leader's fuzzy SNAP may hold changes of later txns: its
 /// file records ZooKeeper's empty digest (zxid 0), which a reader does not compare
 /// (`DataTree.deserializeZxidDigest`) — a digest claiming to be the last zxid's would
-/// make ZooKeeper report "Digests are not matching" when it loads the file.
+/// make ZooKeeper report "Digests are not matching" when it loads the file. Without
+/// `digests` (`digest.enabled=false`) the file has no digest section, as ZooKeeper's.
 pub(crate) fn write_tree_snapshot(
     tree: &DataTree,
     sessions: &[(i64, i32)],
     path: &Path,
     exact: bool,
+    digests: bool,
 ) -> Result<(), StorageError> {
     let acls: Vec<(i64, Vec<zooid_proto::Acl>)> =
         tree.acls.entries().map(|(i, l)| (i, l.to_vec())).collect();
     let mut nodes = Vec::with_capacity(tree.node_count());
     tree.walk(|p, n| nodes.push(snap_node(p, n)));
-    let digest = exact.then(|| ZxidDigest {
-        zxid: tree.last_zxid(),
-        version: DIGEST_VERSION,
-        digest: tree.digest(),
-    });
+    let digest = match (digests, exact) {
+        (false, _) => DigestSection::Off,
+        (true, false) => DigestSection::Empty,
+        (true, true) => DigestSection::Digest(ZxidDigest {
+            zxid: tree.last_zxid(),
+            version: DIGEST_VERSION,
+            digest: tree.digest(),
+        }),
+    };
     snap::write_snapshot(path, sessions, &acls, nodes, digest, tree.last_zxid())
 }
 
@@ -870,8 +876,11 @@ pub fn take_snapshot(shared: &Shared, paced: bool) -> Result<PathBuf, StorageErr
     // snapshot's own zxid) ZooKeeper compares at once, against a tree that may already
     // hold later changes: "Digests are not matching".
     let digest = || {
+        if !shared.config.digest_enabled {
+            return DigestSection::Off;
+        }
         let tree = shared.tree.read();
-        Some(ZxidDigest {
+        DigestSection::Digest(ZxidDigest {
             zxid: tree.last_zxid(),
             version: DIGEST_VERSION,
             digest: tree.digest(),
@@ -1078,7 +1087,7 @@ mod gap_tests {
         let snap = config
             .snap_dir()
             .join(files::snapshot_name(tree.last_zxid()));
-        write_tree_snapshot(&tree, &[], &snap, true).unwrap();
+        write_tree_snapshot(&tree, &[], &snap, true, true).unwrap();
         let mut w = TxnLogWriter::open(&config.txn_log_dir(), 0, false).unwrap();
         w.append(&create(first, "/d")).unwrap();
         w.commit().unwrap();

@@ -103,21 +103,41 @@ pub fn snapshot_zxid(path: &Path) -> Option<i64> {
 
 // ---------------------------------------------------------------------------- writing
 
+/// What a writer puts after the tree's seal (`DataTree.serializeZxidDigest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestSection {
+    /// `zookeeper.digest.enabled=false`: no section at all.
+    Off,
+    /// ZooKeeper's empty digest (zxid 0): a reader compares nothing.
+    Empty,
+    /// The tree digest after a zxid.
+    Digest(ZxidDigest),
+}
+
+impl From<Option<ZxidDigest>> for DigestSection {
+    /// A digest, or the empty one.
+    fn from(d: Option<ZxidDigest>) -> DigestSection {
+        d.map_or(DigestSection::Empty, DigestSection::Digest)
+    }
+}
+
 /// Writes an uncompressed snapshot to `path` (normally `dir/`[`files::snapshot_name`]).
 /// The file is written under a temporary name that is not a snapshot name, synced, and
 /// renamed: `path` never names half a snapshot. `nodes` must come depth-first from the
 /// root (`""`), as `DataTree::walk` yields them; anything else is refused, since no
 /// reader could rebuild the tree from it. The digest section (an empty one when
-/// `digest` is `None`, as ZooKeeper writes) and the lastProcessedZxid section are always
-/// written: ZooKeeper 3.8 reads the first and ignores the second, 3.9 reads both.
+/// `digest` is `None`, none with [`DigestSection::Off`], as ZooKeeper writes them) and
+/// the lastProcessedZxid section are written: ZooKeeper 3.8 reads the first and ignores
+/// the second, 3.9 reads both.
 pub fn write_snapshot(
     path: &Path,
     sessions: &[(i64, i32)],
     acls: &[(i64, Vec<Acl>)],
     nodes: impl IntoIterator<Item = SnapNode>,
-    digest: Option<ZxidDigest>,
+    digest: impl Into<DigestSection>,
     last_processed_zxid: i64,
 ) -> Result<(), StorageError> {
+    let digest = digest.into();
     write_snapshot_file(
         path,
         sessions,
@@ -140,12 +160,12 @@ pub fn write_snapshot(
 /// a crash loses nothing: the logs it would replace stay until newer snapshots exist
 /// (purge keeps at least three), and a torn one fails its checksum, so recovery takes
 /// the one before.
-pub fn write_fuzzy_snapshot(
+pub fn write_fuzzy_snapshot<D: Into<DigestSection>>(
     path: &Path,
     sessions: &[(i64, i32)],
     acls: &[(i64, Vec<Acl>)],
     nodes: impl IntoIterator<Item = SnapNode>,
-    digest: impl FnOnce() -> Option<ZxidDigest>,
+    digest: impl FnOnce() -> D,
     last_processed_zxid: i64,
 ) -> Result<(), StorageError> {
     write_snapshot_file(
@@ -153,7 +173,7 @@ pub fn write_fuzzy_snapshot(
         sessions,
         acls,
         nodes,
-        digest,
+        || digest().into(),
         last_processed_zxid,
         false,
     )
@@ -165,7 +185,7 @@ fn write_snapshot_file(
     sessions: &[(i64, i32)],
     acls: &[(i64, Vec<Acl>)],
     nodes: impl IntoIterator<Item = SnapNode>,
-    digest: impl FnOnce() -> Option<ZxidDigest>,
+    digest: impl FnOnce() -> DigestSection,
     last_processed_zxid: i64,
     sync: bool,
 ) -> Result<(), StorageError> {
@@ -197,7 +217,7 @@ fn write_file(
     sessions: &[(i64, i32)],
     acls: &[(i64, Vec<Acl>)],
     nodes: impl IntoIterator<Item = SnapNode>,
-    digest: impl FnOnce() -> Option<ZxidDigest>,
+    digest: impl FnOnce() -> DigestSection,
     last_processed_zxid: i64,
     sync: bool,
 ) -> Result<(), StorageError> {
@@ -223,21 +243,27 @@ fn write_file(
     body::write_body(&mut buf, sessions, acls, nodes, &mut drain)?;
     w.write_all(&buf).map_err(StorageError::io(tmp))?;
     seal(&mut w).map_err(StorageError::io(tmp))?;
-    let d = digest().unwrap_or(ZxidDigest {
-        zxid: 0,
-        version: DIGEST_VERSION,
-        digest: 0,
-    });
-    let mut buf = Vec::with_capacity(32);
-    buf.write_i64(d.zxid);
-    buf.write_i32(d.version);
-    if d.version < 2 {
-        buf.write_string(&format!("{:x}", d.digest as u64));
-    } else {
-        buf.write_i64(d.digest);
+    let d = match digest() {
+        DigestSection::Off => None,
+        DigestSection::Empty => Some(ZxidDigest {
+            zxid: 0,
+            version: DIGEST_VERSION,
+            digest: 0,
+        }),
+        DigestSection::Digest(d) => Some(d),
+    };
+    if let Some(d) = d {
+        let mut buf = Vec::with_capacity(32);
+        buf.write_i64(d.zxid);
+        buf.write_i32(d.version);
+        if d.version < 2 {
+            buf.write_string(&format!("{:x}", d.digest as u64));
+        } else {
+            buf.write_i64(d.digest);
+        }
+        w.write_all(&buf).map_err(StorageError::io(tmp))?;
+        seal(&mut w).map_err(StorageError::io(tmp))?;
     }
-    w.write_all(&buf).map_err(StorageError::io(tmp))?;
-    seal(&mut w).map_err(StorageError::io(tmp))?;
     w.write_all(&last_processed_zxid.to_be_bytes())
         .map_err(StorageError::io(tmp))?;
     seal(&mut w).map_err(StorageError::io(tmp))?;

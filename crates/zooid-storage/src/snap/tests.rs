@@ -120,6 +120,27 @@ fn without_digest_an_empty_one_is_written() {
 }
 
 #[test]
+fn digests_off_leave_no_digest_section() {
+    // ZooKeeper 3.9 with digest.enabled=false: the tree's seal, then lastProcessedZxid
+    // and its seal (21 bytes), and nothing between.
+    let d = tempfile::tempdir().unwrap();
+    let s = sample();
+    let p = d.path().join(files::snapshot_name(0x1f));
+    let nodes = s.nodes.iter().cloned();
+    write_snapshot(&p, &s.sessions, &s.acls, nodes, DigestSection::Off, 0x1f).unwrap();
+    let other = d.path().join("with");
+    fs::create_dir(&other).unwrap();
+    let with = write(&other, &s);
+    let (off, on) = (fs::read(&p).unwrap(), fs::read(&with).unwrap());
+    assert_eq!(on.len() - off.len(), 33, "one digest section less");
+    assert_eq!(off[..seal_ends(&on)[0]], on[..seal_ends(&on)[0]]);
+    let got = read_snapshot(&p).unwrap();
+    assert_eq!(got.digest, None);
+    assert_eq!(got.last_processed_zxid, Some(0x1f));
+    assert_eq!(got.nodes, s.nodes);
+}
+
+#[test]
 fn optional_sections_as_older_writers_leave_them() {
     let d = tempfile::tempdir().unwrap();
     let s = sample();
