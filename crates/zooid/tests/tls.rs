@@ -344,6 +344,7 @@ fn bad_tls_settings_stop_the_start() {
     let status = p.wait_exit(20).expect("exits");
     assert!(!status.success());
     let log = p.server_log();
-    assert!(log.contains("ssl.keyStore.type"), "{log}");
-    assert!(log.contains("use PEM"), "{log}");
+    // A PEM file typed JKS: the content is neither JKS nor PKCS12.
+    assert!(log.contains("ssl.keyStore.location"), "{log}");
+    assert!(log.contains("neither a JKS nor a PKCS12 store"), "{log}");
 }

@@ -3,16 +3,20 @@
 //! `x509` identities (`X509AuthenticationProvider`) of a client's certificate.
 //!
 //! What maps and what does not:
-//! - key and trust stores: PEM only (`ssl.*Store.type=PEM`, or a `.pem` file name as
-//!   `KeyStoreFileType.fromFilePath` detects it); JKS, PKCS12 and BCFKS stores and
-//!   encrypted private keys are refused at start with the key to change.
+//! - key and trust stores: PEM, JKS and PKCS12 (`ssl.*Store.type`, else the file name's
+//!   extension as `KeyStoreFileType.fromFilename` detects it); BCFKS stores and encrypted
+//!   PEM private keys are refused at start with the key to change.
 //! - `ssl.clientAuth`: none / want / need (default need, as `X509Util.ClientAuth`).
 //! - `ssl.protocol` / `ssl.enabledProtocols`: TLSv1.2 and TLSv1.3 (rustls has no older
 //!   protocol); `ssl.ciphersuites`: the IANA (= Java) names rustls implements.
 //! - `ssl.crl`, `ssl.ocsp`, client hostname verification, `ssl.context.supplier.class`
 //!   and an `ssl.authProvider` other than x509: refused (Zooid cannot do what they ask).
 
+mod der;
 pub mod dn;
+mod eckey;
+mod jks;
+mod keystore;
 mod store;
 
 use std::sync::Arc;

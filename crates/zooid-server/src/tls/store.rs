@@ -1,7 +1,7 @@
-//! Key and trust stores (`ssl.keyStore.*`, `ssl.trustStore.*`): PEM files as ZooKeeper's
-//! `PEMFileLoader` reads them (a key store holds the private key and its certificate
-//! chain; a trust store holds CA certificates). Other store types are refused with the
-//! key to change.
+//! Key and trust stores (`ssl.keyStore.*`, `ssl.trustStore.*`), typed as ZooKeeper's
+//! `KeyStoreFileType` does: PEM files as `PEMFileLoader` reads them (a key store holds
+//! the private key and its certificate chain; a trust store holds CA certificates), JKS
+//! and PKCS12 stores through [`super::keystore`]. BCFKS is refused with the key to change.
 
 use std::path::Path;
 
@@ -9,7 +9,7 @@ use rustls::pki_types::pem::{self, PemObject, SectionKind};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::RootCertStore;
 
-use super::{err, setting, TlsConfigError};
+use super::{err, keystore, setting, TlsConfigError};
 use crate::config::Config;
 
 /// `KeyStoreFileType`: the explicit type, else the file name's extension.
@@ -35,7 +35,8 @@ fn store_type(cfg: &Config, store: &str, location: &str) -> Result<StoreType, Tl
                 Some("bcfks") => "BCFKS",
                 _ => {
                     let reason = format!(
-                        "cannot tell the type of {location:?} from its name: set {type_key}=PEM"
+                        "cannot tell the type of {location:?} from its name (.pem, .jks, .p12): \
+                         set {type_key} to PEM, JKS or PKCS12"
                     );
                     return Err(err(&type_key, reason));
                 }
@@ -50,11 +51,10 @@ fn store_type(cfg: &Config, store: &str, location: &str) -> Result<StoreType, Tl
         "BCFKS" => StoreType::Bcfks,
         other => return Err(err(key, format!("unknown store type {other:?}"))),
     };
-    if t != StoreType::Pem {
+    if t == StoreType::Bcfks {
         let reason = format!(
-            "{location}: {name} stores are not supported by Zooid; use PEM files \
-             (for example `openssl pkcs12 -in store.p12 -nodes -out store.pem`, or \
-             `keytool -importkeystore -deststoretype PKCS12` first for JKS)"
+            "{location}: BCFKS stores are not supported by Zooid; use PKCS12, JKS or PEM \
+             (`keytool -importkeystore -srcstoretype BCFKS -deststoretype PKCS12`)"
         );
         return Err(err(key, reason));
     }
@@ -93,9 +93,13 @@ pub(super) fn key_store(
             "the secure client port needs a key store (the server's key and certificate)",
         )
     })?;
-    store_type(cfg, "keyStore", path)?;
+    let kind = store_type(cfg, "keyStore", path)?;
     let bytes = read(KEY, path)?;
     let password = password(cfg, "keyStore")?;
+    if kind != StoreType::Pem {
+        return keystore::key_store(&bytes, &password)
+            .map_err(|e| err(KEY, format!("{path}: {e}")));
+    }
     let mut chain = Vec::new();
     let mut key = None;
     for item in pem::PemObject::pem_slice_iter(&bytes) {
@@ -142,11 +146,18 @@ pub(super) fn trust_store(cfg: &Config) -> Result<RootCertStore, TlsConfigError>
              CA list); set one, or ssl.clientAuth=none",
         )
     })?;
-    store_type(cfg, "trustStore", path)?;
+    let kind = store_type(cfg, "trustStore", path)?;
     let bytes = read(KEY, path)?;
+    let certs = if kind == StoreType::Pem {
+        CertificateDer::pem_slice_iter(&bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| err(KEY, format!("{path}: {e}")))?
+    } else {
+        let password = password(cfg, "trustStore")?;
+        keystore::trust_store(&bytes, &password).map_err(|e| err(KEY, format!("{path}: {e}")))?
+    };
     let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(&bytes) {
-        let cert = cert.map_err(|e| err(KEY, format!("{path}: {e}")))?;
+    for cert in certs {
         roots
             .add(cert)
             .map_err(|e| err(KEY, format!("{path}: {e}")))?;
