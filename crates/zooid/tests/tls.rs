@@ -348,3 +348,66 @@ fn bad_tls_settings_stop_the_start() {
     assert!(log.contains("ssl.keyStore.location"), "{log}");
     assert!(log.contains("neither a JKS nor a PKCS12 store"), "{log}");
 }
+
+/// A store made by keytool (crates/zooid-server/src/tls/testdata/README.md).
+fn store(name: &str) -> String {
+    format!(
+        "{}/../zooid-server/src/tls/testdata/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// ZooKeeper's usual deployment: JKS and PKCS12 stores with passwords, clientAuth=need.
+#[test]
+fn jks_and_pkcs12_stores_serve_a_client_with_a_certificate() {
+    let ca = file(Path::new(&store("ca.pem")));
+    let client = (
+        file(Path::new(&store("client-cert.pem"))),
+        file(Path::new(&store("client-key.pem"))),
+    );
+    let setups = [("server.jks", "trust.p12"), ("server-ec.p12", "trust.jks")];
+    for (key_store, trust_store) in setups {
+        let port = free_port();
+        let cfg = format!(
+            "secureClientPort={port}\nsecureClientPortAddress=127.0.0.1\nssl.clientAuth=need\n\
+             ssl.keyStore.location={}\nssl.keyStore.password=serverpass\n\
+             ssl.trustStore.location={}\nssl.trustStore.password=trustpass\n",
+            store(key_store),
+            store(trust_store)
+        );
+        let _server = ZooidProcess::start(&cfg);
+        let mut s = tls_connect(port, &ca, Some(&client));
+        handshake(&mut s).unwrap();
+        assert_eq!(
+            whoami(&mut s),
+            vec![
+                "ip:127.0.0.1".to_owned(),
+                "x509:CN=client,O=Zooid".to_owned()
+            ],
+            "{key_store} {trust_store}"
+        );
+        assert!(refused(tls_connect(port, &ca, None)), "{key_store}");
+    }
+}
+
+#[test]
+fn a_wrong_store_password_stops_the_start() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let cfg = format!(
+        "secureClientPort={}\nsecureClientPortAddress=127.0.0.1\n\
+         ssl.keyStore.location={}\nssl.keyStore.password=wrong\n\
+         ssl.trustStore.location={}\nssl.trustStore.password=trustpass\n",
+        free_port(),
+        store("server.jks"),
+        store("trust.p12")
+    );
+    let mut p = ZooidProcess::spawn(dir, free_port(), &cfg);
+    let status = p.wait_exit(20).expect("exits");
+    assert!(!status.success());
+    let log = p.server_log();
+    assert!(
+        log.contains("ssl.keyStore.location: ")
+            && log.contains("server.jks: the store's password is wrong"),
+        "{log}"
+    );
+}

@@ -9,7 +9,7 @@ use rustls::pki_types::pem::{self, PemObject, SectionKind};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::RootCertStore;
 
-use super::{err, keystore, setting, TlsConfigError};
+use super::{eckey, err, keystore, setting, TlsConfigError};
 use crate::config::Config;
 
 /// `KeyStoreFileType`: the explicit type, else the file name's extension.
@@ -129,6 +129,16 @@ pub(super) fn key_store(
     if chain.is_empty() {
         return Err(err(KEY, format!("{path}: no certificate in the file")));
     }
+    // A PKCS#8 EC key exported from Java lacks the public key ring needs.
+    let key = match key {
+        PrivateKeyDer::Pkcs8(der) => {
+            match eckey::with_public_key(der.secret_pkcs8_der(), &chain[0]) {
+                Some(fixed) => PrivateKeyDer::Pkcs8(fixed.into()),
+                None => PrivateKeyDer::Pkcs8(der),
+            }
+        }
+        other => other,
+    };
     Ok((chain, key))
 }
 

@@ -170,6 +170,11 @@ fn jks_and_pkcs12_stores_make_a_server() {
         )),
         "{no_password}"
     );
+    // A PEM key store with an EC key as Java exports it (no public key in the PKCS#8).
+    ok(&[
+        ("ssl.clientAuth", "none"),
+        ("ssl.keyStore.location", &testdata("server-ec.pem")),
+    ]);
     // ssl.keyStore.passwordPath wins over ssl.keyStore.password.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("pw");

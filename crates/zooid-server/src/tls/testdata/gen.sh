@@ -43,8 +43,9 @@ cp server-ec.p12 server-p12.jks
 kt -genkeypair -alias client -keyalg EC -groupname secp256r1 -dname "CN=client,O=Zooid" \
   -validity $days -storetype PKCS12 -keystore client.p12 -storepass clientpass
 sign client.p12 clientpass client ""
+# (through `openssl ec`, which adds the public key Java leaves out and ring wants).
 openssl pkcs12 -in client.p12 -passin pass:clientpass -nocerts -nodes 2>/dev/null \
-  | openssl pkey -out client-key.pem
+  | openssl ec 2>/dev/null | openssl pkcs8 -topk8 -nocrypt -out client-key.pem
 openssl pkcs12 -in client.p12 -passin pass:clientpass -clcerts -nokeys 2>/dev/null \
   | openssl x509 -out client-cert.pem
 
@@ -54,14 +55,15 @@ kt -importcert -alias ca -file ca.pem -storetype JKS -keystore trust.jks -storep
 
 # OpenSSL-made PKCS12 stores of the EC server key and chain: the default (PBES2/AES-256,
 # MAC SHA-256) and -legacy (RC2-40 certificates, 3DES key, MAC SHA-1).
-openssl pkcs12 -in server-ec.p12 -passin pass:serverpass -nodes 2>/dev/null > tmp.pem
-openssl pkcs12 -export -in tmp.pem -name server -passout pass:serverpass -out server-openssl.p12
-openssl pkcs12 -export -legacy -in tmp.pem -name server -passout pass:serverpass \
+# server-ec.pem: the same as a PEM key store (openssl keeps Java's PKCS#8 without the
+# public key).
+openssl pkcs12 -in server-ec.p12 -passin pass:serverpass -nodes 2>/dev/null > server-ec.pem
+openssl pkcs12 -export -in server-ec.pem -name server -passout pass:serverpass -out server-openssl.p12
+openssl pkcs12 -export -legacy -in server-ec.pem -name server -passout pass:serverpass \
   -out server-legacy.p12
 # An OpenSSL trust store: certificates without Java's trusted-key-usage attribute, which
 # Java does not take as trust anchors.
 openssl pkcs12 -export -nokeys -in ca.pem -passout pass:trustpass -out trust-openssl.p12
-rm -f tmp.pem
 
 # Stores the loader refuses or must choose in.
 kt -genkeypair -alias dsa -keyalg DSA -keysize 1024 -dname "CN=dsa" -validity $days \
