@@ -52,6 +52,10 @@ fn key_stores_written_by_keytool_and_openssl_load() {
             "{name}"
         );
     }
+    assert_eq!(
+        key_summary("ed25519.p12", "storepass"),
+        "key 1.3.101.112, chain of 1, ends at CA: false"
+    );
 }
 
 /// With several keys the first usable one in file order serves (keytool wrote the later

@@ -76,3 +76,7 @@ cp server.jks two-keys.jks
 kt -genkeypair -alias another -keyalg EC -groupname secp256r1 -dname "CN=another" \
   -validity $days -storetype JKS -keystore two-keys.jks -storepass serverpass
 rm -f ca.p12
+
+# ed25519.p12: an Ed25519 key, self-signed.
+kt -genkeypair -alias ed -keyalg Ed25519 -dname "CN=ed" -validity $days -storetype PKCS12 \
+  -keystore ed25519.p12 -storepass storepass
