@@ -74,36 +74,36 @@ enum Key {
     Pkcs8(Vec<u8>),
 }
 
-/// The server's key and chain. With several private key entries the first one (in file
-/// order) that rustls can use is taken and the others are logged: Java's
-/// `X509KeyManagerImpl` picks per handshake by the key type the client accepts and the
-/// certificate's validity, over an alias order JKS does not define.
+/// The server's key and chain. With several usable private keys, Java's
+/// `X509KeyManagerImpl` picks per handshake: it walks the client's signature algorithms
+/// in the client's order and takes the first alias whose key fits. OpenSSL, Java and
+/// rustls clients all list ECDSA before EdDSA before RSA, so that order is used here
+/// (file order within a kind) and the keys not taken are named in a warning. Java also
+/// passes over expired certificates; Zooid does not look at validity dates.
 pub(super) fn key_store(
     bytes: &[u8],
     password: &str,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), StoreError> {
     let entries = key_entries(bytes, password)?;
     let mut first_error = None;
-    let mut chosen = None;
+    let mut usable_keys = Vec::new();
     for entry in &entries {
         match usable(entry, password) {
-            Ok(key) if chosen.is_none() => chosen = Some((entry, key)),
-            Ok(_) => {}
+            Ok(key) => usable_keys.push((preference(key.secret_der()), entry, key)),
             Err(e) => {
                 tracing::warn!("key store entry {:?} is not usable: {e}", entry.alias);
                 first_error.get_or_insert(e);
             }
         }
     }
-    let Some((entry, key)) = chosen else {
+    // A stable sort keeps file order among keys of one kind.
+    usable_keys.sort_by_key(|(rank, _, _)| *rank);
+    let mut usable_keys = usable_keys.into_iter();
+    let Some((_, entry, key)) = usable_keys.next() else {
         return Err(first_error.unwrap_or(StoreError::NoKey));
     };
-    if entries.len() > 1 {
-        let others: Vec<&str> = entries
-            .iter()
-            .map(|e| e.alias.as_str())
-            .filter(|a| *a != entry.alias)
-            .collect();
+    let others: Vec<&str> = usable_keys.map(|(_, e, _)| e.alias.as_str()).collect();
+    if !others.is_empty() {
         tracing::warn!(
             "the key store holds several private keys: serving {:?}, ignoring {others:?}",
             entry.alias
@@ -115,6 +115,16 @@ pub(super) fn key_store(
         .map(|c| CertificateDer::from(c.clone()))
         .collect();
     Ok((chain, key))
+}
+
+/// How early clients' signature algorithm lists name this kind of key (lower first).
+fn preference(pkcs8: &[u8]) -> u8 {
+    let oid = p12_keystore::PrivateKey::from_der(pkcs8).map(|k| k.oid().to_string());
+    match oid.as_deref() {
+        Ok("1.2.840.10045.2.1") => 0,
+        Ok("1.3.101.112") => 1,
+        _ => 2,
+    }
 }
 
 /// The entry's key as rustls takes it, if rustls (with ring) can sign with it.

@@ -100,9 +100,19 @@ pub(super) fn key_store(
         return keystore::key_store(&bytes, &password)
             .map_err(|e| err(KEY, format!("{path}: {e}")));
     }
+    pem_key_store(path, &bytes, &password)
+}
+
+/// A PEM key store: the (unencrypted) private key and the chain, leaf first.
+fn pem_key_store(
+    path: &str,
+    bytes: &[u8],
+    password: &str,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsConfigError> {
+    const KEY: &str = "ssl.keyStore.location";
     let mut chain = Vec::new();
     let mut key = None;
-    for item in pem::PemObject::pem_slice_iter(&bytes) {
+    for item in pem::PemObject::pem_slice_iter(bytes) {
         let (kind, der): (SectionKind, Vec<u8>) =
             item.map_err(|e| err(KEY, format!("{path}: {e}")))?;
         match kind {
@@ -113,7 +123,7 @@ pub(super) fn key_store(
             _ => {}
         }
     }
-    if key.is_none() && contains(&bytes, b"-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+    if key.is_none() && contains(bytes, b"-----BEGIN ENCRYPTED PRIVATE KEY-----") {
         let why = if password.is_empty() {
             "and no password is set"
         } else {
