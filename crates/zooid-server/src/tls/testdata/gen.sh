@@ -61,6 +61,9 @@ openssl pkcs12 -in server-ec.p12 -passin pass:serverpass -nodes 2>/dev/null > se
 openssl pkcs12 -export -in server-ec.pem -name server -passout pass:serverpass -out server-openssl.p12
 openssl pkcs12 -export -legacy -in server-ec.pem -name server -passout pass:serverpass \
   -out server-legacy.p12
+# Without MAC (and legacy ciphers): corrupt copies reach the decryption and the bags.
+openssl pkcs12 -export -legacy -nomac -in server-ec.pem -name server -passout pass:serverpass \
+  -out server-nomac.p12
 # An OpenSSL trust store: certificates without Java's trusted-key-usage attribute, which
 # Java does not take as trust anchors.
 openssl pkcs12 -export -nokeys -in ca.pem -passout pass:trustpass -out trust-openssl.p12
