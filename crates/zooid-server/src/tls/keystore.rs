@@ -30,6 +30,8 @@ pub(super) enum StoreError {
         "the store's password is wrong, or the file was changed (its PKCS12 MAC does not match)"
     )]
     Pkcs12Mac,
+    #[error("cannot decrypt the PKCS12 store: the password is wrong, or the file is corrupt (the store has no MAC to tell which)")]
+    Pkcs12Decrypt,
     #[error("cannot read the PKCS12 store: {0} (a corrupt file, or a wrong password for a store without MAC)")]
     Pkcs12(String),
     #[error("no private key entry")]
@@ -220,6 +222,7 @@ fn key_entries(bytes: &[u8], password: &str) -> Result<Vec<KeyEntry>, StoreError
 fn pkcs12(bytes: &[u8], password: &str) -> Result<Pkcs12Archive, StoreError> {
     Pkcs12Archive::from_pkcs12(bytes, password).map_err(|e| match e {
         p12_keystore::error::Error::MacError(_) => StoreError::Pkcs12Mac,
+        p12_keystore::error::Error::UnpadError => StoreError::Pkcs12Decrypt,
         other => StoreError::Pkcs12(other.to_string()),
     })
 }

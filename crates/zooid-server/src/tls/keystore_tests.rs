@@ -99,6 +99,7 @@ fn refusals_say_why() {
         ("dsa.jks", "storepass", "the private key entry \"dsa\" holds a DSA key, which rustls cannot use (RSA, EC P-256 / P-384 and Ed25519 keys work)"),
         ("store.jceks", "storepass", "a JCEKS store, which ZooKeeper's JKS and PKCS12 loaders do not read either; convert it with `keytool -importkeystore -srcstoretype JCEKS -deststoretype PKCS12`"),
         ("ca.pem", "", "neither a JKS nor a PKCS12 store (a PEM file needs the store type PEM)"),
+        ("server-nomac.p12", "wrong", "cannot decrypt the PKCS12 store: the password is wrong, or the file is corrupt (the store has no MAC to tell which)"),
         ("trust.jks", "trustpass", "no private key entry"),
         ("trust.p12", "trustpass", "no private key entry"),
     ];
