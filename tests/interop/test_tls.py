@@ -3,6 +3,7 @@ TLS with a client certificate (PEM key and trust stores made here with the opens
 command), runs requests, and the `x509` identity (the subject as Java's
 X500Principal.getName() prints it) passes an x509 ACL that the plain port's session
 does not; a client without a certificate is refused (ssl.clientAuth=need, the default).
+`zooid shell` and zkCli connect to both with one client configuration file.
 ZooKeeper needs the Netty connection factory for TLS; Zooid ignores that key."""
 from __future__ import annotations
 
@@ -138,6 +139,57 @@ def test_client_without_certificate_is_refused(tls_servers):
             except (ssl.SSLError, ConnectionError, OSError):
                 refused = True
             assert refused, kind
+
+
+def client_configuration(pki: Path, name: str, lines: str) -> Path:
+    """A ZKClientConfig file as zkCli's -client-configuration reads it."""
+    (pki / "client.pem").write_text((pki / "client.key").read_text()
+                                    + (pki / "client.crt").read_text())
+    path = pki / name
+    path.write_text("zookeeper.client.secure=true\n"
+                    "zookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty\n"
+                    + lines)
+    return path
+
+
+def cli(command: list[str], port: int, cfg: Path, *words: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*command, "-server", f"127.0.0.1:{port}",
+                           "-client-configuration", str(cfg), *words],
+                          capture_output=True, text=True, timeout=60)
+
+
+def zkcli_command() -> list[str]:
+    cp = ":".join([conftest.zk_classpath(), *NETTY_JARS])
+    return [conftest.java_bin(), "-cp", cp, "org.apache.zookeeper.ZooKeeperMain"]
+
+
+def test_shells_over_tls_with_one_client_configuration(tls_servers):
+    """`zooid shell` and zkCli take the same client configuration file and work over TLS
+    against both servers; with a CA that did not sign the server's certificate, both fail
+    the command with exit code 1."""
+    servers, pki = tls_servers
+    good = client_configuration(pki, "client.cfg",
+                                f"zookeeper.ssl.keyStore.location={pki / 'client.pem'}\n"
+                                f"zookeeper.ssl.trustStore.location={pki / 'ca.pem'}\n")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", "other.key", "-out", "other.pem", "-days", "2",
+            "-subj", "/CN=Other CA", cwd=pki)
+    untrusted = client_configuration(
+        pki, "untrusted.cfg",
+        f"zookeeper.ssl.keyStore.location={pki / 'client.pem'}\n"
+        f"zookeeper.ssl.trustStore.location={pki / 'other.pem'}\n")
+    shells = {"zooid shell": [str(conftest.zooid_bin()), "shell"], "zkCli": zkcli_command()}
+    for kind, (_srv, port) in servers.items():
+        for name, command in shells.items():
+            path = f"/{name.replace(' ', '-')}"
+            r = cli(command, port, good, "create", path, "over-tls")
+            assert r.returncode == 0, (kind, name, r.stdout, r.stderr)
+            r = cli(command, port, good, "get", path)
+            assert r.returncode == 0, (kind, name, r.stdout, r.stderr)
+            assert r.stdout.splitlines()[-1] == "over-tls", (kind, name, r.stdout)
+            r = cli(command, port, untrusted, "get", path)
+            assert r.returncode == 1, (kind, name, r.stdout, r.stderr)
+            assert "ConnectionLoss" in r.stderr, (kind, name, r.stderr)
 
 
 # Key and trust stores made by keytool (crates/zooid-server/src/tls/testdata/README.md).

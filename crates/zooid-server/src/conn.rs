@@ -108,7 +108,11 @@ pub async fn serve(
     let _ = stream.set_nodelay(true);
     let local = stream.local_addr().ok();
     let (rd, wr) = stream.into_split();
-    let ends = Ends { remote, local };
+    let ends = Ends {
+        remote,
+        local,
+        secure: false,
+    };
     serve_stream(shared, core, rd, wr, ends, Vec::new()).await;
 }
 
@@ -138,7 +142,12 @@ pub async fn serve_tls(
         }
     };
     let (rd, wr) = tokio::io::split(stream);
-    serve_stream(shared, core, rd, wr, Ends { remote, local }, ids).await;
+    let ends = Ends {
+        remote,
+        local,
+        secure: true,
+    };
+    serve_stream(shared, core, rd, wr, ends, ids).await;
 }
 
 /// The addresses of a connection.
@@ -146,6 +155,8 @@ pub async fn serve_tls(
 struct Ends {
     remote: SocketAddr,
     local: Option<SocketAddr>,
+    /// On the secure client port (ZooKeeper's `secureServerCnxnFactory`).
+    secure: bool,
 }
 
 /// A connection's byte stream, plain or TLS, to its end; `ids` join its `ip` identity.
@@ -168,7 +179,12 @@ async fn serve_stream<R, W>(
         return;
     }
     if let Some(cmd) = fourlw::command(first) {
-        return fourlw::serve(&shared, cmd, &mut rd, wr, remote, ends.local).await;
+        let caller = fourlw::Caller {
+            remote,
+            local: ends.local,
+            secure: ends.secure,
+        };
+        return fourlw::serve(&shared, cmd, &mut rd, wr, caller).await;
     }
     let max = shared.config.jute_maxbuffer as usize;
     let connect = match read_body(&mut rd, i32::from_be_bytes(first), max).await {
@@ -201,6 +217,7 @@ async fn serve_stream<R, W>(
                 .chain(ids)
                 .collect(),
         )),
+        secure: ends.secure,
         session_id: AtomicI64::new(0),
         timeout_ms: AtomicI64::new(0),
         in_core: AtomicUsize::new(0),

@@ -700,8 +700,9 @@ pub async fn bind(config: Config) -> Result<crate::server::Server, crate::server
             .map_err(|e| io(e.to_string()))??
     };
     let zcfg = zab_config(&config).ok_or_else(|| io("an ensemble member needs a myid".into()))?;
-    let tcfg =
+    let mut tcfg =
         transport_config(&config).ok_or_else(|| io("an ensemble member needs a myid".into()))?;
+    tcfg.tls = crate::tls::QuorumTls::from_config(&config).map_err(|e| io(e.to_string()))?;
     let epoch_dir = config.snap_dir();
     let last = recovered.tree.last_zxid();
     let snapshot_zxid = recovered.snapshot_zxid;

@@ -65,6 +65,9 @@ pub fn command(first: [u8; 4]) -> Option<&'static str> {
 pub struct Caller {
     pub remote: SocketAddr,
     pub local: Option<SocketAddr>,
+    /// On the secure client port: `cons`, `stat` and `crst` act on the connections of
+    /// the caller's own port (`AbstractFourLetterCommand.factory`).
+    pub secure: bool,
 }
 
 /// Runs `cmd` and writes its output, then closes. `rd` is the rest of the connection,
@@ -74,8 +77,7 @@ pub async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     cmd: &'static str,
     rd: &mut R,
     mut wr: W,
-    remote: SocketAddr,
-    local: Option<SocketAddr>,
+    caller: Caller,
 ) {
     // ZooKeeper counts the command word as a received packet, whitelisted or not, and
     // files the connection in its expiry queue like any other.
@@ -83,7 +85,7 @@ pub async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     shared.counters.metrics.bytes_received.add(4);
     let expiry = &shared.counters.cnxn_expiry;
     expiry.touch(&AtomicI64::new(0), expiry.timeout_of(0));
-    let caller = Caller { remote, local };
+    let remote = caller.remote;
     let text = if !shared.config.four_letter_words.allows(cmd) {
         tracing::debug!("command {cmd} is not executed because it is not in the whitelist");
         format!("{cmd} is not executed because it is not in the whitelist.\n")
@@ -155,20 +157,20 @@ pub fn execute(shared: &Shared, cmd: &str, caller: &Caller) -> String {
         }
         "cons" => render_cons(&gather_connections(shared, caller)),
         "crst" => {
-            for c in live_connections(shared) {
+            for c in port_connections(shared, caller.secure) {
                 c.stats.reset();
             }
             "Connection stats reset.\n".to_owned()
         }
         "srst" => {
-            shared.counters.reset();
+            shared.reset_stats();
             "Server stats reset.\n".to_owned()
         }
         "dump" => render_dump(&gather_dump(shared, caller)),
         "wchs" => render_wchs(shared.watches.lock().summary()),
         "wchc" => render_wchc(&gather_watches_by_session(shared)),
         "wchp" => render_wchp(&gather_watches_by_path(shared)),
-        "mntr" => render_mntr(&mntr_lines(&gather_monitor(shared))),
+        "mntr" => render_mntr(&monitor_lines(shared, &gather_monitor(shared))),
         // Zooid keeps no tree digest yet, so its digest log is empty, as ZooKeeper's is
         // with `digest.enabled=false`.
         "hash" => render_hash(&[]),
@@ -330,6 +332,14 @@ pub(crate) fn live_connections(shared: &Shared) -> Vec<Arc<ConnHandle>> {
     v
 }
 
+/// The live connections of one client port, plain or secure, in the order they were
+/// accepted (a `ServerCnxnFactory`'s connections).
+pub(crate) fn port_connections(shared: &Shared, secure: bool) -> Vec<Arc<ConnHandle>> {
+    let mut v = live_connections(shared);
+    v.retain(|c| c.secure == secure);
+    v
+}
+
 /// The server's counters. `Connections` counts the command's own connection, as
 /// ZooKeeper's does.
 pub(crate) fn gather_summary(shared: &Shared) -> ServerSummary {
@@ -354,7 +364,7 @@ pub(crate) fn gather_summary(shared: &Shared) -> ServerSummary {
 /// Client connections in the order they were accepted, then the command's own, which
 /// has received its command word and sent nothing yet.
 fn gather_connections(shared: &Shared, caller: &Caller) -> Vec<ConnInfo> {
-    let mut v: Vec<ConnInfo> = live_connections(shared)
+    let mut v: Vec<ConnInfo> = port_connections(shared, caller.secure)
         .iter()
         .map(|c| conn_info(c))
         .collect();
@@ -567,6 +577,17 @@ pub fn mntr_lines(m: &Monitor) -> Vec<(String, String)> {
 }
 
 /// `MonitorCommand`: `zk_<key>\t<value>` lines.
+/// mntr's lines as the configured metrics provider dumps them: ZooKeeper's default
+/// provider's ([`mntr_lines`]), or the Prometheus provider's samples.
+pub fn monitor_lines(shared: &Shared, m: &Monitor) -> Vec<(String, String)> {
+    if crate::prometheus::configured(&shared.config.other) {
+        let now_ms = crate::stats::monotonic_ms();
+        crate::prometheus::text::mntr_lines(m, &shared.counters.metrics, now_ms)
+    } else {
+        mntr_lines(m)
+    }
+}
+
 pub fn render_mntr(lines: &[(String, String)]) -> String {
     lines
         .iter()

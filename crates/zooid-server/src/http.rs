@@ -1,5 +1,7 @@
 //! The small HTTP/1 servers beside the client port (AdminServer, Prometheus): one
-//! accept loop with a cap on connections and a header read timeout.
+//! accept loop with a cap on connections and a header read timeout, serving plain HTTP,
+//! HTTPS only, or both on one port (told apart by the first byte, as ZooKeeper's
+//! `UnifiedConnectionFactory` does).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -10,19 +12,49 @@ use std::time::Duration;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use rustls::pki_types::CertificateDer;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
+use crate::tls::AdminTls;
+
+/// The first byte of a TLS record carrying a handshake message (a ClientHello first).
+/// SSLv2's hello is not recognized, as in ZooKeeper.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// HTTPS on an HTTP port.
+#[derive(Clone)]
+pub(crate) struct Https {
+    pub tls: AdminTls,
+    /// Called for each plain connection a unified port serves (ZooKeeper counts them as
+    /// `insecure_admin_count`).
+    pub on_plain: Arc<dyn Fn() + Send + Sync>,
+}
+
+/// What a handler knows of the connection a request came on.
+pub(crate) struct Peer {
+    pub remote: SocketAddr,
+    /// Whether the connection is TLS.
+    pub secure: bool,
+    /// The client's certificate chain, when it sent one (`javax.servlet.request.
+    /// X509Certificate`), first the client's own.
+    pub certs: Option<Vec<CertificateDer<'static>>>,
+}
+
 /// Serves `handle` on `listener` until it fails, with at most `max_conns` connections
-/// at once; `what` names the server in log lines.
+/// at once; `what` names the server in log lines. `timeout` bounds the wait for a
+/// request's headers, for the TLS handshake and for the first byte of a unified port.
+/// `tls` is None for plain HTTP.
 pub(crate) async fn serve<F, Fut, B>(
     listener: TcpListener,
     what: &'static str,
     max_conns: usize,
-    header_timeout: Duration,
+    timeout: Duration,
+    tls: Option<Https>,
     handle: F,
 ) where
-    F: Fn(Request<Incoming>, SocketAddr) -> Fut + Clone + Send + Sync + 'static,
+    F: Fn(Request<Incoming>, Arc<Peer>) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Response<B>> + Send + 'static,
     B: hyper::body::Body + Send + 'static,
     B::Data: Send,
@@ -42,21 +74,92 @@ pub(crate) async fn serve<F, Fut, B>(
             }
         };
         let handle = handle.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let handle = handle.clone();
-                async move { Ok::<_, Infallible>(handle(req, remote).await) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .serve_connection(TokioIo::new(stream), service);
-            if let Err(e) = conn.await {
+            if let Err(e) = connection(stream, remote, tls, timeout, handle).await {
                 tracing::debug!("{what} connection from {remote}: {e}");
             }
             drop(permit);
         });
     }
+}
+
+/// One connection: TLS or not, then HTTP/1 until it closes.
+async fn connection<F, Fut, B>(
+    stream: TcpStream,
+    remote: SocketAddr,
+    https: Option<Https>,
+    timeout: Duration,
+    handle: F,
+) -> Result<(), String>
+where
+    F: Fn(Request<Incoming>, Arc<Peer>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<B>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let plain = Peer {
+        remote,
+        secure: false,
+        certs: None,
+    };
+    let Some(https) = https else {
+        return http1(stream, plain, timeout, handle).await;
+    };
+    if https.tls.unified && !starts_with_tls(&stream, timeout).await? {
+        (https.on_plain)();
+        return http1(stream, plain, timeout, handle).await;
+    }
+    let accept = https.tls.acceptor.accept(stream);
+    let stream = match tokio::time::timeout(timeout, accept).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(format!("unsuccessful TLS handshake: {e}")),
+        Err(_) => return Err(format!("TLS handshake not done in {timeout:?}")),
+    };
+    let certs = stream.get_ref().1.peer_certificates().map(<[_]>::to_vec);
+    let peer = Peer {
+        remote,
+        secure: true,
+        certs,
+    };
+    http1(stream, peer, timeout, handle).await
+}
+
+/// Whether the connection's first byte starts a TLS handshake (it is left unread). A
+/// connection closed before sending anything counts as plain, as in
+/// `UnifiedConnectionFactory`.
+async fn starts_with_tls(stream: &TcpStream, timeout: Duration) -> Result<bool, String> {
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(timeout, stream.peek(&mut first)).await {
+        Ok(Ok(0)) => Ok(false),
+        Ok(Ok(_)) => Ok(first[0] == TLS_HANDSHAKE_RECORD),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("nothing received in {timeout:?}")),
+    }
+}
+
+/// Serves HTTP/1 on `io` for requests from `peer`.
+async fn http1<I, F, Fut, B>(io: I, peer: Peer, timeout: Duration, handle: F) -> Result<(), String>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    F: Fn(Request<Incoming>, Arc<Peer>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<B>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let peer = Arc::new(peer);
+    let service = hyper::service::service_fn(move |req| {
+        let (handle, peer) = (handle.clone(), peer.clone());
+        async move { Ok::<_, Infallible>(handle(req, peer).await) }
+    });
+    hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeout)
+        .serve_connection(TokioIo::new(io), service)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// `%XX` escapes and `+` for space, as a servlet decodes a query

@@ -27,6 +27,8 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     #[error("secure client port: {0}")]
     Tls(#[from] crate::tls::TlsConfigError),
+    #[error("AdminServer: {0}")]
+    AdminTls(crate::tls::TlsConfigError),
 }
 
 /// A running server.
@@ -84,6 +86,9 @@ impl Server {
         // Bad TLS settings stop the start before anything is recovered.
         if config.secure_client_port.is_some() {
             crate::tls::TlsServer::from_config(&config)?;
+        }
+        if config.admin_enable_server {
+            crate::tls::AdminTls::from_config(&config).map_err(StartError::AdminTls)?;
         }
         let recovered = {
             let c = config.clone();

@@ -147,6 +147,8 @@ pub struct ConnHandle {
     pub out: Outbox,
     /// Identities: `ip:<addr>` from the start, plus what `addauth` added.
     pub auth: RwLock<Arc<Vec<Id>>>,
+    /// Accepted on the secure client port.
+    pub secure: bool,
     pub session_id: AtomicI64,
     pub timeout_ms: AtomicI64,
     /// Requests handed to the core and not answered yet (per-session FIFO).
@@ -299,6 +301,12 @@ pub struct LeaderGauges {
 }
 
 impl Shared {
+    /// `srst` / `stat_reset`: `ServerStats.reset` under the configured metrics provider.
+    pub fn reset_stats(&self) {
+        let prometheus = crate::prometheus::configured(&self.config.other);
+        self.counters.reset(prometheus);
+    }
+
     pub fn new(config: Config) -> Shared {
         let tree = DataTree::new(config.extended_types_enabled);
         Shared::with_tree(config, tree)

@@ -189,13 +189,16 @@ impl Counters {
     }
 
     /// `srst`: `ServerStats.reset` (latency, packet counts, response sizes, and every
-    /// `ServerMetrics` value).
-    pub fn reset(&self) {
+    /// `ServerMetrics` value unless `keep_metrics`: the Prometheus provider's
+    /// `resetAllValues` does nothing).
+    pub fn reset(&self, keep_metrics: bool) {
         self.packets_received.store(0, Ordering::Relaxed);
         self.packets_sent.store(0, Ordering::Relaxed);
         self.latency.reset();
         self.response_size.reset();
-        self.metrics.reset();
+        if !keep_metrics {
+            self.metrics.reset();
+        }
     }
 }
 
@@ -536,6 +539,9 @@ pub struct Metrics {
     pub restore_time: Summary,
     pub restore_error_count: Counter,
     pub restore_rate_limited_count: Counter,
+    /// INSECURE_ADMIN: plain HTTP connections to an admin port that also speaks HTTPS
+    /// (`admin.portUnification`).
+    pub insecure_admin: Counter,
     /// DB_INIT_TIME / STARTUP_*: recovery at start.
     pub db_init_time: Summary,
     pub startup_snap_load_time: Summary,
@@ -774,6 +780,7 @@ impl Metrics {
             &self.snapshot_rate_limited_count,
             &self.restore_error_count,
             &self.restore_rate_limited_count,
+            &self.insecure_admin,
             &self.prep_processor_queued,
             &self.bytes_received,
             &self.response_bytes,

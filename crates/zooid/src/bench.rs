@@ -18,8 +18,10 @@ use hdrhistogram::Histogram;
 use zooid_proto::opcode::op;
 use zooid_proto::{CreateRequest, DeleteRequest, GetChildrenRequest, GetChildrenResponse, Record};
 
-use conn::Conn;
+use conn::Dialer;
 use load::{Pace, Plan, SessionResult};
+
+use crate::client_config::{ClientConfig, TlsClient};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Workload {
@@ -105,6 +107,24 @@ pub struct BenchArgs {
     /// Leave the run's znodes in place instead of deleting them (the JSON names the root).
     #[arg(long)]
     pub keep: bool,
+    /// Connect with TLS (a server's secureClientPort); needs `--tls-ca`.
+    #[arg(long)]
+    pub tls: bool,
+    /// PEM file of the CA certificates the server's certificate must chain to.
+    #[arg(long, value_name = "PEM", requires = "tls")]
+    pub tls_ca: Option<String>,
+    /// PEM file of the client's certificate chain, for a server with
+    /// `ssl.clientAuth=need`; it may hold the private key too.
+    #[arg(long, value_name = "PEM", requires = "tls")]
+    pub tls_cert: Option<String>,
+    /// PEM file of the client certificate's (unencrypted) private key, when it is not in
+    /// `--tls-cert`.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<String>,
+    /// A ZooKeeper client configuration file, as zkCli's `-client-configuration` takes:
+    /// `zookeeper.client.secure=true` and the `zookeeper.ssl.*` keys select TLS.
+    #[arg(long, value_name = "FILE", conflicts_with = "tls")]
+    pub client_configuration: Option<String>,
 }
 
 /// What a run measured.
@@ -150,9 +170,29 @@ fn check_args(a: &BenchArgs) -> std::io::Result<()> {
     }
 }
 
+/// How the sessions connect: the server list, with TLS if the options ask for it.
+fn dialer(a: &BenchArgs) -> std::io::Result<Dialer> {
+    let tls = if let Some(file) = &a.client_configuration {
+        let cfg = ClientConfig::load(file).map_err(std::io::Error::other)?;
+        TlsClient::from_config(&cfg)
+    } else if a.tls {
+        let Some(ca) = a.tls_ca.as_deref() else {
+            return Err(std::io::Error::other("--tls needs --tls-ca <pem>"));
+        };
+        TlsClient::from_files(ca, a.tls_cert.as_deref(), a.tls_key.as_deref()).map(Some)
+    } else {
+        Ok(None)
+    };
+    let config = tls
+        .and_then(|t| t.map(|t| t.rustls_config()).transpose())
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(Dialer::new(&a.server, config))
+}
+
 /// Runs the benchmark and prints the result.
 pub async fn run(args: BenchArgs) -> std::io::Result<()> {
     check_args(&args)?;
+    let dialer = dialer(&args)?;
     let populate = args.workload == Workload::Populate;
     let root = if populate {
         "/zooid-populate".to_owned()
@@ -170,24 +210,16 @@ pub async fn run(args: BenchArgs) -> std::io::Result<()> {
         sessions: args.sessions as u64,
         count: args.count,
     });
-    setup(&args, &plan).await?;
+    setup(&args, &dialer, &plan).await?;
     let done = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let bar = progress(&args, start, done.clone());
     let result = if args.workload == Workload::Watch {
         let end = start + Duration::from_secs(args.seconds);
         let path = format!("{root}/k0");
-        watch::run(
-            &args.server,
-            args.watchers,
-            path,
-            plan.data.clone(),
-            end,
-            done,
-        )
-        .await
+        watch::run(&dialer, args.watchers, path, plan.data.clone(), end, done).await
     } else {
-        sessions(&args, plan, start, done).await
+        sessions(&args, &dialer, plan, start, done).await
     };
     if let Some((bar, ticker)) = bar {
         ticker.abort();
@@ -196,7 +228,7 @@ pub async fn run(args: BenchArgs) -> std::io::Result<()> {
     let r = result?;
     let secs = start.elapsed().as_secs_f64();
     if !populate && !args.keep {
-        cleanup(&args.server, &root).await?;
+        cleanup(&dialer, &root).await?;
     }
     let outcome = Outcome {
         hist: r.hist,
@@ -211,13 +243,14 @@ pub async fn run(args: BenchArgs) -> std::io::Result<()> {
 /// Opens every session, then starts the clock and runs them all to the end.
 async fn sessions(
     args: &BenchArgs,
+    dialer: &Dialer,
     plan: Arc<Plan>,
     start: Instant,
     done: Arc<AtomicU64>,
 ) -> std::io::Result<SessionResult> {
     let mut conns = Vec::with_capacity(args.sessions);
     for s in 0..args.sessions {
-        conns.push(Conn::open_nth(&args.server, s).await?);
+        conns.push(dialer.open_nth(s).await?);
     }
     let pace = Pace {
         start,
@@ -339,8 +372,8 @@ fn report(args: &BenchArgs, root: &str, o: &Outcome) {
 }
 
 /// Creates the run's root and the znodes its workload reads or writes.
-async fn setup(args: &BenchArgs, plan: &Plan) -> std::io::Result<()> {
-    let mut c = Conn::open(&args.server).await?;
+async fn setup(args: &BenchArgs, dialer: &Dialer, plan: &Plan) -> std::io::Result<()> {
+    let mut c = dialer.open().await?;
     let mk = |path: String| CreateRequest {
         path,
         data: plan.data.clone().into(),
@@ -377,8 +410,8 @@ async fn setup(args: &BenchArgs, plan: &Plan) -> std::io::Result<()> {
 }
 
 /// Deletes `root` and everything under it, deepest first.
-async fn cleanup(server: &str, root: &str) -> std::io::Result<()> {
-    let mut c = Conn::open(server).await?;
+async fn cleanup(dialer: &Dialer, root: &str) -> std::io::Result<()> {
+    let mut c = dialer.open().await?;
     let mut stack = vec![root.to_owned()];
     let mut order = Vec::new();
     while let Some(p) = stack.pop() {

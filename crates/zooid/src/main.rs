@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod bench;
+mod client_config;
 mod ensemble_cmd;
 mod log_format;
 mod shell;

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::pki::{self, Ca};
 use common::{four_letter, free_port, ZooidProcess};
 use zookeeper_client as zk;
 
@@ -26,6 +27,8 @@ struct Member {
 struct Ensemble {
     members: Vec<Member>,
     extra: String,
+    /// More zoo.cfg lines for one member each.
+    own: Vec<String>,
 }
 
 impl Ensemble {
@@ -46,6 +49,17 @@ impl Ensemble {
 
     /// Like `start_opts`, with more zoo.cfg lines for every member.
     fn start_cfg(voters: usize, observers: usize, admin: bool, cfg: &str) -> Ensemble {
+        Ensemble::start_own(voters, observers, admin, cfg, Vec::new())
+    }
+
+    /// Like `start_cfg`, with `own[i]` added to member i's zoo.cfg.
+    fn start_own(
+        voters: usize,
+        observers: usize,
+        admin: bool,
+        cfg: &str,
+        own: Vec<String>,
+    ) -> Ensemble {
         let n = voters + observers;
         let ports: Vec<(u16, u16, u16)> = (0..n)
             .map(|_| (free_port(), free_port(), free_port()))
@@ -71,7 +85,11 @@ impl Ensemble {
                 proc: None,
             });
         }
-        let mut e = Ensemble { members, extra };
+        let mut e = Ensemble {
+            members,
+            extra,
+            own,
+        };
         for i in 0..n {
             e.launch(i);
         }
@@ -80,12 +98,13 @@ impl Ensemble {
 
     fn launch(&mut self, i: usize) {
         let m = &mut self.members[i];
+        let own = self.own.get(i).map_or("", String::as_str);
         let extra = match m.admin {
             Some(p) => format!(
-                "{}admin.serverPort={p}\nadmin.serverAddress=127.0.0.1\n",
+                "{}{own}admin.serverPort={p}\nadmin.serverAddress=127.0.0.1\n",
                 self.extra
             ),
-            None => self.extra.clone(),
+            None => format!("{}{own}", self.extra),
         };
         m.proc = Some(ZooidProcess::spawn(m.dir.clone(), m.port, &extra));
     }
@@ -833,4 +852,125 @@ fn logged_digests(e: &Ensemble, i: usize, last: i64) -> Vec<(i64, Option<zooid_p
         })
         .take_while(|(zxid, _)| *zxid <= last)
         .collect()
+}
+
+/// zoo.cfg lines for TLS between members: a key store signed by `ca` (valid for
+/// loopback) and `trusted` as the trust store, written under `dir` as `<name>.pem`.
+fn quorum_stores(dir: &std::path::Path, name: &str, ca: &Ca, trusted: &Ca) -> String {
+    let keys = dir.join(format!("{name}-keys.pem"));
+    let cas = dir.join(format!("{name}-ca.pem"));
+    std::fs::write(&keys, pki::key_store_pem(&ca.loopback_server())).unwrap();
+    std::fs::write(&cas, &trusted.pem).unwrap();
+    format!(
+        "ssl.quorum.keyStore.location={}\nssl.quorum.trustStore.location={}\n",
+        keys.display(),
+        cas.display()
+    )
+}
+
+/// A write through each member reads back through every member.
+fn writes_replicate(e: &Ensemble, members: &[usize]) {
+    let rt = common::runtime(2);
+    rt.block_on(async {
+        for &i in members {
+            let c = connect(&e.addr(i)).await;
+            c.create(&format!("/tls{i}"), b"x", OPEN)
+                .await
+                .unwrap_or_else(|err| panic!("create through server {i}: {err}"));
+        }
+        for &i in members {
+            let c = connect(&e.addr(i)).await;
+            c.sync("/").await.unwrap();
+            for &j in members {
+                let (data, _) = c.get_data(&format!("/tls{j}")).await.unwrap();
+                assert_eq!(data, b"x", "/tls{j} on server {i}");
+            }
+        }
+    });
+}
+
+/// Member i's election port, from the `server.N` lines.
+fn election_port(e: &Ensemble, i: usize) -> u16 {
+    let prefix = format!("server.{}=127.0.0.1:", i + 1);
+    let line = e
+        .extra
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap();
+    let ports: Vec<&str> = line.split([':', ';']).collect();
+    ports[1].parse().unwrap()
+}
+
+#[test]
+fn ssl_quorum_members_speak_tls_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("Quorum CA");
+    let cfg = format!(
+        "sslQuorum=true\n{}",
+        quorum_stores(dir.path(), "all", &ca, &ca)
+    );
+    let e = Ensemble::start_cfg(3, 0, false, &cfg);
+    let leader = e.wait_leader(Duration::from_secs(60));
+    writes_replicate(&e, &[0, 1, 2]);
+    // A plain election handshake is not TLS: closed without a word.
+    let mut plain = std::net::TcpStream::connect(("127.0.0.1", election_port(&e, leader))).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    use std::io::{Read, Write};
+    plain.write_all(&[0xff, 0xff, 0xff, 0xfd]).unwrap();
+    let mut buf = [0u8; 16];
+    assert!(matches!(plain.read(&mut buf), Ok(0) | Err(_)));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !e.proc(leader).server_log().contains("not a TLS connection") {
+        assert!(Instant::now() < deadline, "{}", e.proc(leader).server_log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn port_unification_lets_one_member_move_to_tls() {
+    // A rolling move to TLS: every member takes both kinds of connection, and only
+    // the third dials with TLS already.
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("Quorum CA");
+    let cfg = format!(
+        "portUnification=true\n{}",
+        quorum_stores(dir.path(), "all", &ca, &ca)
+    );
+    let own = vec![String::new(), String::new(), "sslQuorum=true\n".to_owned()];
+    let e = Ensemble::start_own(3, 0, false, &cfg, own);
+    e.wait_leader(Duration::from_secs(60));
+    writes_replicate(&e, &[0, 1, 2]);
+}
+
+#[test]
+fn a_member_with_an_untrusted_certificate_stays_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("Quorum CA");
+    let other = Ca::new("Some Other CA");
+    let good = quorum_stores(dir.path(), "good", &ca, &ca);
+    let bad = quorum_stores(dir.path(), "bad", &other, &ca);
+    let own = vec![good.clone(), good, bad];
+    let e = Ensemble::start_own(3, 0, false, "sslQuorum=true\n", own);
+    // The first two make a quorum (wait_leader would wait for the third too).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut modes = [e.mode(0), e.mode(1)].map(Option::unwrap_or_default);
+        modes.sort();
+        if modes == ["follower", "leader"] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{modes:?}: {}",
+            e.proc(0).server_log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    writes_replicate(&e, &[0, 1]);
+    // Its dials fail their handshakes: it never serves.
+    assert_eq!(e.mode(2).as_deref().unwrap_or(""), "");
+    let logs = e.proc(0).server_log() + &e.proc(1).server_log();
+    assert!(logs.contains("unsuccessful TLS handshake"), "{logs}");
 }

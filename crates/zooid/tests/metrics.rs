@@ -175,6 +175,15 @@ fn mntr(zk: &ZooidProcess) -> BTreeMap<String, f64> {
         .collect()
 }
 
+/// A sample as mntr keys it: its name, then its labels in braces.
+fn sample_key((name, labels, _): &Sample) -> String {
+    if labels.is_empty() {
+        return name.clone();
+    }
+    let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    format!("{name}{{{}}}", labels.join(","))
+}
+
 fn request(s: &mut TcpStream, xid: i32, op: i32, body: Vec<u8>) {
     let mut req = RequestHeader { xid, op }.to_vec();
     req.extend(body);
@@ -240,16 +249,42 @@ fn values_agree_with_mntr_and_follow_requests() {
     // No client request between the scrape and mntr: they agree, but for the mntr
     // request itself, which counts as a received packet before it reports.
     let m = mntr(&zk);
-    for (prom, key) in [
-        ("znode_count", "znode_count"),
-        ("ephemerals_count", "ephemerals_count"),
-        ("connection_request_count", "connection_request_count"),
-        ("readlatency_count", "cnt_readlatency"),
-        ("updatelatency_count", "cnt_updatelatency"),
-        ("updatelatency_sum", "sum_updatelatency"),
+    // Under the Prometheus provider mntr dumps the provider's samples, keyed as the
+    // scrape names them (PrometheusMetricsProvider.dump), after version and
+    // server_state.
+    let text = four_letter(zk.port, "mntr").unwrap();
+    let keys: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("zk_")?.split_once('\t'))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(keys[..2], ["version", "server_state"]);
+    let scraped: BTreeSet<String> = before.samples.iter().map(sample_key).collect();
+    let dumped: BTreeSet<String> = keys[2..].iter().map(|k| k.to_string()).collect();
+    assert_eq!(scraped, dumped);
+    assert!(
+        text.contains("zk_readlatency{quantile=\"0.5\"}\t"),
+        "{text}"
+    );
+    assert!(
+        text.contains("zk_write_per_namespace_count{key=\"app\"}\t"),
+        "{text}"
+    );
+    for name in [
+        "znode_count",
+        "ephemerals_count",
+        "connection_request_count",
+        "readlatency_count",
+        "updatelatency_count",
+        "updatelatency_sum",
     ] {
-        assert_eq!(before.value(prom), m[key], "{prom} and mntr's {key}");
+        assert_eq!(before.value(name), m[name], "{name} in /metrics and mntr");
     }
+    // Values are Java doubles, counts included.
+    assert!(
+        text.contains(&format!("zk_znode_count\t{:?}\n", m["znode_count"])),
+        "{text}"
+    );
     assert_eq!(
         before.value("packets_received") + 1.0,
         m["packets_received"]
@@ -341,6 +376,31 @@ fn values_agree_with_mntr_and_follow_requests() {
     assert!(
         app("write_per_namespace", true) > 0.0,
         "each wrote its path at least"
+    );
+}
+
+#[test]
+fn srst_leaves_the_providers_values() {
+    let (zk, port) = metrics_server();
+    let mut s = raw(&zk);
+    handshake(&mut s);
+    create(&mut s, &["/a".into(), "/b".into()]);
+    let before = scrape(port);
+    assert!(before.value("updatelatency_count") >= 2.0);
+    assert_eq!(
+        four_letter(zk.port, "srst").as_deref(),
+        Some("Server stats reset.\n")
+    );
+    // PrometheusMetricsProvider.resetAllValues does nothing: ServerMetrics keep their
+    // values; ServerStats' own (latency, packets) restart.
+    let after = scrape(port);
+    for name in ["updatelatency_count", "updatelatency_sum"] {
+        assert_eq!(after.value(name), before.value(name), "{name}");
+    }
+    assert_eq!(after.value("max_latency"), 0.0);
+    assert_eq!(
+        mntr(&zk)["updatelatency_count"],
+        before.value("updatelatency_count")
     );
 }
 

@@ -1,11 +1,13 @@
 //! The secure client port: the TLS handshake with certificates made here (rcgen), then
 //! ZooKeeper's wire protocol over it; `ssl.clientAuth`, the trust store, the `x509`
-//! identity, x509 ACLs and `X509AuthenticationProvider.superUser`.
+//! identity, x509 ACLs and `X509AuthenticationProvider.superUser`. Then Zooid's own
+//! clients over it: `zooid shell -client-configuration` and `zooid bench --tls`.
 mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -210,6 +212,16 @@ fn get<S: Read + Write>(s: &mut S, path: &str) -> Result<Vec<u8>, i32> {
     }
 }
 
+/// A four-letter word over TLS with the client's certificate, and the reply.
+fn tls_four_letter(port: u16, pki: &Pki, cmd: &str) -> String {
+    let mut s = tls_connect(port, &pki.ca.pem, Some(&pki.client));
+    s.write_all(cmd.as_bytes()).unwrap();
+    s.flush().unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
 /// True when the connection is refused during or right after the handshake.
 fn refused(mut s: Tls) -> bool {
     handshake(&mut s).is_err()
@@ -248,12 +260,7 @@ fn requests_over_tls_with_an_x509_identity() {
     assert_eq!(whoami(&mut plain), vec!["ip:127.0.0.1".to_owned()]);
     assert_eq!(get(&mut plain, "/mine"), Err(-102));
     // Four-letter words work over TLS too, as on ZooKeeper's Netty port.
-    let mut s = tls_connect(port, &pki.ca.pem, Some(&pki.client));
-    s.write_all(b"ruok").unwrap();
-    s.flush().unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    assert_eq!(out, "imok");
+    assert_eq!(tls_four_letter(port, &pki, "ruok"), "imok");
 }
 
 #[test]
@@ -410,4 +417,287 @@ fn a_wrong_store_password_stops_the_start() {
             && log.contains("server.jks: the store's password is wrong"),
         "{log}"
     );
+}
+
+#[test]
+fn connection_lists_are_per_port() {
+    let pki = Pki::new();
+    let admin = free_port();
+    let (server, port) = start(
+        &pki,
+        &format!("admin.serverPort={admin}\nadmin.serverAddress=127.0.0.1\n"),
+    );
+    let mut tls = tls_connect(port, &pki.ca.pem, Some(&pki.client));
+    let secure_session = handshake(&mut tls).unwrap().session_id;
+    let mut plain = common::raw(&server);
+    let plain_session = common::handshake(&mut plain).session_id;
+    // The admin server lists each port's connections apart (Commands.ConsCommand).
+    let reply = common::http(admin, "GET", "/commands/connections", "", b"").unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+    let sessions = |key: &str| -> Vec<i64> {
+        json[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {key} in {json}"))
+            .iter()
+            .map(|c| c["session_id"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(sessions("connections"), [plain_session]);
+    assert_eq!(sessions("secure_connections"), [secure_session]);
+    // cons over each port lists that port's connections (and its own).
+    let listed = |cons: &str| -> Vec<i64> {
+        [plain_session, secure_session]
+            .into_iter()
+            .filter(|sid| cons.contains(&format!("sid=0x{sid:x}")))
+            .collect()
+    };
+    let plain_cons = common::four_letter(server.port, "cons").unwrap();
+    assert_eq!(listed(&plain_cons), [plain_session], "{plain_cons}");
+    let secure_cons = tls_four_letter(port, &pki, "cons");
+    assert_eq!(listed(&secure_cons), [secure_session], "{secure_cons}");
+}
+
+/// Output and exit code of one `zooid` run.
+struct Run {
+    out: String,
+    err: String,
+    code: i32,
+}
+
+fn zooid(args: &[&str]) -> Run {
+    let o = Command::new(env!("CARGO_BIN_EXE_zooid"))
+        .args(args)
+        .output()
+        .expect("run zooid");
+    Run {
+        out: String::from_utf8_lossy(&o.stdout).into_owned(),
+        err: String::from_utf8_lossy(&o.stderr).into_owned(),
+        code: o.status.code().unwrap_or(-1),
+    }
+}
+
+impl Pki {
+    /// Writes the client's PEM key store (key and chain in one file, as ZooKeeper's PEM
+    /// loader reads it) and a client configuration file with `lines` after the secure
+    /// switch; returns the configuration's path.
+    fn client_config(&self, name: &str, lines: &str) -> String {
+        let (cert, key) = &self.client;
+        std::fs::write(self.path("client.pem"), format!("{key}{cert}")).unwrap();
+        let path = self.path(name);
+        std::fs::write(&path, format!("zookeeper.client.secure=true\n{lines}")).unwrap();
+        path.display().to_string()
+    }
+
+    /// The trust store and key store lines of a working client configuration.
+    fn client_stores(&self) -> String {
+        format!(
+            "zookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty\n\
+             zookeeper.ssl.keyStore.location={}\nzookeeper.ssl.trustStore.location={}\n",
+            self.path("client.pem").display(),
+            self.path("ca.pem").display()
+        )
+    }
+}
+
+/// `zooid shell -server 127.0.0.1:<port> -client-configuration <cfg> words...`.
+fn shell(port: u16, cfg: &str, words: &[&str]) -> Run {
+    let server = format!("127.0.0.1:{port}");
+    let mut args = vec!["shell", "-server", &server, "-timeout", "5000"];
+    args.extend(["-client-configuration", cfg]);
+    args.extend_from_slice(words);
+    zooid(&args)
+}
+
+#[test]
+fn shell_over_tls_with_a_client_certificate() {
+    let pki = Pki::new();
+    let (_server, port) = start(&pki, "");
+    let cfg = pki.client_config("client.cfg", &pki.client_stores());
+    let r = shell(port, &cfg, &["create", "/x", "y"]);
+    assert_eq!(r.code, 0, "stdout {} stderr {}", r.out, r.err);
+    assert!(r.err.contains("Created /x"), "{}", r.err);
+    let r = shell(port, &cfg, &["get", "/x"]);
+    assert_eq!(r.code, 0, "stdout {} stderr {}", r.out, r.err);
+    assert!(r.out.ends_with("\ny\n"), "{}", r.out);
+    // The session carries the certificate's identity.
+    let r = shell(port, &cfg, &["whoami"]);
+    assert!(r.out.contains(&format!("x509: {CLIENT_DN}")), "{}", r.out);
+    // The server's certificate names localhost too.
+    let localhost = format!("localhost:{port}");
+    let r = zooid(&[
+        "shell",
+        "-server",
+        &localhost,
+        "-client-configuration",
+        &cfg,
+        "get",
+        "/x",
+    ]);
+    assert_eq!(r.code, 0, "stdout {} stderr {}", r.out, r.err);
+}
+
+#[test]
+fn shell_over_tls_fails_clearly() {
+    let pki = Pki::new();
+    let (_server, port) = start(&pki, "");
+    // No trust store: refused before connecting, as an unusable client configuration.
+    let keys_only = format!(
+        "zookeeper.ssl.keyStore.location={}\n",
+        pki.path("client.pem").display()
+    );
+    let cfg = pki.client_config("no-trust.cfg", &keys_only);
+    let r = shell(port, &cfg, &["get", "/"]);
+    assert_eq!(r.code, 2, "stdout {} stderr {}", r.out, r.err);
+    assert!(
+        r.err.contains("zookeeper.ssl.trustStore.location"),
+        "{}",
+        r.err
+    );
+    // A PEM trust store typed JKS is refused with the key to change, as by the server.
+    let jks = format!("{}zookeeper.ssl.trustStore.type=JKS\n", pki.client_stores());
+    let r = shell(port, &pki.client_config("jks.cfg", &jks), &["get", "/"]);
+    assert_eq!(r.code, 2, "stdout {} stderr {}", r.out, r.err);
+    assert!(
+        r.err.contains("zookeeper.ssl.trustStore.location"),
+        "{}",
+        r.err
+    );
+    assert!(
+        r.err.contains("neither a JKS nor a PKCS12 store"),
+        "{}",
+        r.err
+    );
+    // A CA that did not sign the server's certificate: the handshake fails, and the
+    // command with it, as zkCli's does with ConnectionLoss.
+    std::fs::write(pki.path("other-ca.pem"), ca("Other CA").pem).unwrap();
+    let untrusted = format!(
+        "{keys_only}zookeeper.ssl.trustStore.location={}\n",
+        pki.path("other-ca.pem").display()
+    );
+    let r = shell(
+        port,
+        &pki.client_config("untrusted.cfg", &untrusted),
+        &["get", "/"],
+    );
+    assert_eq!(r.code, 1, "stdout {} stderr {}", r.out, r.err);
+    assert!(r.err.contains("invalid peer certificate"), "{}", r.err);
+    assert!(r.err.contains("ConnectionLoss"), "{}", r.err);
+    // No client certificate for a server that needs one.
+    let anonymous = format!(
+        "zookeeper.ssl.trustStore.location={}\n",
+        pki.path("ca.pem").display()
+    );
+    let r = shell(
+        port,
+        &pki.client_config("anon.cfg", &anonymous),
+        &["get", "/"],
+    );
+    assert_eq!(r.code, 1, "stdout {} stderr {}", r.out, r.err);
+    assert!(r.err.contains("refused by the server"), "{}", r.err);
+    // Turning host name verification off is refused (see the shell's docs).
+    let off = format!(
+        "{}zookeeper.ssl.hostnameVerification=false\n",
+        pki.client_stores()
+    );
+    let r = shell(port, &pki.client_config("off.cfg", &off), &["get", "/"]);
+    assert_eq!(r.code, 2, "stdout {} stderr {}", r.out, r.err);
+    assert!(r.err.contains("hostnameVerification"), "{}", r.err);
+}
+
+/// Runs `zooid bench --json` for one second with two sessions and `args`; returns its
+/// JSON after checking the counts are consistent.
+fn bench(port: u16, args: &[&str]) -> serde_json::Value {
+    let server = format!("127.0.0.1:{port}");
+    let mut all = vec!["bench", "--server", &server, "--json", "--seconds", "1"];
+    all.extend(["--sessions", "2"]);
+    all.extend_from_slice(args);
+    let r = zooid(&all);
+    assert_eq!(r.code, 0, "{args:?}: stdout {} stderr {}", r.out, r.err);
+    assert_eq!(r.out.lines().count(), 1, "one JSON line: {}", r.out);
+    let v: serde_json::Value = serde_json::from_str(r.out.trim()).expect("bench JSON");
+    let ops = v["ops"].as_u64().expect("ops");
+    assert!(ops > 0, "{v}");
+    assert_eq!(v["requests"].as_u64(), Some(ops), "{v}");
+    assert_eq!(v["errors"].as_u64(), Some(0), "{v}");
+    assert_eq!(v["sessions"].as_u64(), Some(2), "{v}");
+    v
+}
+
+/// numChildren of `path`, read over the plain port.
+fn children(server: &ZooidProcess, path: &str) -> u64 {
+    let mut plain = common::raw(server);
+    common::handshake(&mut plain);
+    let req = GetDataRequest {
+        path: path.to_owned(),
+        watch: false,
+    };
+    let (err, body) = call(&mut plain, 1, op::GET_DATA, &req.to_vec());
+    assert_eq!(err, 0, "{path}");
+    GetDataResponse::from_bytes(&body)
+        .unwrap()
+        .stat
+        .num_children as u64
+}
+
+#[test]
+fn bench_over_tls() {
+    let pki = Pki::new();
+    let (server, port) = start(&pki, "");
+    let (cert, key) = &pki.client;
+    std::fs::write(pki.path("client-cert.pem"), cert).unwrap();
+    std::fs::write(pki.path("client-key.pem"), key).unwrap();
+    let (ca, cert, key) = (
+        pki.path("ca.pem"),
+        pki.path("client-cert.pem"),
+        pki.path("client-key.pem"),
+    );
+    let flags = [
+        "--tls",
+        "--tls-ca",
+        &ca.display().to_string(),
+        "--tls-cert",
+        &cert.display().to_string(),
+        "--tls-key",
+        &key.display().to_string(),
+    ]
+    .map(|s| s.to_owned());
+    let mut args: Vec<&str> = flags.iter().map(String::as_str).collect();
+    args.extend(["--workload", "create", "--keep"]);
+    let v = bench(port, &args);
+    // Every counted create is in the tree, next to the 1000 keys the setup made.
+    let root = v["root"].as_str().unwrap();
+    assert_eq!(
+        children(&server, root),
+        1000 + v["ops"].as_u64().unwrap(),
+        "{v}"
+    );
+    assert_eq!(v["writes"], v["ops"], "{v}");
+    // The shell's client configuration works for bench too, for reads and watches.
+    let cfg = pki.client_config("client.cfg", &pki.client_stores());
+    let v = bench(port, &["--client-configuration", &cfg, "--workload", "get"]);
+    assert_eq!(v["writes"].as_u64(), Some(0), "{v}");
+    let watch = ["--client-configuration", &cfg, "--workload", "watch"];
+    let r = zooid(
+        &[
+            &["bench", "--server", &format!("127.0.0.1:{port}"), "--json"],
+            &watch[..],
+            &["--seconds", "1", "--watchers", "2"],
+        ]
+        .concat(),
+    );
+    assert_eq!(r.code, 0, "stdout {} stderr {}", r.out, r.err);
+    // Without a client certificate the server refuses the sessions: bench says so.
+    let r = zooid(&[
+        "bench",
+        "--server",
+        &format!("127.0.0.1:{port}"),
+        "--json",
+        "--seconds",
+        "1",
+        "--tls",
+        "--tls-ca",
+        &ca.display().to_string(),
+    ]);
+    assert_ne!(r.code, 0, "stdout {} stderr {}", r.out, r.err);
+    assert!(r.err.starts_with("zooid bench: "), "{}", r.err);
 }

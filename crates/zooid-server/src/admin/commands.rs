@@ -98,15 +98,17 @@ impl Answer {
 pub fn run(shared: &Shared, primary: &str, args: &BTreeMap<String, String>) -> Answer {
     match primary {
         "connection_stat_reset" => {
-            for c in fourlw::live_connections(shared) {
+            // `zkServer.getServerCnxnFactory().resetAllConnectionStats()`: the plain
+            // port's only.
+            for c in fourlw::port_connections(shared, false) {
                 c.stats.reset();
             }
             Answer::ok(vec![])
         }
         "configuration" => Answer::ok(configuration(shared)),
         "connections" => Answer::ok(vec![
-            ("connections", connections(shared, false)),
-            ("secure_connections", Json::Array(vec![])),
+            ("connections", connections(shared, false, false)),
+            ("secure_connections", connections(shared, true, false)),
         ]),
         // Zooid keeps no tree digest log (`digest.enabled` has no effect yet).
         "hash" => Answer::ok(vec![("digests", Json::Array(vec![]))]),
@@ -146,12 +148,12 @@ pub fn run(shared: &Shared, primary: &str, args: &BTreeMap<String, String>) -> A
         "server_stats" => Answer::ok(server_stats(shared)),
         "stats" => {
             let mut fields = server_stats(shared);
-            fields.push(("connections", connections(shared, true)));
-            fields.push(("secure_connections", Json::Array(vec![])));
+            fields.push(("connections", connections(shared, false, true)));
+            fields.push(("secure_connections", connections(shared, true, true)));
             Answer::ok(fields)
         }
         "stat_reset" => {
-            shared.counters.reset();
+            shared.reset_stats();
             Answer::ok(vec![])
         }
         "observers" => Answer::ok(vec![
@@ -242,8 +244,9 @@ fn configuration(shared: &Shared) -> Vec<(&'static str, Json)> {
 }
 
 /// `ServerCnxn.getConnectionInfo(brief)` of every client connection.
-fn connections(shared: &Shared, brief: bool) -> Json {
-    let infos: Vec<ConnInfo> = fourlw::live_connections(shared)
+/// The connections of the plain or the secure client port.
+fn connections(shared: &Shared, secure: bool, brief: bool) -> Json {
+    let infos: Vec<ConnInfo> = fourlw::port_connections(shared, secure)
         .iter()
         .map(|c| fourlw::conn_info(c))
         .collect();
@@ -375,7 +378,7 @@ fn monitor(shared: &Shared) -> Vec<(String, Json)> {
     let mut m = fourlw::gather_monitor(shared);
     // mntr counts its own connection; the admin request is no client connection.
     m.summary.connections = m.summary.connections.saturating_sub(1);
-    fourlw::mntr_lines(&m)
+    fourlw::monitor_lines(shared, &m)
         .into_iter()
         .map(|(k, v)| {
             let number = v.parse::<i64>().is_ok()

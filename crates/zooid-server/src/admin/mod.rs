@@ -1,14 +1,15 @@
 //! The AdminServer: ZooKeeper's HTTP interface (`JettyAdminServer`). `GET <commandURL>`
 //! lists the commands as links, `GET <commandURL>/<name>` runs one and answers with
 //! Jackson-formatted JSON (see `json`), and `GET /ready` (Zooid's own, for readiness
-//! probes) is 200 only while the server serves clients.
+//! probes) is 200 only while the server serves clients. With `admin.forceHttps` or
+//! `admin.portUnification` the port speaks HTTPS (see `crate::tls::AdminTls`).
 
 mod commands;
 pub mod json;
 mod transfer;
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,9 +21,14 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 use crate::core::CoreMsg;
-use crate::http::percent_decode;
+use crate::http::{percent_decode, Peer};
 use crate::state::Shared;
+use crate::tls::{AdminTls, X509Provider};
 use json::Json;
+
+/// Jetty's `SecureRequestCustomizer` as `JettyAdminServer` sets it (a day, and
+/// subdomains): the header every HTTPS answer carries.
+const STS: &str = "max-age=86400; includeSubDomains";
 
 /// Admin connections served at once; past it, new ones wait in the accept backlog. The
 /// interface is for operators and probes, a handful of clients.
@@ -38,6 +44,9 @@ pub(crate) struct AdminState {
     core: Option<mpsc::Sender<CoreMsg>>,
     snapshot_limit: transfer::RateLimiter,
     restore_limit: transfer::RateLimiter,
+    /// The `x509` scheme's provider; None on a plain HTTP port, where no request has a
+    /// certificate.
+    x509: Option<X509Provider>,
 }
 
 /// Binds `admin.serverAddress:admin.serverPort` and serves it on the runtime, when
@@ -51,6 +60,13 @@ pub async fn start(
     if !c.admin_enable_server {
         return Ok(None);
     }
+    let tls = AdminTls::from_config(c).map_err(|e| {
+        tracing::error!("Failed to load authentication certificates for admin server: {e}");
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("AdminServer: {e}"),
+        )
+    })?;
     let addr = SocketAddr::new(c.admin_server_address, c.admin_server_port);
     let listener = TcpListener::bind(addr).await.map_err(|e| {
         std::io::Error::new(
@@ -63,8 +79,13 @@ pub async fn start(
     })?;
     let local = listener.local_addr()?;
     tracing::info!(
-        "Started AdminServer on address {local} and command URL {}",
-        c.admin_command_url
+        "Started AdminServer on address {local} and command URL {} ({})",
+        c.admin_command_url,
+        match &tls {
+            None => "HTTP",
+            Some(t) if t.unified => "HTTP and HTTPS",
+            Some(_) => "HTTPS",
+        }
     );
     // `admin.rateLimiterIntervalInMS`, which `SnapshotCommand` reads as microseconds
     // and `RestoreCommand` as milliseconds.
@@ -78,26 +99,41 @@ pub async fn start(
         core,
         snapshot_limit: transfer::RateLimiter::new(Duration::from_millis(interval / 1000)),
         restore_limit: transfer::RateLimiter::new(Duration::from_millis(interval)),
-        shared,
+        x509: tls.as_ref().map(|_| X509Provider::from_config(c)),
+        shared: shared.clone(),
     });
-    tokio::spawn(accept_loop(listener, state));
+    tokio::spawn(accept_loop(listener, state, tls));
     Ok(Some(local))
 }
 
-async fn accept_loop(listener: TcpListener, state: Arc<AdminState>) {
+async fn accept_loop(listener: TcpListener, state: Arc<AdminState>, tls: Option<AdminTls>) {
     let idle = Duration::from_millis(u64::from(state.shared.config.admin_idle_timeout_ms.max(1)));
-    let handler = move |req, remote| {
+    let https = tls.map(|tls| {
+        let shared = state.shared.clone();
+        let on_plain = move || shared.counters.metrics.insecure_admin.inc();
+        crate::http::Https {
+            tls,
+            on_plain: Arc::new(on_plain),
+        }
+    });
+    let handler = move |req, peer: Arc<Peer>| {
         let state = state.clone();
-        async move { handle(&state, req, remote).await }
+        async move {
+            let mut resp = handle(&state, req, &peer).await;
+            if peer.secure {
+                let sts = hyper::header::HeaderValue::from_static(STS);
+                let name = hyper::header::STRICT_TRANSPORT_SECURITY;
+                resp.headers_mut().insert(name, sts);
+            }
+            resp
+        }
     };
-    crate::http::serve(listener, "admin", ADMIN_CONNECTIONS_MAX, idle, handler).await;
+    let max = ADMIN_CONNECTIONS_MAX;
+    crate::http::serve(listener, "admin", max, idle, https, handler).await;
 }
 
-async fn handle(
-    state: &Arc<AdminState>,
-    req: Request<Incoming>,
-    remote: SocketAddr,
-) -> Response<Body> {
+async fn handle(state: &Arc<AdminState>, req: Request<Incoming>, peer: &Peer) -> Response<Body> {
+    let remote = peer.remote;
     let shared = &state.shared;
     let path = req.uri().path().to_owned();
     if path == "/ready" {
@@ -122,7 +158,7 @@ async fn handle(
         .get(hyper::header::AUTHORIZATION)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     tracing::info!("admin command {name} from {remote}");
-    let primary = match precheck(shared, &name, auth.as_deref(), remote.ip(), get) {
+    let primary = match precheck(state, &name, auth.as_deref(), peer, get) {
         Ok(p) => p,
         Err((status, body)) => return json_reply(status, body),
     };
@@ -142,12 +178,13 @@ async fn handle(
 /// `Commands.runCommand` up to the command itself: unknown names, the serving check
 /// and the auth check answer before it runs. Ok is the command's primary name.
 fn precheck(
-    shared: &Shared,
+    state: &AdminState,
     name: &str,
     auth: Option<&str>,
-    remote: IpAddr,
+    peer: &Peer,
     get: bool,
 ) -> Result<&'static str, (u16, Json)> {
+    let shared = &state.shared;
     let reply = |error: &str, status: u16| (status, response(name, vec![], Some(error.into())));
     let Some(cmd) = commands::find(name) else {
         return Err(reply(&format!("Unknown command: {name}"), 200));
@@ -158,7 +195,8 @@ fn precheck(
         return Err(reply(msg, 200));
     }
     if cmd.auth {
-        transfer::authorize(shared, auth, remote).map_err(|(status, e)| reply(e, status))?;
+        let x509 = state.x509.as_ref();
+        transfer::authorize(shared, auth, peer, x509).map_err(|(status, e)| reply(e, status))?;
     }
     // A GET of the POST-only `restore`, or a POST of a GET command, fails in ZooKeeper
     // with an unsupported-operation error.

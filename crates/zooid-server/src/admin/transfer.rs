@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,8 +22,10 @@ use zooid_proto::Id;
 use super::json::Json;
 use super::{json_reply, response, AdminState, Body};
 use crate::core::CoreMsg;
+use crate::http::Peer;
 use crate::persist;
 use crate::state::Shared;
+use crate::tls::X509Provider;
 
 /// `ZooDefs.Perms.ALL`: what both commands need on `/`.
 const PERMS_ALL: i32 = 31;
@@ -60,14 +61,15 @@ impl RateLimiter {
 
 /// `Commands.handleAuthentication` + `handleAuthorization` for a command that needs
 /// `ALL` on `/`: the `Authorization` header is `<scheme>[ <auth>]`. Err is the status
-/// and error text to answer with.
-pub fn authorize(
+/// and error text to answer with. `x509` is the provider on an HTTPS port.
+pub(crate) fn authorize(
     shared: &Shared,
     header: Option<&str>,
-    remote: IpAddr,
+    peer: &Peer,
+    x509: Option<&X509Provider>,
 ) -> Result<(), (u16, &'static str)> {
     let header = header.ok_or((401, "Auth info is missing for the command"))?;
-    let ids = authenticate(shared, header, remote).ok_or((401, "Not authenticated"))?;
+    let ids = authenticate(shared, header, peer, x509).ok_or((401, "Not authenticated"))?;
     let tree = shared.tree.read();
     let root = tree.get("/").ok_or((500, "Error occurred during auth"))?;
     let acl = tree.acl_of(root);
@@ -79,10 +81,16 @@ pub fn authorize(
     Ok(())
 }
 
-/// The identities a header proves, or None (`AuthFailedException`). Only the digest
-/// and ip providers answer over HTTP: x509 needs the TLS admin port Zooid does not
-/// have, and the others give no identity.
-fn authenticate(shared: &Shared, header: &str, remote: IpAddr) -> Option<Vec<Id>> {
+/// The identities a header proves, or None (`AuthFailedException`). The digest, ip and
+/// x509 providers answer; x509 only when registered, for a request over HTTPS with a
+/// client certificate its trust store accepts (the auth text after `x509` is ignored,
+/// as in ZooKeeper).
+fn authenticate(
+    shared: &Shared,
+    header: &str,
+    peer: &Peer,
+    x509: Option<&X509Provider>,
+) -> Option<Vec<Id>> {
     // Java's `split(" ")`: trailing empty strings go, others stay.
     let mut parts: Vec<&str> = header.split(' ').collect();
     while parts.len() > 1 && parts.last() == Some(&"") {
@@ -95,7 +103,13 @@ fn authenticate(shared: &Shared, header: &str, remote: IpAddr) -> Option<Vec<Id>
         ("digest", Some(auth)) => {
             zooid_tree::acl::authenticate(&shared.policy, "digest", auth.as_bytes()).ok()?
         }
-        ("ip", _) => vec![Id::new("ip", &crate::conn::java_host_address(remote))],
+        ("ip", _) => vec![Id::new(
+            "ip",
+            &crate::conn::java_host_address(peer.remote.ip()),
+        )],
+        // `ProviderRegistry` has no x509 provider unless a secure client port or an
+        // `authProvider.*` key registers it.
+        ("x509", _) if shared.policy.x509 => x509?.identities(peer.certs.as_deref()),
         _ => return None,
     };
     (!ids.is_empty()).then_some(ids)

@@ -267,10 +267,10 @@ pub const SERVER_METRICS: [Def; 122] = [
     // Learners.
     zooid(C, "digest_mismatches_count", |m| Reading::Counter(&m.digest_mismatches)),
     idle(S, "learner_request_processor_queue_size"),
-    // TLS on the secure client port; the admin server's and Netty's throttles Zooid
-    // lacks.
+    // TLS on the secure client port; plain HTTP connections to a unified admin port;
+    // Netty's throttles Zooid lacks.
     zooid(C, "unsuccessful_handshake", |m| Reading::Counter(&m.unsuccessful_handshake)),
-    idle(C, "insecure_admin_count"),
+    zooid(C, "insecure_admin_count", |m| Reading::Counter(&m.insecure_admin)),
     idle(C, "tls_handshake_exceeded"),
     idle(C, "cnxn_closed_without_zk_server_running"),
     // Learners.

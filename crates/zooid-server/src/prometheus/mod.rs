@@ -44,11 +44,18 @@ pub struct Endpoint {
     pub port: u16,
 }
 
+/// Whether zoo.cfg names the Prometheus provider (`metricsProvider.className`): then
+/// mntr dumps its samples and `srst` leaves `ServerMetrics` alone, as its
+/// `resetAllValues` does nothing.
+pub fn configured(other: &BTreeMap<String, String>) -> bool {
+    other.get("metricsProvider.className").map(String::as_str) == Some(PROMETHEUS_PROVIDER)
+}
+
 /// The endpoint the config asks for, `None` when the Prometheus provider is not the
 /// configured one. A port that is no port is an error, as `Integer.parseInt` and
 /// `InetSocketAddress` make it in `PrometheusMetricsProvider.configure`/`start`.
 pub fn endpoint(other: &BTreeMap<String, String>) -> Result<Option<Endpoint>, String> {
-    if other.get("metricsProvider.className").map(String::as_str) != Some(PROMETHEUS_PROVIDER) {
+    if !configured(other) {
         return Ok(None);
     }
     let host = other
@@ -90,8 +97,8 @@ pub async fn start(shared: Arc<Shared>) -> std::io::Result<Option<SocketAddr>> {
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     let timeout = Duration::from_millis(HEADER_READ_TIMEOUT_MS);
-    let handler = move |req, _remote| handle(shared.clone(), req);
-    crate::http::serve(listener, "metrics", CONNECTIONS_MAX, timeout, handler).await;
+    let handler = move |req, _peer| handle(shared.clone(), req);
+    crate::http::serve(listener, "metrics", CONNECTIONS_MAX, timeout, None, handler).await;
 }
 
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {

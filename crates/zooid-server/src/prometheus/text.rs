@@ -230,6 +230,34 @@ fn gauges(m: &Monitor) -> Vec<Family> {
     out
 }
 
+/// mntr under the Prometheus provider: `ZooKeeperServer.dumpMonitorValues` (`version`,
+/// `server_state`, and an ensemble member's `peer_state`), then
+/// `PrometheusMetricsProvider.dump`: every sample of every family, keyed by its name
+/// and its labels in braces (`buildKeyForDump`, unescaped), its value a Java double
+/// (`MonitorCommand.print`).
+pub fn mntr_lines(m: &Monitor, metrics: &Metrics, now_ms: u64) -> Vec<(String, String)> {
+    let lines = fourlw::mntr_lines(m);
+    let mut out: Vec<(String, String)> = MONITOR_ONLY
+        .iter()
+        .filter_map(|name| lines.iter().find(|(k, _)| k == name).cloned())
+        .collect();
+    for f in families(m, metrics, now_ms) {
+        for s in &f.samples {
+            let mut key = format!("{}{}", f.name, s.suffix);
+            if !s.labels.is_empty() {
+                let labels: Vec<String> = s
+                    .labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}=\"{v}\""))
+                    .collect();
+                key = format!("{key}{{{}}}", labels.join(","));
+            }
+            out.push((key, java_double(s.value)));
+        }
+    }
+    out
+}
+
 /// `TextFormat.write004` of the families; with `only`, just the families one of whose
 /// sample names is in it (`MetricsServlet`'s `name[]` parameters).
 pub fn render(families: &[Family], only: Option<&BTreeSet<String>>) -> String {

@@ -9,11 +9,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::stream::{
+    PeerRead as OwnedReadHalf, PeerStream as TcpStream, PeerWrite as OwnedWriteHalf,
+};
 use bytes::{Buf, Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -24,7 +25,7 @@ use zooid_proto::quorum::election::{
 use zooid_zab::{Message, Notification, Sid};
 
 use super::convert::{vote_from_wire, vote_to_wire};
-use super::{dial, Inbound, Inner};
+use super::{Inbound, Inner};
 
 /// How long one frame's write may stall before the connection counts as dead. Java's
 /// SendWorker blocks without limit; a peer that stops reading must not stop us from
@@ -285,7 +286,7 @@ async fn dial_peer(inner: &Arc<Inner>, sid: Sid) -> io::Result<Option<TcpStream>
     let Some(addrs) = inner.peer_addrs(sid) else {
         return Err(io::Error::new(io::ErrorKind::NotFound, "no address"));
     };
-    let mut s = dial(&addrs.host, addrs.election_port, inner.cnx_timeout).await?;
+    let mut s = super::stream::dial(inner, &addrs.host, addrs.election_port).await?;
     let hs = inner.election.handshake.clone();
     tokio::time::timeout(inner.cnx_timeout, s.write_all(&hs))
         .await

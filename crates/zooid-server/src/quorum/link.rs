@@ -15,11 +15,12 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::stream::{
+    PeerRead as OwnedReadHalf, PeerStream as TcpStream, PeerWrite as OwnedWriteHalf,
+};
 use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufWriter};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
 use zooid_proto::jute::{JuteWrite, Record};
@@ -29,7 +30,7 @@ use zooid_zab::{Message, Packet, Sid};
 
 use super::convert::{packet_from_wire, packet_to_wire, ConvertError, Received, Sender};
 use super::snapshot::{Scan, SnapError, SnapScanner, SIGNATURE};
-use super::{dial, Inbound, Inner};
+use super::{Inbound, Inner};
 
 /// How much room a read asks for at a time.
 const READ_CHUNK: usize = 64 * 1024;
@@ -202,7 +203,7 @@ async fn dial_leader(inner: Arc<Inner>, peer: Sid, id: u64, rx: mpsc::Receiver<O
             .inner
             .peer_addrs(peer)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))?;
-        dial(&addrs.host, addrs.quorum_port, ctx.inner.cnx_timeout).await
+        super::stream::dial(&ctx.inner, &addrs.host, addrs.quorum_port).await
     };
     let stream = tokio::select! {
         s = dialed => s,

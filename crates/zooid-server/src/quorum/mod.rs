@@ -29,6 +29,7 @@ mod convert;
 mod election;
 mod link;
 mod snapshot;
+mod stream;
 
 #[cfg(test)]
 mod tests;
@@ -100,6 +101,8 @@ pub struct TransportConfig {
     pub buffer_len_max: usize,
     /// The longest snapshot stream a learner accepts after SNAP; it is held in memory.
     pub snapshot_len_max: usize,
+    /// TLS between members (`sslQuorum`, `portUnification`), None for plain TCP.
+    pub tls: Option<Arc<crate::tls::QuorumTls>>,
     /// Whether [`Transport::disconnect`] reports its own closing with an
     /// [`Inbound::Down`] (true by default). Zab's learner disconnects and then sends
     /// LearnerInfo in one batch (`learner_start`): a `Down` for the old connection then
@@ -122,6 +125,7 @@ impl TransportConfig {
             quorum_queue_max: 100_000,
             buffer_len_max: BUFFER_LEN_MAX_DEFAULT,
             snapshot_len_max: 4 << 30,
+            tls: None,
             down_on_disconnect: true,
         }
     }
@@ -154,6 +158,7 @@ struct Inner {
     buffer_len_max: usize,
     snapshot_len_max: usize,
     down_on_disconnect: bool,
+    tls: Option<Arc<crate::tls::QuorumTls>>,
     peers: Mutex<BTreeMap<Sid, PeerAddrs>>,
     inbound: mpsc::Sender<Inbound>,
     election: election::Election,
@@ -210,6 +215,7 @@ impl Transport {
             buffer_len_max: cfg.buffer_len_max,
             snapshot_len_max: cfg.snapshot_len_max,
             down_on_disconnect: cfg.down_on_disconnect,
+            tls: cfg.tls,
             election: election::Election::new(&me.host, local_election.port(), cfg.my_id),
             config_text: cfg.config_text,
             peers: Mutex::new(cfg.peers),
@@ -276,10 +282,11 @@ fn invalid(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg)
 }
 
-/// Accepts connections until the transport stops, each handled on its own task.
+/// Accepts connections until the transport stops, each handled on its own task (after
+/// its TLS handshake, when the settings ask for one).
 async fn accept_loop<F, Fut>(inner: Arc<Inner>, listener: TcpListener, handle: F)
 where
-    F: Fn(Arc<Inner>, TcpStream, SocketAddr) -> Fut,
+    F: Fn(Arc<Inner>, stream::PeerStream, SocketAddr) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     loop {
@@ -288,9 +295,15 @@ where
             _ = inner.stopped() => return,
         };
         match accepted {
-            Ok((stream, addr)) => {
-                let _ = stream.set_nodelay(true);
-                tokio::spawn(handle(inner.clone(), stream, addr));
+            Ok((tcp, addr)) => {
+                let _ = tcp.set_nodelay(true);
+                let (inner, handle) = (inner.clone(), handle.clone());
+                tokio::spawn(async move {
+                    match stream::accepted(&inner, tcp, addr).await {
+                        Ok(s) => handle(inner, s, addr).await,
+                        Err(e) => tracing::warn!("quorum transport: from {addr}: {e}; closing"),
+                    }
+                });
             }
             Err(e) => {
                 // Out of file descriptors and the like: wait rather than spin.

@@ -1,6 +1,7 @@
 //! The secure client port: ZooKeeper's client TLS settings (`ClientX509Util`, keys
 //! `ssl.*` = `zookeeper.ssl.*`) turned into a rustls server, the TLS accept, and the
-//! `x509` identities (`X509AuthenticationProvider`) of a client's certificate.
+//! `x509` identities (`X509AuthenticationProvider`) of a client's certificate. The
+//! AdminServer's HTTPS, from the `ssl.quorum.*` stores, is in `admin`.
 //!
 //! What maps and what does not:
 //! - key and trust stores: PEM, JKS and PKCS12 (`ssl.*Store.type`, else the file name's
@@ -12,12 +13,20 @@
 //! - `ssl.crl`, `ssl.ocsp`, client hostname verification, `ssl.context.supplier.class`
 //!   and an `ssl.authProvider` other than x509: refused (Zooid cannot do what they ask).
 
+mod admin;
 mod der;
 pub mod dn;
 mod eckey;
 mod jks;
 mod keystore;
+mod quorum;
 mod store;
+
+pub use admin::{AdminTls, X509Provider};
+pub use quorum::QuorumTls;
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::RootCertStore;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,15 +77,50 @@ pub struct TlsServer {
     super_user: Option<String>,
 }
 
+/// The client port's stores (`ClientX509Util`).
+const CLIENT: store::Family = store::Family {
+    prefix: "ssl",
+    user: "the secure client port",
+};
+
+/// Where the `zookeeper.ssl.*` settings come from: zoo.cfg on the server, a client
+/// configuration file (`ZKClientConfig`) in Zooid's client tools. Both share the keys
+/// (`X509Util`), so both share the readers of this module.
+pub trait SslSettings {
+    /// The value of `zookeeper.ssl.<name>`, trimmed, if set (`ssl.quorum.*` keys are
+    /// `quorum.<name>` here).
+    fn ssl(&self, name: &str) -> Option<&str>;
+}
+
+impl SslSettings for Config {
+    fn ssl(&self, name: &str) -> Option<&str> {
+        self.other
+            .get(&format!("zookeeper.ssl.{name}"))
+            .map(|s| s.trim())
+    }
+}
+
 /// A `zookeeper.ssl.<name>` setting.
-fn setting<'a>(cfg: &'a Config, name: &str) -> Option<&'a str> {
-    cfg.other
-        .get(&format!("zookeeper.ssl.{name}"))
-        .map(|s| s.trim())
+fn setting<'a>(cfg: &'a dyn SslSettings, name: &str) -> Option<&'a str> {
+    cfg.ssl(name)
+}
+
+/// The key store of the `zookeeper.ssl.keyStore.*` keys: a server's, or a client
+/// tool's certificate chain and key.
+pub fn key_store(
+    cfg: &dyn SslSettings,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsConfigError> {
+    store::key_store(cfg, CLIENT)
+}
+
+/// The CAs of the `zookeeper.ssl.trustStore.*` keys; `missing` says why one is needed
+/// when none is set.
+pub fn trust_store(cfg: &dyn SslSettings, missing: &str) -> Result<RootCertStore, TlsConfigError> {
+    store::trust_store(cfg, CLIENT, missing)
 }
 
 /// `Boolean.parseBoolean` of a setting, `default` when unset (`ZKConfig.getBoolean`).
-fn flag(cfg: &Config, name: &str, default: bool) -> bool {
+pub fn flag(cfg: &dyn SslSettings, name: &str, default: bool) -> bool {
     setting(cfg, name).map_or(default, |v| v.eq_ignore_ascii_case("true"))
 }
 
@@ -105,7 +149,9 @@ impl TlsServer {
         let builder = match client_auth {
             ClientAuth::None => builder.with_no_client_auth(),
             ClientAuth::Want | ClientAuth::Need => {
-                let roots = store::trust_store(cfg)?;
+                let missing = "ssl.clientAuth is want or need but no trust store is set \
+                               (Zooid has no default CA list); set one, or ssl.clientAuth=none";
+                let roots = store::trust_store(cfg, CLIENT, missing)?;
                 let v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
                 let v = if client_auth == ClientAuth::Want {
                     v.allow_unauthenticated()
@@ -118,14 +164,11 @@ impl TlsServer {
                 builder.with_client_cert_verifier(v)
             }
         };
-        let (chain, key) = store::key_store(cfg)?;
+        let (chain, key) = store::key_store(cfg, CLIENT)?;
         let config = builder
             .with_single_cert(chain, key)
             .map_err(|e| err("ssl.keyStore.location", e.to_string()))?;
-        let super_user = cfg
-            .other
-            .get("zookeeper.X509AuthenticationProvider.superUser")
-            .cloned();
+        let super_user = super_user(cfg);
         Ok(TlsServer {
             acceptor: TlsAcceptor::from(Arc::new(config)),
             client_auth,
@@ -162,21 +205,28 @@ impl TlsServer {
             return Ok((tls, Vec::new()));
         };
         let subject = dn::subject_rfc2253(cert).map_err(|e| AcceptError::Auth(e.to_string()))?;
-        let ids = self.identities(&subject);
-        tracing::info!("Authenticated Id '{subject}' for scheme 'x509'");
-        Ok((tls, ids))
+        Ok((tls, x509_identities(self.super_user.as_deref(), &subject)))
     }
+}
 
-    /// `X509AuthenticationProvider.handleAuthentication` for a verified chain.
-    fn identities(&self, subject: &str) -> Vec<Id> {
-        let mut ids = Vec::with_capacity(2);
-        if self.super_user.as_deref() == Some(subject) {
-            tracing::info!("Authenticated Id '{subject}' as super user");
-            ids.push(Id::new("super", subject));
-        }
-        ids.push(Id::new("x509", subject));
-        ids
+/// `zookeeper.X509AuthenticationProvider.superUser`.
+fn super_user(cfg: &Config) -> Option<String> {
+    cfg.other
+        .get("zookeeper.X509AuthenticationProvider.superUser")
+        .cloned()
+}
+
+/// `X509AuthenticationProvider.handleAuthentication` for a verified chain whose first
+/// certificate has `subject`: the x509 id, after `super` when it is the super user.
+fn x509_identities(super_user: Option<&str>, subject: &str) -> Vec<Id> {
+    let mut ids = Vec::with_capacity(2);
+    if super_user == Some(subject) {
+        tracing::info!("Authenticated Id '{subject}' as super user");
+        ids.push(Id::new("super", subject));
     }
+    ids.push(Id::new("x509", subject));
+    tracing::info!("Authenticated Id '{subject}' for scheme 'x509'");
+    ids
 }
 
 /// Why a TLS connection was closed before serving it.
@@ -223,8 +273,8 @@ fn refuse_unsupported(cfg: &Config) -> Result<(), TlsConfigError> {
 
 /// `ssl.protocol` and `ssl.enabledProtocols` (`SSLContextAndOptions.getEnabledProtocols`:
 /// without a list, the JDK's defaults for the protocol: TLSv1.3 enables 1.3 and 1.2).
-fn protocol_versions(
-    cfg: &Config,
+pub fn protocol_versions(
+    cfg: &dyn SslSettings,
 ) -> Result<Vec<&'static SupportedProtocolVersion>, TlsConfigError> {
     let version = |name: &str| match name.trim() {
         "TLSv1.3" => Some(&rustls::version::TLS13),
@@ -262,7 +312,7 @@ fn protocol_versions(
 
 /// `ssl.ciphersuites` by their IANA names (Java's), else ZooKeeper's default list
 /// (`X509Util.getDefaultCipherSuites` on Java 9+, less the CBC suites rustls lacks).
-fn cipher_suites(cfg: &Config) -> Result<Vec<SupportedCipherSuite>, TlsConfigError> {
+pub fn cipher_suites(cfg: &dyn SslSettings) -> Result<Vec<SupportedCipherSuite>, TlsConfigError> {
     const DEFAULT: &[&str] = &[
         "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
         "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",

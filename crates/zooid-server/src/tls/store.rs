@@ -1,7 +1,8 @@
-//! Key and trust stores (`ssl.keyStore.*`, `ssl.trustStore.*`), typed as ZooKeeper's
-//! `KeyStoreFileType` does: PEM files as `PEMFileLoader` reads them (a key store holds
-//! the private key and its certificate chain; a trust store holds CA certificates), JKS
-//! and PKCS12 stores through [`super::keystore`]. BCFKS is refused with the key to change.
+//! Key and trust stores (`ssl.keyStore.*`, `ssl.trustStore.*`, and the same under
+//! `ssl.quorum.` for the AdminServer): PEM files as ZooKeeper's `PEMFileLoader` reads
+//! them (a key store holds the private key and its certificate chain; a trust store
+//! holds CA certificates), JKS and PKCS12 stores through [`super::keystore`], typed as
+//! `KeyStoreFileType` does. BCFKS is refused with the key to change.
 
 use std::path::Path;
 
@@ -9,8 +10,7 @@ use rustls::pki_types::pem::{self, PemObject, SectionKind};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::RootCertStore;
 
-use super::{eckey, err, keystore, setting, TlsConfigError};
-use crate::config::Config;
+use super::{eckey, err, keystore, SslSettings, TlsConfigError};
 
 /// `KeyStoreFileType`: the explicit type, else the file name's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,9 +21,41 @@ enum StoreType {
     Bcfks,
 }
 
-fn store_type(cfg: &Config, store: &str, location: &str) -> Result<StoreType, TlsConfigError> {
-    let type_key = format!("ssl.{store}.type");
-    let explicit = setting(cfg, &format!("{store}.type")).filter(|t| !t.is_empty());
+/// The keys of one family of stores: `ssl` (the client port, `ClientX509Util`) or
+/// `ssl.quorum` (`QuorumX509Util`, which the AdminServer reads).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Family {
+    /// `ssl` or `ssl.quorum`, without `zookeeper.`.
+    pub prefix: &'static str,
+    /// What the stores are for, in error messages.
+    pub user: &'static str,
+}
+
+impl Family {
+    fn get<'a>(&self, cfg: &'a dyn SslSettings, name: &str) -> Option<&'a str> {
+        // `zookeeper.ssl.quorum.<name>` is `quorum.<name>` of the `zookeeper.ssl` keys.
+        match self.prefix.strip_prefix("ssl.") {
+            Some(sub) => cfg.ssl(&format!("{sub}.{name}")),
+            None => cfg.ssl(name),
+        }
+    }
+
+    /// The zoo.cfg key of a setting, for error messages.
+    fn key(&self, name: &str) -> String {
+        format!("{}.{name}", self.prefix)
+    }
+}
+
+fn store_type(
+    cfg: &dyn SslSettings,
+    f: Family,
+    store: &str,
+    location: &str,
+) -> Result<StoreType, TlsConfigError> {
+    let type_key = f.key(&format!("{store}.type"));
+    let explicit = f
+        .get(cfg, &format!("{store}.type"))
+        .filter(|t| !t.is_empty());
     let (key, name) = match explicit {
         Some(t) => (type_key.as_str(), t.to_ascii_uppercase()),
         None => {
@@ -62,18 +94,22 @@ fn store_type(cfg: &Config, store: &str, location: &str) -> Result<StoreType, Tl
 }
 
 /// The location of a store, if configured.
-fn location<'a>(cfg: &'a Config, store: &str) -> Option<&'a str> {
-    setting(cfg, &format!("{store}.location")).filter(|l| !l.is_empty())
+fn location<'a>(cfg: &'a dyn SslSettings, f: Family, store: &str) -> Option<&'a str> {
+    f.get(cfg, &format!("{store}.location"))
+        .filter(|l| !l.is_empty())
 }
 
 /// `getPasswordFromConfigPropertyOrFile`: the `passwordPath` file wins over `password`.
-fn password(cfg: &Config, store: &str) -> Result<String, TlsConfigError> {
-    if let Some(path) = setting(cfg, &format!("{store}.passwordPath")).filter(|p| !p.is_empty()) {
-        let key = format!("ssl.{store}.passwordPath");
+fn password(cfg: &dyn SslSettings, f: Family, store: &str) -> Result<String, TlsConfigError> {
+    if let Some(path) = f
+        .get(cfg, &format!("{store}.passwordPath"))
+        .filter(|p| !p.is_empty())
+    {
+        let key = f.key(&format!("{store}.passwordPath"));
         let text = std::fs::read_to_string(path).map_err(|e| err(&key, format!("{path}: {e}")))?;
         return Ok(text.trim_end_matches(['\r', '\n']).to_owned());
     }
-    Ok(setting(cfg, &format!("{store}.password"))
+    Ok(f.get(cfg, &format!("{store}.password"))
         .unwrap_or("")
         .to_owned())
 }
@@ -83,38 +119,41 @@ fn read(key: &str, path: &str) -> Result<Vec<u8>, TlsConfigError> {
 }
 
 /// The server's certificate chain and private key (`ssl.keyStore.*`).
-pub(super) fn key_store(
-    cfg: &Config,
+pub(crate) fn key_store(
+    cfg: &dyn SslSettings,
+    f: Family,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsConfigError> {
-    const KEY: &str = "ssl.keyStore.location";
-    let path = location(cfg, "keyStore").ok_or_else(|| {
-        err(
-            KEY,
-            "the secure client port needs a key store (the server's key and certificate)",
-        )
+    let setting = f.key("keyStore.location");
+    let setting = setting.as_str();
+    let path = location(cfg, f, "keyStore").ok_or_else(|| {
+        let reason = format!(
+            "{} needs a key store (the server's key and certificate)",
+            f.user
+        );
+        err(setting, reason)
     })?;
-    let kind = store_type(cfg, "keyStore", path)?;
-    let bytes = read(KEY, path)?;
-    let password = password(cfg, "keyStore")?;
+    let kind = store_type(cfg, f, "keyStore", path)?;
+    let bytes = read(setting, path)?;
+    let password = password(cfg, f, "keyStore")?;
     if kind != StoreType::Pem {
         return keystore::key_store(&bytes, &password)
-            .map_err(|e| err(KEY, format!("{path}: {e}")));
+            .map_err(|e| err(setting, format!("{path}: {e}")));
     }
-    pem_key_store(path, &bytes, &password)
+    pem_key_store(setting, path, &bytes, &password)
 }
 
 /// A PEM key store: the (unencrypted) private key and the chain, leaf first.
 fn pem_key_store(
+    setting: &str,
     path: &str,
     bytes: &[u8],
     password: &str,
 ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsConfigError> {
-    const KEY: &str = "ssl.keyStore.location";
     let mut chain = Vec::new();
     let mut key = None;
     for item in pem::PemObject::pem_slice_iter(bytes) {
         let (kind, der): (SectionKind, Vec<u8>) =
-            item.map_err(|e| err(KEY, format!("{path}: {e}")))?;
+            item.map_err(|e| err(setting, format!("{path}: {e}")))?;
         match kind {
             SectionKind::Certificate => chain.push(CertificateDer::from(der)),
             SectionKind::PrivateKey => key = Some(PrivateKeyDer::Pkcs8(der.into())),
@@ -133,11 +172,11 @@ fn pem_key_store(
             "{path}: the private key is encrypted {why}; Zooid reads unencrypted keys only \
              (`openssl pkcs8 -in key.pem -out plain.pem` decrypts one)"
         );
-        return Err(err(KEY, reason));
+        return Err(err(setting, reason));
     }
-    let key = key.ok_or_else(|| err(KEY, format!("{path}: no private key in the file")))?;
+    let key = key.ok_or_else(|| err(setting, format!("{path}: no private key in the file")))?;
     if chain.is_empty() {
-        return Err(err(KEY, format!("{path}: no certificate in the file")));
+        return Err(err(setting, format!("{path}: no certificate in the file")));
     }
     // A PKCS#8 EC key exported from Java lacks the public key ring needs.
     let key = match key {
@@ -157,33 +196,33 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// The CAs client certificates are verified against (`ssl.trustStore.*`).
-pub(super) fn trust_store(cfg: &Config) -> Result<RootCertStore, TlsConfigError> {
-    const KEY: &str = "ssl.trustStore.location";
-    let path = location(cfg, "trustStore").ok_or_else(|| {
-        err(
-            KEY,
-            "ssl.clientAuth is want or need but no trust store is set (Zooid has no default \
-             CA list); set one, or ssl.clientAuth=none",
-        )
-    })?;
-    let kind = store_type(cfg, "trustStore", path)?;
-    let bytes = read(KEY, path)?;
+/// `missing` says why one is needed when none is set.
+pub(crate) fn trust_store(
+    cfg: &dyn SslSettings,
+    f: Family,
+    missing: &str,
+) -> Result<RootCertStore, TlsConfigError> {
+    let key_name = f.key("trustStore.location");
+    let key = key_name.as_str();
+    let path = location(cfg, f, "trustStore").ok_or_else(|| err(key, missing))?;
+    let kind = store_type(cfg, f, "trustStore", path)?;
+    let bytes = read(key, path)?;
     let certs = if kind == StoreType::Pem {
         CertificateDer::pem_slice_iter(&bytes)
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| err(KEY, format!("{path}: {e}")))?
+            .map_err(|e| err(key, format!("{path}: {e}")))?
     } else {
-        let password = password(cfg, "trustStore")?;
-        keystore::trust_store(&bytes, &password).map_err(|e| err(KEY, format!("{path}: {e}")))?
+        let password = password(cfg, f, "trustStore")?;
+        keystore::trust_store(&bytes, &password).map_err(|e| err(key, format!("{path}: {e}")))?
     };
     let mut roots = RootCertStore::empty();
     for cert in certs {
         roots
             .add(cert)
-            .map_err(|e| err(KEY, format!("{path}: {e}")))?;
+            .map_err(|e| err(key, format!("{path}: {e}")))?;
     }
     if roots.is_empty() {
-        return Err(err(KEY, format!("{path}: no certificate in the file")));
+        return Err(err(key, format!("{path}: no certificate in the file")));
     }
     Ok(roots)
 }

@@ -186,3 +186,52 @@ fn jks_and_pkcs12_stores_make_a_server() {
         ("ssl.keyStore.passwordPath", file.to_str().unwrap()),
     ]);
 }
+
+fn admin_refused(entries: &[(&str, &str)]) -> String {
+    match AdminTls::from_config(&with(entries)) {
+        Ok(_) => panic!("accepted {entries:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn admin_https_reads_the_quorum_stores() {
+    // Plain HTTP unless one of the two flags is on; the stores are then not looked at.
+    let plain = with(&[
+        ("admin.needClientAuth", "true"),
+        ("ssl.keyStore.location", "/k.jks"),
+    ]);
+    assert!(AdminTls::from_config(&plain).unwrap().is_none());
+    for flag in ["admin.forceHttps", "admin.portUnification"] {
+        let missing = admin_refused(&[(flag, "true"), ("ssl.keyStore.location", "/k.pem")]);
+        assert!(
+            missing.starts_with("ssl.quorum.keyStore.location: the AdminServer's HTTPS"),
+            "{missing}"
+        );
+    }
+    let jks = admin_refused(&[
+        ("admin.forceHttps", "true"),
+        ("ssl.quorum.keyStore.location", "/k.jks"),
+    ]);
+    assert!(
+        jks.starts_with("ssl.quorum.keyStore.location: /k.jks: No such file"),
+        "{jks}"
+    );
+    let p12 = admin_refused(&[
+        ("admin.portUnification", "TRUE"),
+        ("ssl.quorum.keyStore.location", "/k.pem"),
+        ("ssl.quorum.keyStore.type", "PKCS12"),
+    ]);
+    assert!(
+        p12.starts_with("ssl.quorum.keyStore.location: /k.pem: No such file"),
+        "{p12}"
+    );
+    let gone = admin_refused(&[
+        ("admin.forceHttps", "true"),
+        ("ssl.quorum.keyStore.location", "/no/such.pem"),
+    ]);
+    assert!(
+        gone.starts_with("ssl.quorum.keyStore.location: /no/such.pem: "),
+        "{gone}"
+    );
+}

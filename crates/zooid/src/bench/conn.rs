@@ -1,11 +1,20 @@
-//! One bench connection: the session handshake, request framing with xids, and reading
-//! replies (with or without the watch notifications interleaved among them).
+//! One bench connection: dialling (plain TCP or TLS), the session handshake, request
+//! framing with xids, and reading replies (with or without the watch notifications
+//! interleaved among them).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::{BufMut, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
 use zooid_proto::{ConnectRequest, ConnectResponse, Record, ReplyHeader, RequestHeader};
+
+use crate::client_config;
 
 /// The largest reply frame we accept: ZooKeeper's default `jute.maxbuffer` (1 MiB) with room
 /// to spare, so a corrupt length cannot make us allocate gigabytes.
@@ -24,12 +33,111 @@ pub struct Conn {
 
 /// The write half with the session's xid counter.
 pub struct Writer {
-    wr: OwnedWriteHalf,
+    wr: WriteHalf,
     pub enc: Encoder,
 }
 
 /// The read half: length-prefixed frames.
-pub struct FrameReader(BufReader<OwnedReadHalf>);
+pub struct FrameReader(BufReader<ReadHalf>);
+
+/// Where sessions connect to, and how.
+#[derive(Clone)]
+pub struct Dialer {
+    /// Comma-separated host:port list.
+    servers: String,
+    tls: Option<TlsConnector>,
+}
+
+impl Dialer {
+    pub fn new(servers: &str, tls: Option<Arc<rustls::ClientConfig>>) -> Dialer {
+        Dialer {
+            servers: servers.to_owned(),
+            tls: tls.map(TlsConnector::from),
+        }
+    }
+
+    /// Connects to the `n`th server of the list (wrapping around).
+    pub async fn open_nth(&self, n: usize) -> std::io::Result<Conn> {
+        let addr = nth_server(&self.servers, n);
+        let (rd, wr) = match &self.tls {
+            None => {
+                let s = TcpStream::connect(addr).await?;
+                s.set_nodelay(true)?;
+                let (rd, wr) = s.into_split();
+                (ReadHalf::Tcp(rd), WriteHalf::Tcp(wr))
+            }
+            Some(tls) => {
+                let s = client_config::connect(tls, addr).await.map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("TLS connection to {addr}: {e}"))
+                })?;
+                let (rd, wr) = tokio::io::split(s);
+                (ReadHalf::Tls(rd), WriteHalf::Tls(wr))
+            }
+        };
+        Conn::handshake(rd, wr)
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("session with {addr}: {e}")))
+    }
+
+    /// Connects to the first server of the list.
+    pub async fn open(&self) -> std::io::Result<Conn> {
+        self.open_nth(0).await
+    }
+}
+
+/// A connection's read side. An enum rather than a boxed trait object or a type
+/// parameter: plain TCP keeps tokio's owned half (no lock, no indirect call), and the
+/// session code stays free of generics.
+pub enum ReadHalf {
+    Tcp(OwnedReadHalf),
+    Tls(tokio::io::ReadHalf<TlsStream<TcpStream>>),
+}
+
+/// A connection's write side (see [`ReadHalf`]).
+pub enum WriteHalf {
+    Tcp(OwnedWriteHalf),
+    Tls(tokio::io::WriteHalf<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for ReadHalf {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ReadHalf::Tcp(r) => Pin::new(r).poll_read(cx, buf),
+            ReadHalf::Tls(r) => Pin::new(r).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for WriteHalf {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            WriteHalf::Tcp(w) => Pin::new(w).poll_write(cx, buf),
+            WriteHalf::Tls(w) => Pin::new(w).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            WriteHalf::Tcp(w) => Pin::new(w).poll_flush(cx),
+            WriteHalf::Tls(w) => Pin::new(w).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            WriteHalf::Tcp(w) => Pin::new(w).poll_shutdown(cx),
+            WriteHalf::Tls(w) => Pin::new(w).poll_shutdown(cx),
+        }
+    }
+}
 
 /// Numbers requests with increasing xids and frames them into a write buffer.
 pub struct Encoder {
@@ -43,17 +151,8 @@ pub fn nth_server(list: &str, n: usize) -> &str {
 }
 
 impl Conn {
-    /// Connects to the `n`th server of a comma-separated list (wrapping around).
-    pub async fn open_nth(list: &str, n: usize) -> std::io::Result<Conn> {
-        Conn::open(nth_server(list, n)).await
-    }
-
-    /// Connects to `addr` (the first of a list) and establishes a new session.
-    pub async fn open(addr: &str) -> std::io::Result<Conn> {
-        let addr = nth_server(addr, 0);
-        let s = TcpStream::connect(addr).await?;
-        s.set_nodelay(true)?;
-        let (rd, wr) = s.into_split();
+    /// Establishes a new session on a fresh connection.
+    async fn handshake(rd: ReadHalf, wr: WriteHalf) -> std::io::Result<Conn> {
         let mut c = Conn {
             rd: FrameReader(BufReader::new(rd)),
             w: Writer {
@@ -70,7 +169,7 @@ impl Conn {
         let mut out = BytesMut::with_capacity(body.len() + 4);
         out.put_i32(body.len() as i32);
         out.put_slice(&body);
-        c.w.wr.write_all(&out).await?;
+        c.w.flush(&mut out).await?;
         let resp =
             ConnectResponse::from_bytes(&c.rd.frame().await?).map_err(std::io::Error::other)?;
         if resp.session_id == 0 {
@@ -98,6 +197,8 @@ impl Writer {
     pub async fn flush(&mut self, out: &mut BytesMut) -> std::io::Result<()> {
         if !out.is_empty() {
             self.wr.write_all(out).await?;
+            // TLS may hold the last record back until flushed; for TCP this is a no-op.
+            self.wr.flush().await?;
             out.clear();
         }
         Ok(())

@@ -12,7 +12,7 @@ use tokio::sync::Barrier;
 use zooid_proto::opcode::{event_type, op};
 use zooid_proto::{GetDataRequest, SetDataRequest};
 
-use super::conn::Conn;
+use super::conn::{Conn, Dialer};
 use super::load::{new_histogram, record_since, SessionResult};
 
 /// What the writer and the watchers share.
@@ -26,7 +26,7 @@ struct Round {
 
 /// Runs the fan-out on `path` until `end`; the result's `writes` counts rounds.
 pub async fn run(
-    servers: &str,
+    dialer: &Dialer,
     watchers: usize,
     path: String,
     data: Vec<u8>,
@@ -41,9 +41,9 @@ pub async fn run(
     // Connect everyone first so a refused session fails the run before any barrier waits.
     let mut conns = Vec::with_capacity(watchers);
     for i in 0..watchers {
-        conns.push(Conn::open_nth(servers, i + 1).await?);
+        conns.push(dialer.open_nth(i + 1).await?);
     }
-    let writer_conn = Conn::open_nth(servers, 0).await?;
+    let writer_conn = dialer.open_nth(0).await?;
     let mut tasks = Vec::with_capacity(watchers);
     for c in conns {
         tasks.push(tokio::spawn(watcher(

@@ -1,14 +1,16 @@
 //! `zooid shell`: a zkCli-compatible shell (`ZooKeeperMain` of ZooKeeper 3.9). With a
 //! command after the options it runs that one command and exits with zkCli's code (0, 1
 //! for a failed command, 127 for an unknown one, 2 for an unreadable client
-//! configuration); without, it reads commands interactively with line editing, history and
-//! completion of command names and znode paths.
+//! configuration or TLS settings in it that cannot be used); without, it reads commands
+//! interactively with line editing, history and completion of command names and znode
+//! paths. `zookeeper.client.secure=true` in the client configuration connects with TLS
+//! (see `crate::client_config` for the keys).
 
 mod commands;
 mod complete;
 mod config;
 mod format;
-mod java;
+pub(crate) mod java;
 mod parse;
 mod quota;
 mod walk;
@@ -19,6 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use zookeeper_client as zk;
+
+use crate::client_config::{self, ClientConfig, TlsClient, TlsSetupError};
 
 /// How long closing waits for the server to end the session; a dead server must not hold
 /// the shell.
@@ -88,6 +92,9 @@ pub struct Session {
     pending_auth: Mutex<Vec<(String, Vec<u8>)>>,
     /// Shared with the completer, which lists children while a line is typed.
     client: Arc<Mutex<Option<zk::Client>>>,
+    /// `zookeeper.client.secure=true` in the client configuration: every server is
+    /// dialled with TLS.
+    tls: Option<ShellTls>,
     print_watches: Arc<AtomicBool>,
     /// Tasks waiting on a watcher; aborting one drops (removes) its watcher.
     watches: Mutex<Vec<(String, WatchKind, tokio::task::AbortHandle)>>,
@@ -172,7 +179,18 @@ impl Session {
             connector = connector.with_auth(scheme, secret);
         }
         drop(auth);
-        let Ok(c) = self.rt.block_on(connector.connect(&self.host)) else {
+        let connected = match &self.tls {
+            Some(tls) => self.rt.block_on(
+                connector
+                    .with_tls(tls.options.clone())
+                    .secure_connect(&self.host),
+            ),
+            None => self.rt.block_on(connector.connect(&self.host)),
+        };
+        let Ok(c) = connected else {
+            if let Some(tls) = &self.tls {
+                tls.explain_failure(&self.rt, &self.host);
+            }
             return false;
         };
         *self.client.lock().unwrap_or_else(|e| e.into_inner()) = Some(c);
@@ -356,37 +374,64 @@ fn parse_options(args: Vec<String>) -> Options {
     o
 }
 
-/// `new ZKClientConfig(file)`: the file must be there and be a properties text, or zkCli
-/// prints the ConfigException (the lines of its trace that are not frames) and exits with
-/// 2. Zooid's shell reads no setting from it.
-fn check_client_configuration(file: &str) -> Result<(), String> {
-    let absolute = match std::env::current_dir() {
-        Ok(cwd) if !file.starts_with('/') => format!("{}/{file}", cwd.display()),
-        _ => file.to_owned(),
-    };
-    let cause = if !std::path::Path::new(file).exists() {
-        format!("java.lang.IllegalArgumentException: {file} file is missing")
-    } else {
-        match std::fs::read(file) {
-            Err(e) => {
-                let text = e.to_string();
-                let reason = text.split(" (os error").next().unwrap_or(&text);
-                format!("java.io.FileNotFoundException: {file} ({reason})")
-            }
-            Ok(bytes) => {
-                // FileInputStream into Properties.load reads ISO-8859-1.
-                let text: String = bytes.iter().map(|&b| char::from(b)).collect();
-                match java::load_properties(&text) {
-                    Ok(_) => return Ok(()),
-                    Err(m) => format!("java.lang.IllegalArgumentException: {m}"),
-                }
+/// The TLS side of the shell's connections.
+struct ShellTls {
+    /// What the client library dials with.
+    options: zk::TlsOptions,
+    /// The same settings for our own handshake, which says why a connection failed (the
+    /// client library only reports that it did).
+    probe: tokio_rustls::TlsConnector,
+}
+
+/// How long the probe of one server may take.
+const PROBE_WAIT_MAX: Duration = Duration::from_secs(5);
+
+impl ShellTls {
+    /// The TLS a client configuration asks for. The client library cannot turn off host
+    /// name verification without `unsafe`, so the shell refuses to.
+    fn from_config(cfg: &ClientConfig) -> Result<Option<ShellTls>, TlsSetupError> {
+        let Some(client) = TlsClient::from_config(cfg)? else {
+            return Ok(None);
+        };
+        let bad = |key: &str, e: zk::Error| TlsSetupError {
+            key: key.to_owned(),
+            reason: e.to_string(),
+        };
+        if !client.hostname_verification {
+            return Err(TlsSetupError {
+                key: "zookeeper.ssl.hostnameVerification".to_owned(),
+                reason: "zooid shell cannot turn host name verification off; use a server \
+                         certificate whose subjectAltName names the host given to -server"
+                    .to_owned(),
+            });
+        }
+        let mut options = zk::TlsOptions::new()
+            .with_pem_ca(&client.trust_pem)
+            .map_err(|e| bad("zookeeper.ssl.trustStore.location", e))?;
+        if let Some(id) = &client.identity {
+            options = options
+                .with_pem_identity(&id.cert_pem, &id.key_pem)
+                .map_err(|e| bad("zookeeper.ssl.keyStore.location", e))?;
+        }
+        // The client library builds its rustls config from the process's default
+        // provider: make that ring with the configured cipher suites. Only the first
+        // install counts, and the shell makes one.
+        let _ = client.crypto_provider().install_default();
+        let probe = tokio_rustls::TlsConnector::from(client.rustls_config()?);
+        Ok(Some(ShellTls { options, probe }))
+    }
+
+    /// Prints why TLS to each server of `hosts` (a connect string) fails, if it does.
+    fn explain_failure(&self, rt: &tokio::runtime::Runtime, hosts: &str) {
+        let hosts = hosts.split('/').next().unwrap_or(hosts);
+        for addr in hosts.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+            let probe = client_config::diagnose(&self.probe, addr);
+            let probe = async { tokio::time::timeout(PROBE_WAIT_MAX, probe).await };
+            if let Ok(Some(why)) = rt.block_on(probe) {
+                eprintln!("{why}");
             }
         }
-    };
-    Err(format!(
-        "org.apache.zookeeper.server.quorum.QuorumPeerConfig$ConfigException: Error while \
-         processing {absolute}\nCaused by: {cause}"
-    ))
+    }
 }
 
 /// Runs `zooid shell`.
@@ -410,12 +455,20 @@ pub fn run(args: ShellArgs) -> ExitCode {
         Err(code) => return code,
     };
     println!("Connecting to {}", opts.server);
-    if let Some(file) = &opts.client_configuration {
-        if let Err(trace) = check_client_configuration(file) {
+    let tls = match opts.client_configuration.as_deref().map(ClientConfig::load) {
+        None => None,
+        Some(Err(trace)) => {
             eprintln!("{trace}");
             return ExitCode::from(2);
         }
-    }
+        Some(Ok(cfg)) => match ShellTls::from_config(&cfg) {
+            Ok(tls) => tls,
+            Err(e) => {
+                eprintln!("zooid shell: cannot use the client configuration: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     let timeout_ms = match java::parse_int(&opts.timeout) {
         // A negative timeout is Java's to misread; here it is no time at all.
         Ok(t) => u64::try_from(t).unwrap_or(0),
@@ -434,6 +487,7 @@ pub fn run(args: ShellArgs) -> ExitCode {
             connecting: false,
             pending_auth: Mutex::new(Vec::new()),
             client: Arc::new(Mutex::new(None)),
+            tls,
             print_watches: Arc::new(AtomicBool::new(true)),
             watches: Mutex::new(Vec::new()),
         },

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use zooid_proto::{ConnectRequest, ConnectResponse, Record};
 
+pub mod pki;
+
 pub struct ZooidProcess {
     child: Child,
     pub port: u16,
@@ -256,16 +258,29 @@ impl HttpReply {
 /// Sends `method path` with `headers` (`Name: value` lines, each ending in CRLF) and
 /// `body`; None when the server does not answer (not listening yet, connection cut).
 pub fn http(port: u16, method: &str, path: &str, headers: &str, body: &[u8]) -> Option<HttpReply> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    http_exchange(s, method, path, headers, body)
+}
+
+/// [`http`] on a stream already open (a TLS one, say). Bytes read before an error
+/// (a peer that closes without TLS's close_notify) still count.
+pub fn http_exchange<S: Read + Write>(
+    mut s: S,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &[u8],
+) -> Option<HttpReply> {
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}Content-Length: {}\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).ok()?;
     s.write_all(body).ok()?;
+    s.flush().ok()?;
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).ok()?;
+    let _ = s.read_to_end(&mut raw);
     let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
     let head = String::from_utf8(raw[..split].to_vec()).ok()?;
     let mut lines = head.lines();
