@@ -394,6 +394,20 @@ fn jks_and_pkcs12_stores_serve_a_client_with_a_certificate() {
             "{key_store} {trust_store}"
         );
         assert!(refused(tls_connect(port, &ca, None)), "{key_store}");
+        // The shell with the client's PKCS12 key store and a JKS trust store.
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("client.cfg");
+        let lines = format!(
+            "zookeeper.client.secure=true\n\
+             zookeeper.ssl.keyStore.location={}\nzookeeper.ssl.keyStore.password=clientpass\n\
+             zookeeper.ssl.trustStore.location={}\nzookeeper.ssl.trustStore.password=trustpass\n",
+            store("client.p12"),
+            store("trust.jks")
+        );
+        std::fs::write(&cfg, lines).unwrap();
+        let r = shell(port, cfg.to_str().unwrap(), &["whoami"]);
+        assert_eq!(r.code, 0, "stdout {} stderr {}", r.out, r.err);
+        assert!(r.out.contains("x509: CN=client,O=Zooid"), "{}", r.out);
     }
 }
 

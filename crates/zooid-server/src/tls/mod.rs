@@ -119,6 +119,15 @@ pub fn trust_store(cfg: &dyn SslSettings, missing: &str) -> Result<RootCertStore
     store::trust_store(cfg, CLIENT, missing)
 }
 
+/// The certificates of the `zookeeper.ssl.trustStore.*` store (for a client library that
+/// takes them as PEM).
+pub fn trust_certs(
+    cfg: &dyn SslSettings,
+    missing: &str,
+) -> Result<Vec<CertificateDer<'static>>, TlsConfigError> {
+    store::trust_certs(cfg, CLIENT, missing)
+}
+
 /// `Boolean.parseBoolean` of a setting, `default` when unset (`ZKConfig.getBoolean`).
 pub fn flag(cfg: &dyn SslSettings, name: &str, default: bool) -> bool {
     setting(cfg, name).map_or(default, |v| v.eq_ignore_ascii_case("true"))

@@ -202,6 +202,25 @@ pub(crate) fn trust_store(
     f: Family,
     missing: &str,
 ) -> Result<RootCertStore, TlsConfigError> {
+    let certs = trust_certs(cfg, f, missing)?;
+    let key_name = f.key("trustStore.location");
+    let key = key_name.as_str();
+    let path = location(cfg, f, "trustStore").unwrap_or_default();
+    let mut roots = RootCertStore::empty();
+    for cert in certs {
+        roots
+            .add(cert)
+            .map_err(|e| err(key, format!("{path}: {e}")))?;
+    }
+    Ok(roots)
+}
+
+/// The certificates of a trust store (`ssl.trustStore.*`), at least one.
+pub(crate) fn trust_certs(
+    cfg: &dyn SslSettings,
+    f: Family,
+    missing: &str,
+) -> Result<Vec<CertificateDer<'static>>, TlsConfigError> {
     let key_name = f.key("trustStore.location");
     let key = key_name.as_str();
     let path = location(cfg, f, "trustStore").ok_or_else(|| err(key, missing))?;
@@ -215,14 +234,8 @@ pub(crate) fn trust_store(
         let password = password(cfg, f, "trustStore")?;
         keystore::trust_store(&bytes, &password).map_err(|e| err(key, format!("{path}: {e}")))?
     };
-    let mut roots = RootCertStore::empty();
-    for cert in certs {
-        roots
-            .add(cert)
-            .map_err(|e| err(key, format!("{path}: {e}")))?;
-    }
-    if roots.is_empty() {
+    if certs.is_empty() {
         return Err(err(key, format!("{path}: no certificate in the file")));
     }
-    Ok(roots)
+    Ok(certs)
 }
