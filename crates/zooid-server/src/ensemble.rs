@@ -13,6 +13,9 @@
 //! - A learner answers its forwarded syncs in order when the leader's SYNC comes, and
 //!   compares its tree digest with the leader's after every txn that carries one.
 //! - TRUNC cuts the log and reloads the state from disk; SNAP installs the leader's.
+//! - A leader builds a learner's SNAP off this thread, fuzzily, holding that learner's
+//!   packets meanwhile (`snap_out`); a learner skips the digest checks while the tree it
+//!   got by SNAP may still be fuzzy ([`Fuzzy`]).
 //!
 //! The peers may be Apache ZooKeeper 3.8 servers: `tests/interop/test_mixed_ensemble.py`
 //! runs Zooid as a follower and as the leader of ZooKeeper members.
@@ -43,6 +46,8 @@ use crate::core::{CoreMsg, Durable, Mode, TxnSink, Upstream};
 use crate::quorum::{Inbound, PeerAddrs, Transport, TransportConfig};
 use crate::state::Shared;
 
+mod snap_out;
+
 /// What the driver thread is told.
 pub enum DriverMsg {
     /// A txn the leader's core prepped, with the tree digest after it.
@@ -58,6 +63,8 @@ pub enum DriverMsg {
         session: i64,
         valid: bool,
     },
+    /// A learner's snapshot, built off this thread.
+    SnapshotBuilt(Box<snap_out::Built>),
 }
 
 /// The leader core's sink: a txn is proposed, not written.
@@ -185,6 +192,48 @@ pub struct Driver {
     pub next_sync: u64,
     /// Learner: the syncs forwarded to the leader and not answered yet, oldest first.
     pub forwarded_syncs: std::collections::VecDeque<(i64, i32)>,
+    /// Leader: the learners' snapshots being built, and the packets held for them.
+    pub snap_out: snap_out::SnapOut,
+    /// This thread's own queue, where the snapshot threads hand their results.
+    pub to_self: std_mpsc::Sender<DriverMsg>,
+    /// Learner: whether the tree may still be fuzzy after a SNAP.
+    pub fuzzy: Fuzzy,
+    /// Learner: the last txn handed to the core to apply.
+    pub last_apply: i64,
+}
+
+/// A learner's tree after a SNAP. The leader's snapshot is fuzzy: it may hold changes
+/// of txns after its zxid, up to a zxid the learner is not told, so the leader's digests
+/// say nothing about our tree before we applied that far (ZooKeeper's
+/// `DataTree.compareDigest` skips while a loaded snapshot's digest is pending). Every
+/// txn the snapshot may hold is committed before UPTODATE comes: a leader sends a txn's
+/// COMMIT before it applies the txn, it snapshots only what it applied, and UPTODATE
+/// follows whatever it queued for the learner before the snapshot went out (ZooKeeper's
+/// `startForwarding` and ours alike). So digests are checked again after the last txn
+/// committed before UPTODATE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fuzzy {
+    /// The tree is exact: digests are checked.
+    Exact,
+    /// A SNAP was installed and UPTODATE has not come yet.
+    UntilUpToDate,
+    /// Exact after this zxid is applied.
+    Until(i64),
+}
+
+impl Fuzzy {
+    /// The leader's digest of `zxid` if ours can be compared with it after `zxid`.
+    fn check(&mut self, zxid: i64, digest: Option<TxnDigest>) -> Option<TxnDigest> {
+        match *self {
+            Fuzzy::Exact => digest,
+            Fuzzy::UntilUpToDate => None,
+            Fuzzy::Until(last) if zxid <= last => None,
+            Fuzzy::Until(_) => {
+                *self = Fuzzy::Exact;
+                digest
+            }
+        }
+    }
 }
 
 impl Driver {
@@ -229,7 +278,11 @@ impl Driver {
                 log_sync_kind(from, &msg);
                 self.zab.step(from, msg)
             }
-            DriverMsg::Net(Inbound::Down { peer }) => self.zab.peer_down(peer),
+            DriverMsg::Net(Inbound::Down { peer }) => {
+                self.snap_out.cancel(peer);
+                self.zab.peer_down(peer)
+            }
+            DriverMsg::SnapshotBuilt(b) => self.snapshot_built(*b),
             DriverMsg::Net(Inbound::Host { from, packet }) => self.host_packet(from, packet),
             DriverMsg::Tick => {
                 let now = self.now_ms();
@@ -265,7 +318,7 @@ impl Driver {
                 }
                 .to_bytes();
                 let p = QuorumPacket::with_data(kind::REVALIDATE, -1, data);
-                self.transport.send_host(to, p);
+                self.send_host(to, p);
             }
             DriverMsg::Touches(list) => {
                 let touches: Vec<SessionTouch> = list
@@ -368,8 +421,11 @@ impl Driver {
 
     fn act(&mut self, a: Action) {
         match a {
-            Action::Send { to, msg } => self.transport.send(to, msg),
-            Action::Disconnect { peer } => self.transport.disconnect(peer),
+            Action::Send { to, msg } => self.send(to, snap_out::Held::Zab(msg)),
+            Action::Disconnect { peer } => {
+                self.snap_out.cancel(peer);
+                self.transport.disconnect(peer)
+            }
             Action::SaveAcceptedEpoch(e) => self.save_epoch(ACCEPTED_EPOCH, e),
             Action::SaveCurrentEpoch(e) => self.save_epoch(CURRENT_EPOCH, e),
             Action::Append(entry) => {
@@ -387,6 +443,8 @@ impl Driver {
                     .txns
                     .remove(&entry.zxid)
                     .unwrap_or_else(|| decode_txn(&entry));
+                let digest = self.fuzzy.check(entry.zxid, digest);
+                self.last_apply = entry.zxid;
                 let _ = self
                     .core_events
                     .send(Durable::Committed(Box::new(txn), digest));
@@ -404,9 +462,14 @@ impl Driver {
             }
             Action::InstallSnapshot { zxid, data } => {
                 self.txns.clear();
+                self.fuzzy = Fuzzy::UntilUpToDate;
+                self.last_apply = zxid;
                 self.install_snapshot(zxid, &data)
             }
-            Action::SendSnapshot { to, zxid } => self.send_snapshot(to, zxid),
+            Action::SendSnapshot { to, zxid } => {
+                let shared = self.shared.clone();
+                self.snap_out.start(shared, to, zxid, self.to_self.clone());
+            }
             Action::RoleChanged(role) => self.role_changed(role),
             Action::LearnerPing { data, .. } => {
                 if let Ok(touches) = decode_touches(&data) {
@@ -422,7 +485,7 @@ impl Driver {
             Action::SyncReady { id, zxid } => {
                 if let Some((to, req)) = self.syncs.remove(&id) {
                     let p = QuorumPacket::with_data(kind::SYNC, zxid, req.to_bytes());
-                    self.transport.send_host(to, p);
+                    self.send_host(to, p);
                 }
             }
         }
@@ -448,7 +511,9 @@ impl Driver {
             .config
             .snap_dir()
             .join(zooid_storage::files::snapshot_name(zxid));
-        if let Err(e) = crate::persist::write_tree_snapshot(&tree, &sessions, &path) {
+        // The leader's snapshot may be fuzzy: the file claims no digest (see
+        // `write_tree_snapshot`); recovery replays the log after `zxid` onto it.
+        if let Err(e) = crate::persist::write_tree_snapshot(&tree, &sessions, &path, false) {
             tracing::error!("cannot write the leader's snapshot: {e}; exiting");
             std::process::exit(2);
         }
@@ -462,49 +527,49 @@ impl Driver {
         });
     }
 
-    /// SNAP for a learner: our state at `zxid`, once the core has applied up to it.
-    fn send_snapshot(&mut self, to: i64, zxid: i64) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let applied = self.shared.tree.read().last_zxid();
-            if applied >= zxid {
-                break;
-            }
-            if std::time::Instant::now() > deadline {
-                tracing::error!("the core did not reach {zxid:#x} for a snapshot to {to}");
-                self.transport.disconnect(to);
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(1));
+    /// Sends a packet to `to`, or holds it while `to`'s snapshot is being built.
+    fn send(&mut self, to: i64, p: snap_out::Held) {
+        match self.snap_out.hold(to, p) {
+            snap_out::Hold::Send(p) => self.send_now(to, p),
+            snap_out::Hold::Held => {}
+            snap_out::Hold::Overflow => self.drop_learner(to),
         }
-        let sessions: Vec<(i64, i32)> = self
-            .shared
-            .sessions
-            .lock()
-            .values()
-            .map(|s| (s.id, s.timeout_ms))
-            .collect();
-        let data = {
-            let tree = self.shared.tree.read();
-            if tree.last_zxid() != zxid {
-                tracing::error!(
-                    "snapshot for {to} wanted at {zxid:#x}, tree is at {:#x}",
-                    tree.last_zxid()
-                );
-            }
-            crate::persist::sync_snapshot_bytes(&tree, &sessions)
+    }
+
+    fn send_host(&mut self, to: i64, p: QuorumPacket) {
+        self.send(to, snap_out::Held::Host(p));
+    }
+
+    fn send_now(&self, to: i64, p: snap_out::Held) {
+        match p {
+            snap_out::Held::Zab(msg) => self.transport.send(to, msg),
+            snap_out::Held::Host(p) => self.transport.send_host(to, p),
+        }
+    }
+
+    /// A learner's snapshot is ready: the SNAP and what was held for it go out, in order.
+    fn snapshot_built(&mut self, b: snap_out::Built) {
+        let Some((to, packets)) = self.snap_out.finish(b) else {
+            return; // given up meanwhile
         };
-        tracing::info!(
-            "sending server {to} a snapshot at {zxid:#x} ({} bytes)",
-            data.len()
-        );
-        self.transport.send(
-            to,
-            zooid_zab::Message::Quorum(zooid_zab::Packet::Snap {
-                zxid,
-                data: data.into(),
-            }),
-        );
+        match packets {
+            Ok(packets) => {
+                for p in packets {
+                    self.send_now(to, p);
+                }
+            }
+            Err(e) => {
+                tracing::error!("no snapshot for server {to}: {e}");
+                self.drop_learner(to);
+            }
+        }
+    }
+
+    /// Closes a learner's connection and tells Zab, which did not ask for it.
+    fn drop_learner(&mut self, to: i64) {
+        self.snap_out.cancel(to);
+        self.transport.disconnect(to);
+        self.zab.peer_down(to);
     }
 
     /// Rebuilds the state from the disk and hands it to the core.
@@ -563,6 +628,17 @@ impl Driver {
             Role::Leading { .. } => self.leading_since.or(Some(std::time::Instant::now())),
             _ => None,
         };
+        if !matches!(role, Role::Leading { .. }) {
+            self.snap_out.cancel_all();
+        }
+        if self.fuzzy == Fuzzy::UntilUpToDate
+            && matches!(
+                role,
+                Role::Following { synced: true, .. } | Role::Observing { synced: true, .. }
+            )
+        {
+            self.fuzzy = Fuzzy::Until(self.last_apply);
+        }
         self.publish_stats();
         let mode = match role {
             Role::Leading { active: true } => Mode::Leader,
@@ -748,6 +824,7 @@ pub async fn bind(config: Config) -> Result<crate::server::Server, crate::server
     let (core_tx, core_rx) = mpsc::channel(cap);
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (dtx, drx) = std_mpsc::channel::<DriverMsg>();
+    let to_self_tx = dtx.clone();
     // The log reports to the driver (Zab acks what is durable).
     let (log_tx, mut log_rx) = mpsc::unbounded_channel();
     let log_sink = crate::persist::spawn_log_thread(shared.clone(), writer, log_tx)?;
@@ -808,6 +885,10 @@ pub async fn bind(config: Config) -> Result<crate::server::Server, crate::server
         syncs: Default::default(),
         next_sync: 0,
         forwarded_syncs: Default::default(),
+        snap_out: Default::default(),
+        to_self: to_self_tx,
+        fuzzy: Fuzzy::Exact,
+        last_apply: 0,
         proposal_size: (-1, -1, -1),
         leading_since: None,
         quorum_size,
@@ -933,5 +1014,25 @@ mod tests {
             prep.applied(txn.zxid());
         }
         assert_eq!(leader.digest(), follower.full_digest());
+    }
+
+    /// After a SNAP the leader's digests are not compared until UPTODATE has come and
+    /// every txn committed before it is applied; then they are again.
+    #[test]
+    fn digests_wait_while_a_snapshot_may_be_fuzzy() {
+        let d = Some(TxnDigest {
+            version: DIGEST_VERSION,
+            tree_digest: 7,
+        });
+        let mut f = Fuzzy::Exact;
+        assert_eq!(f.check(5, d.clone()), d);
+        f = Fuzzy::UntilUpToDate;
+        assert_eq!(f.check(6, d.clone()), None);
+        assert_eq!(f.check(1 << 40, d.clone()), None);
+        f = Fuzzy::Until(9);
+        assert_eq!(f.check(9, d.clone()), None);
+        assert_eq!(f, Fuzzy::Until(9));
+        assert_eq!(f.check(10, d.clone()), d);
+        assert_eq!(f, Fuzzy::Exact);
     }
 }

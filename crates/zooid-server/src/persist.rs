@@ -117,7 +117,7 @@ pub fn recover(config: &Config) -> Result<Recovered, RecoveryError> {
         let snapshot_started = Instant::now();
         let path = snap_dir.join(files::snapshot_name(last));
         let sess: Vec<(i64, i32)> = sessions.iter().map(|(k, v)| (*k, *v)).collect();
-        write_tree_snapshot(&tree, &sess, &path)?;
+        write_tree_snapshot(&tree, &sess, &path, true)?;
         first_snapshot_ms = Some(snapshot_started.elapsed().as_millis() as i64);
     }
     tracing::info!("recovered to zxid {last:#x}: snapshot {snapshot_zxid:#x} + {replayed} txns");
@@ -446,22 +446,28 @@ fn replay(
     Ok(n)
 }
 
-/// Writes a snapshot of a tree nobody else is using (recovery).
+/// Writes a snapshot of a tree nobody else is using (recovery, a learner's SNAP).
+/// `exact`: the tree is the state at its last zxid, and the file records its digest
+/// there. A tree built from a leader's fuzzy SNAP may hold changes of later txns: its
+/// file records ZooKeeper's empty digest (zxid 0), which a reader does not compare
+/// (`DataTree.deserializeZxidDigest`) — a digest claiming to be the last zxid's would
+/// make ZooKeeper report "Digests are not matching" when it loads the file.
 pub(crate) fn write_tree_snapshot(
     tree: &DataTree,
     sessions: &[(i64, i32)],
     path: &Path,
+    exact: bool,
 ) -> Result<(), StorageError> {
     let acls: Vec<(i64, Vec<zooid_proto::Acl>)> =
         tree.acls.entries().map(|(i, l)| (i, l.to_vec())).collect();
     let mut nodes = Vec::with_capacity(tree.node_count());
     tree.walk(|p, n| nodes.push(snap_node(p, n)));
-    let digest = ZxidDigest {
+    let digest = exact.then(|| ZxidDigest {
         zxid: tree.last_zxid(),
         version: DIGEST_VERSION,
         digest: tree.digest(),
-    };
-    snap::write_snapshot(path, sessions, &acls, nodes, Some(digest), tree.last_zxid())
+    });
+    snap::write_snapshot(path, sessions, &acls, nodes, digest, tree.last_zxid())
 }
 
 fn snap_node(path: &str, n: &Node) -> SnapNode {
@@ -794,13 +800,26 @@ fn keep(resume_at: &mut Option<i64>, t: &Txn) -> bool {
     }
 }
 
-/// Walks the live tree in short read-locked steps for the snapshot writer.
-struct FuzzyNodes<'a> {
+/// Walks the live tree in short read-locked steps for the snapshot writer (and for the
+/// snapshot a leader sends a learner).
+pub(crate) struct FuzzyNodes<'a> {
     shared: &'a Shared,
     /// Rest between steps (not when nothing else can use the tree).
     paced: bool,
     cursor: zooid_tree::WalkCursor,
     buf: std::collections::VecDeque<SnapNode>,
+}
+
+impl<'a> FuzzyNodes<'a> {
+    /// A walk from the root of `shared`'s tree; `paced`: rest between steps.
+    pub(crate) fn new(shared: &'a Shared, paced: bool) -> FuzzyNodes<'a> {
+        FuzzyNodes {
+            shared,
+            paced,
+            cursor: zooid_tree::WalkCursor::from_root(),
+            buf: Default::default(),
+        }
+    }
 }
 
 impl Iterator for FuzzyNodes<'_> {
@@ -844,12 +863,7 @@ pub fn take_snapshot(shared: &Shared, paced: bool) -> Result<PathBuf, StorageErr
         .map(|s| (s.id, s.timeout_ms))
         .collect();
     let path = shared.config.snap_dir().join(files::snapshot_name(zxid));
-    let nodes = FuzzyNodes {
-        shared,
-        paced,
-        cursor: zooid_tree::WalkCursor::from_root(),
-        buf: Default::default(),
-    };
+    let nodes = FuzzyNodes::new(shared, paced);
     // The digest is the tree's after the walk, as ZooKeeper's `serializeZxidDigest`
     // writes it after the nodes: a reader compares it once its replay reaches that
     // zxid, where the fuzzy tree has become exact. With the digest of the start (the
@@ -1064,7 +1078,7 @@ mod gap_tests {
         let snap = config
             .snap_dir()
             .join(files::snapshot_name(tree.last_zxid()));
-        write_tree_snapshot(&tree, &[], &snap).unwrap();
+        write_tree_snapshot(&tree, &[], &snap, true).unwrap();
         let mut w = TxnLogWriter::open(&config.txn_log_dir(), 0, false).unwrap();
         w.append(&create(first, "/d")).unwrap();
         w.commit().unwrap();

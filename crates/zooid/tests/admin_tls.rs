@@ -12,8 +12,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::pki::{self, Ca, Identity};
 use common::{free_port, runtime, HttpReply, ZooidProcess};
-use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair};
+use rcgen::{CertificateParams, DistinguishedName, DnType};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio_rustls::rustls::{self, ClientConfig, ClientConnection, RootCertStore, StreamOwned};
@@ -22,9 +23,6 @@ use zookeeper_client::{Acl, AuthId, Permission};
 /// The subjects of the client certificates, as Java's `X500Principal.getName()`.
 const ADMIN_DN: &str = "CN=admin,O=Zooid Test";
 const ROOT_DN: &str = "CN=root,O=Zooid Test";
-
-/// A key pair as PEM: (certificate chain, private key).
-type Identity = (String, String);
 
 /// A CA, the server's key store and three client identities signed by the CA, plus
 /// one signed by a CA nobody trusts.
@@ -37,42 +35,14 @@ struct Pki {
     stranger: Identity,
 }
 
-struct Ca {
-    params: CertificateParams,
-    key: KeyPair,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        Ca {
-            params,
-            key: KeyPair::generate().unwrap(),
-        }
-    }
-
-    fn pem(&self) -> String {
-        self.params.clone().self_signed(&self.key).unwrap().pem()
-    }
-
-    fn sign(&self, params: CertificateParams) -> Identity {
-        let issuer = self.params.clone().self_signed(&self.key).unwrap();
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &issuer, &self.key).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-
-    /// A client certificate for `CN=<cn>,O=Zooid Test`.
-    fn client(&self, cn: &str) -> Identity {
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.distinguished_name = DistinguishedName::new();
-        p.distinguished_name
-            .push(DnType::OrganizationName, "Zooid Test");
-        p.distinguished_name.push(DnType::CommonName, cn);
-        self.sign(p)
-    }
+/// A client certificate for `CN=<cn>,O=Zooid Test`.
+fn client(ca: &Ca, cn: &str) -> Identity {
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name = DistinguishedName::new();
+    p.distinguished_name
+        .push(DnType::OrganizationName, "Zooid Test");
+    p.distinguished_name.push(DnType::CommonName, cn);
+    ca.sign(p)
 }
 
 impl Pki {
@@ -80,15 +50,15 @@ impl Pki {
         let dir = tempfile::tempdir().unwrap();
         let ca = Ca::new("Zooid Admin Test CA");
         let server = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-        let (cert, key) = ca.sign(server);
-        std::fs::write(dir.path().join("server.pem"), format!("{key}{cert}")).unwrap();
-        let ca_pem = ca.pem();
+        let server = ca.sign(server);
+        std::fs::write(dir.path().join("server.pem"), pki::key_store_pem(&server)).unwrap();
+        let ca_pem = ca.pem.clone();
         std::fs::write(dir.path().join("ca.pem"), &ca_pem).unwrap();
         Pki {
-            admin: ca.client("admin"),
-            other: ca.client("other"),
-            root: ca.client("root"),
-            stranger: Ca::new("Some Other CA").client("admin"),
+            admin: client(&ca, "admin"),
+            other: client(&ca, "other"),
+            root: client(&ca, "root"),
+            stranger: client(&Ca::new("Some Other CA"), "admin"),
             dir,
             ca_pem,
         }

@@ -854,6 +854,254 @@ fn logged_digests(e: &Ensemble, i: usize, last: i64) -> Vec<(i64, Option<zooid_p
         .collect()
 }
 
+/// A follower that needs a SNAP gets it while clients keep writing to the leader: the
+/// leader walks its tree in steps without stopping the writes (the snapshot is fuzzy,
+/// holding changes of txns after its zxid), holds the follower's packets meanwhile, and
+/// the follower applies the txns after the snapshot's zxid on top. Afterwards every
+/// member has the same tree, node for node and stat for stat, and nobody logged a
+/// digest mismatch.
+#[test]
+fn a_follower_synced_by_snapshot_under_concurrent_writes_ends_with_the_same_tree() {
+    // A short log window, so a follower that missed a few hundred txns needs a SNAP.
+    let cfg = "commitLogCount=100\n";
+    let mut e = Ensemble::start_cfg(3, 0, false, cfg);
+    let leader = e.wait_leader(Duration::from_secs(30));
+    let f = (leader + 1) % 3;
+    let rt = common::runtime(2);
+    e.kill(f);
+    // A tree big enough that walking it takes a while: 40,000 nodes with some data.
+    rt.block_on(async {
+        let c = connect(&e.addr(leader)).await;
+        c.create("/bulk", b"", OPEN).await.unwrap();
+        let data = vec![b'd'; 100];
+        for g in 0..40 {
+            c.create(&format!("/bulk/g{g}"), b"", OPEN).await.unwrap();
+            let paths: Vec<String> = (0..1000).map(|n| format!("/bulk/g{g}/n{n}")).collect();
+            for chunk in paths.chunks(250) {
+                let pending: Vec<_> = chunk.iter().map(|p| c.create(p, &data, OPEN)).collect();
+                for p in pending {
+                    p.await.unwrap();
+                }
+            }
+        }
+    });
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|w| rt.spawn(churn(e.addr(leader), w, stop.clone())))
+        .collect();
+    // Until a SNAP happened with writes landing during its walk (a few tries at most:
+    // whether they land is up to the scheduler).
+    let mut walked = 0;
+    for round in 0..3 {
+        if round > 0 {
+            e.kill(f);
+            // More txns than the log window go by.
+            let c = rt.block_on(connect(&e.addr(leader)));
+            let start = rt.block_on(c.check_stat("/")).unwrap().unwrap().pzxid;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let now = rt.block_on(c.check_stat("/")).unwrap().unwrap().pzxid;
+                if now - start > 300 {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "the writers stalled");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let before = snapshots_sent(&e, leader).len();
+        e.launch(f);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while e.mode(f).as_deref() != Some("follower") {
+            assert!(
+                Instant::now() < deadline,
+                "the restarted follower never synced"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let sent = snapshots_sent(&e, leader);
+        assert!(
+            sent.len() > before,
+            "no SNAP was sent:\n{}",
+            e.proc(leader).server_log()
+        );
+        walked = sent[sent.len() - 1];
+        eprintln!("round {round}: SNAPs sent so far, txns applied during each walk: {sent:?}");
+        if walked > 0 {
+            break;
+        }
+    }
+    // The writers go on a little after the sync, then stop.
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut ops = 0;
+    for w in writers {
+        ops += rt.block_on(w).unwrap();
+    }
+    assert!(ops > 0);
+    assert!(walked > 0, "no txn was applied during any snapshot walk");
+    let trees: Vec<Vec<(String, Vec<u8>, zk::Stat)>> = rt.block_on(async {
+        create_via(&e, leader, "/end").await;
+        let mut trees = Vec::new();
+        for i in 0..3 {
+            let c = connect(&e.addr(i)).await;
+            c.sync("/").await.unwrap();
+            trees.push(whole_tree(&c).await);
+        }
+        trees
+    });
+    assert!(
+        trees[leader].len() > 40_000,
+        "{} nodes",
+        trees[leader].len()
+    );
+    for i in 0..3 {
+        let (a, b) = (&trees[leader], &trees[i]);
+        assert_eq!(
+            a.len(),
+            b.len(),
+            "server {i} has {} nodes, the leader {}",
+            b.len(),
+            a.len()
+        );
+        for (x, y) in a.iter().zip(b) {
+            assert_eq!(x, y, "server {i} differs from the leader");
+        }
+    }
+    for i in 0..3 {
+        let log = e.proc(i).server_log();
+        assert!(!log.contains("digest mismatch"), "server {i}:\n{log}");
+        let mntr = four_letter(e.members[i].port, "mntr").unwrap_or_default();
+        assert!(
+            mntr.contains("zk_digest_mismatches_count\t0\n"),
+            "server {i}:\n{mntr}"
+        );
+    }
+    // A restart of the follower recovers from the snapshot it was given (it claims no
+    // digest) plus its log, and serves the same tree.
+    e.kill(f);
+    e.launch(f);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while e.mode(f).as_deref() != Some("follower") {
+        assert!(Instant::now() < deadline, "the follower never came back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let again = rt.block_on(async {
+        let c = connect(&e.addr(f)).await;
+        c.sync("/").await.unwrap();
+        whole_tree(&c).await
+    });
+    assert!(
+        again == trees[leader],
+        "the restarted follower's tree differs"
+    );
+    assert!(!e.proc(f).server_log().contains("digest mismatch"));
+}
+
+/// For each SNAP the leader sent, how many txns were applied during its walk.
+fn snapshots_sent(e: &Ensemble, leader: usize) -> Vec<i64> {
+    e.proc(leader)
+        .server_log()
+        .lines()
+        .filter(|l| l.contains("txns were applied during the walk"))
+        .map(|l| {
+            let (_, rest) = l.split_once("; ").expect("the snapshot line");
+            rest.split(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(-1)
+        })
+        .collect()
+}
+
+/// Writes through `addr` until `stop`: creates, sets and deletes among the bulk nodes,
+/// and parents made and deleted with creates under them that may find them gone, each
+/// round pipelined. Returns how many requests it made.
+async fn churn(addr: String, w: usize, stop: Arc<std::sync::atomic::AtomicBool>) -> u64 {
+    let c = connect(&addr).await;
+    let mut ops = 0u64;
+    let mut k = 0usize;
+    let ok = |r: Result<(), zk::Error>| match r {
+        Ok(()) | Err(zk::Error::NoNode | zk::Error::NodeExists) => {}
+        Err(e) => panic!("writer {w}: {e}"),
+    };
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        k += 1;
+        let g = (k * 7 + w * 13) % 40;
+        let n = (k * 31 + w * 101) % 1000;
+        let bulk = format!("/bulk/g{g}/n{n}");
+        let parent = format!("/p{w}-{k}");
+        let (pa, pb) = (format!("{parent}/a"), format!("{parent}/b"));
+        let late = format!("{parent}/late");
+        let value = format!("v{k}");
+        // Sent in this order before any answer is awaited.
+        let del_bulk = k.is_multiple_of(3).then(|| c.delete(&bulk, None));
+        let add_bulk = (k % 3 == 1).then(|| c.create(&bulk, b"again", OPEN));
+        let set_bulk = (k % 3 == 2).then(|| c.set_data(&bulk, value.as_bytes(), None));
+        let mk_parent = c.create(&parent, b"p", OPEN);
+        let mk_a = c.create(&pa, b"a", OPEN);
+        let mk_b = c.create(&pb, b"b", OPEN);
+        let del_a = c.delete(&pa, None);
+        let set_b = c.set_data(&pb, b"bb", None);
+        let del_b = c.delete(&pb, None);
+        let del_parent = k.is_multiple_of(2).then(|| c.delete(&parent, None));
+        // Under a parent that is gone by now (or not, every other time).
+        let mk_late = c.create(&late, b"l", OPEN);
+        if let Some(r) = del_bulk {
+            ok(r.await);
+        }
+        if let Some(r) = add_bulk {
+            ok(r.await.map(|_| ()));
+        }
+        if let Some(r) = set_bulk {
+            ok(r.await.map(|_| ()));
+        }
+        ok(mk_parent.await.map(|_| ()));
+        ok(mk_a.await.map(|_| ()));
+        ok(mk_b.await.map(|_| ()));
+        ok(del_a.await);
+        ok(set_b.await.map(|_| ()));
+        ok(del_b.await);
+        if let Some(r) = del_parent {
+            ok(r.await);
+        }
+        ok(mk_late.await.map(|_| ()));
+        ops += 9;
+    }
+    ops
+}
+
+/// Every node under the root but /zookeeper, sorted by path, with its data and stat.
+async fn whole_tree(c: &zk::Client) -> Vec<(String, Vec<u8>, zk::Stat)> {
+    let mut out = Vec::new();
+    let mut level = vec!["/".to_owned()];
+    while !level.is_empty() {
+        let mut next = Vec::new();
+        for chunk in level.chunks(500) {
+            let reads: Vec<_> = chunk
+                .iter()
+                .map(|p| (c.get_data(p), c.get_children(p)))
+                .collect();
+            for (p, (data, children)) in chunk.iter().zip(reads) {
+                let (data, stat) = data.await.unwrap();
+                let (children, _) = children.await.unwrap();
+                for ch in children {
+                    let child = match p.as_str() {
+                        "/" => format!("/{ch}"),
+                        _ => format!("{p}/{ch}"),
+                    };
+                    if !child.starts_with("/zookeeper") {
+                        next.push(child);
+                    }
+                }
+                out.push((p.clone(), data, stat));
+            }
+        }
+        level = next;
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
 /// zoo.cfg lines for TLS between members: a key store signed by `ca` (valid for
 /// loopback) and `trusted` as the trust store, written under `dir` as `<name>.pem`.
 fn quorum_stores(dir: &std::path::Path, name: &str, ca: &Ca, trusted: &Ca) -> String {

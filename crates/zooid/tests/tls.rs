@@ -11,8 +11,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::pki::{self, Ca};
 use common::{free_port, ZooidProcess};
-use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair};
+use rcgen::{CertificateParams, DistinguishedName, DnType};
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio_rustls::rustls::{self, ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use zooid_proto::opcode::op;
@@ -23,30 +24,6 @@ use zooid_proto::{
 
 /// The subject of the client certificate, and how Java's X500Principal prints it.
 const CLIENT_DN: &str = "CN=client\\, one,OU=Zooid\\+UID\\=c1,O=Test Org,C=NL";
-
-/// A CA and what it signed.
-struct Ca {
-    params: CertificateParams,
-    key: KeyPair,
-    pem: String,
-}
-
-fn ca(name: &str) -> Ca {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let key = KeyPair::generate().unwrap();
-    let pem = params.clone().self_signed(&key).unwrap().pem();
-    Ca { params, key, pem }
-}
-
-/// A certificate signed by `ca`: (cert PEM, key PEM).
-fn leaf(ca: &Ca, params: CertificateParams) -> (String, String) {
-    let issuer = ca.params.clone().self_signed(&ca.key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &issuer, &ca.key).unwrap();
-    (cert.pem(), key.serialize_pem())
-}
 
 fn client_params() -> CertificateParams {
     let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -73,16 +50,12 @@ struct Pki {
 impl Pki {
     fn new() -> Pki {
         let dir = tempfile::tempdir().unwrap();
-        let ca = ca("Zooid Test CA");
-        let server_params =
-            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-        let (cert, key) = leaf(&ca, server_params);
-        // ZooKeeper's PEM key store: the private key and the chain in one file.
-        std::fs::write(dir.path().join("server.pem"), format!("{key}{cert}")).unwrap();
+        let ca = Ca::new("Zooid Test CA");
+        let server = ca.loopback_server();
+        std::fs::write(dir.path().join("server.pem"), pki::key_store_pem(&server)).unwrap();
         std::fs::write(dir.path().join("ca.pem"), &ca.pem).unwrap();
-        let client = leaf(&ca, client_params());
-        let other = ca_named("Some Other CA");
-        let stranger = leaf(&other, client_params());
+        let client = ca.sign(client_params());
+        let stranger = Ca::new("Some Other CA").sign(client_params());
         Pki {
             dir,
             ca,
@@ -104,10 +77,6 @@ impl Pki {
             self.path("ca.pem").display()
         )
     }
-}
-
-fn ca_named(name: &str) -> Ca {
-    ca(name)
 }
 
 fn pem_certs(pem: &str) -> Vec<CertificateDer<'static>> {
@@ -583,7 +552,7 @@ fn shell_over_tls_fails_clearly() {
     );
     // A CA that did not sign the server's certificate: the handshake fails, and the
     // command with it, as zkCli's does with ConnectionLoss.
-    std::fs::write(pki.path("other-ca.pem"), ca("Other CA").pem).unwrap();
+    std::fs::write(pki.path("other-ca.pem"), Ca::new("Other CA").pem).unwrap();
     let untrusted = format!(
         "{keys_only}zookeeper.ssl.trustStore.location={}\n",
         pki.path("other-ca.pem").display()

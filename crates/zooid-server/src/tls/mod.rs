@@ -23,7 +23,7 @@ mod quorum;
 mod store;
 
 pub use admin::{AdminTls, X509Provider};
-pub use quorum::QuorumTls;
+pub use quorum::{PeerNames, QuorumTls};
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::RootCertStore;

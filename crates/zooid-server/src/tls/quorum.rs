@@ -166,11 +166,7 @@ impl QuorumTls {
         if ip.is_loopback() {
             names.push(ServerName::try_from("localhost").map_err(|e| e.to_string())?);
         }
-        let verifier = Arc::new(PeerNames {
-            webpki,
-            names,
-            verify_names: self.hostname_verification,
-        });
+        let verifier = Arc::new(PeerNames::new(webpki, names, self.hostname_verification));
         let config = ClientConfig::builder_with_provider(self.provider.clone())
             .with_protocol_versions(&self.versions)
             .map_err(|e| e.to_string())?
@@ -211,14 +207,29 @@ impl QuorumTls {
     }
 }
 
-/// The server certificate check of a dial: the chain as WebPKI checks it, and the name
-/// as `ZKTrustManager` does, against any of the names we know the peer by (or none when
-/// `hostnameVerification=false`).
+/// A server certificate check: the chain as WebPKI checks it, and the name as
+/// `ZKTrustManager` does, against the name dialled or any other the server is known by;
+/// with `hostnameVerification=false`, against none (the chain must still lead to a
+/// trusted CA and be valid now).
 #[derive(Debug)]
-struct PeerNames {
+pub struct PeerNames {
     webpki: Arc<WebPkiServerVerifier>,
     names: Vec<ServerName<'static>>,
     verify_names: bool,
+}
+
+impl PeerNames {
+    pub fn new(
+        webpki: Arc<WebPkiServerVerifier>,
+        names: Vec<ServerName<'static>>,
+        verify_names: bool,
+    ) -> PeerNames {
+        PeerNames {
+            webpki,
+            names,
+            verify_names,
+        }
+    }
 }
 
 fn wrong_name(r: &Result<ServerCertVerified, rustls::Error>) -> bool {
