@@ -190,3 +190,87 @@ def test_shells_over_tls_with_one_client_configuration(tls_servers):
             r = cli(command, port, untrusted, "get", path)
             assert r.returncode == 1, (kind, name, r.stdout, r.stderr)
             assert "ConnectionLoss" in r.stderr, (kind, name, r.stderr)
+
+
+# Key and trust stores made by keytool (crates/zooid-server/src/tls/testdata/README.md).
+STORES = Path(__file__).resolve().parents[2] / "crates/zooid-server/src/tls/testdata"
+STORE_CLIENT_DN = "CN=client,O=Zooid"
+
+
+@pytest.mark.parametrize("key_store,trust_store", [
+    ("server.jks", "trust.p12"),
+    ("server-ec.p12", "trust.jks"),
+    ("server-p12.jks", "trust.p12"),  # a PKCS12 file named .jks: Java 9+ reads it as JKS
+])
+def test_jks_and_pkcs12_stores(tmp_path, monkeypatch, key_store, trust_store):
+    """ZooKeeper and Zooid with the same JKS / PKCS12 stores and passwords serve the
+    same client certificate, which gets the same x509 identity."""
+    base = conftest.zk_classpath
+    extra = [j for j in NETTY_JARS if Path(j).exists()]
+    monkeypatch.setattr(conftest, "zk_classpath", lambda: ":".join([base(), *extra]))
+    kinds = ["zookeeper"] if ONLY_ZK else KINDS
+    results = {}
+    for kind in kinds:
+        port = free_port()
+        cfg = {
+            "secureClientPort": str(port),
+            "serverCnxnFactory": "org.apache.zookeeper.server.NettyServerCnxnFactory",
+            "ssl.keyStore.location": str(STORES / key_store),
+            "ssl.keyStore.password": "serverpass",
+            "ssl.trustStore.location": str(STORES / trust_store),
+            "ssl.trustStore.password": "trustpass",
+        }
+        srv = start_server(kind, cfg, tmp_path / kind)
+        try:
+            zk = KazooClient(hosts=f"127.0.0.1:{port}", use_ssl=True,
+                             ca=str(STORES / "ca.pem"), verify_certs=True,
+                             certfile=str(STORES / "client-cert.pem"),
+                             keyfile=str(STORES / "client-key.pem"),
+                             timeout=10, connection_retry={"max_tries": 0})
+            zk.start(timeout=15)
+            try:
+                zk.create("/stores", b"v", acl=[make_acl("x509", STORE_CLIENT_DN, all=True)])
+                data, _ = zk.get("/stores")
+                acl = [(a.id.scheme, a.id.id) for a in zk.get_acls("/stores")[0]]
+            finally:
+                zk.stop()
+                zk.close()
+        finally:
+            srv.stop()
+        results[kind] = (data, acl)
+    for kind, r in results.items():
+        assert r == (b"v", [("x509", STORE_CLIENT_DN)]), kind
+
+
+def test_of_several_keys_the_same_one_serves(tmp_path, monkeypatch):
+    """A JKS key store with two private keys (an RSA key signed by the CA, a self-signed
+    EC key): ZooKeeper and Zooid present the same certificate to an OpenSSL client."""
+    base = conftest.zk_classpath
+    extra = [j for j in NETTY_JARS if Path(j).exists()]
+    monkeypatch.setattr(conftest, "zk_classpath", lambda: ":".join([base(), *extra]))
+    kinds = ["zookeeper"] if ONLY_ZK else KINDS
+    served = {}
+    for kind in kinds:
+        port = free_port()
+        cfg = {
+            "secureClientPort": str(port),
+            "serverCnxnFactory": "org.apache.zookeeper.server.NettyServerCnxnFactory",
+            "ssl.keyStore.location": str(STORES / "two-keys.jks"),
+            "ssl.keyStore.password": "serverpass",
+            "ssl.trustStore.location": str(STORES / "trust.p12"),
+            "ssl.trustStore.password": "trustpass",
+        }
+        srv = start_server(kind, cfg, tmp_path / kind)
+        try:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            ctx.load_cert_chain(str(STORES / "client-cert.pem"), str(STORES / "client-key.pem"))
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+                with ctx.wrap_socket(raw) as s:
+                    served[kind] = s.getpeercert(binary_form=True)
+        finally:
+            srv.stop()
+    first = next(iter(served.values()))
+    for kind, cert in served.items():
+        assert cert == first, kind

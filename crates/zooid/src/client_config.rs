@@ -7,10 +7,11 @@
 //! - `zookeeper.client.secure=true`: connect with TLS. zkCli also needs
 //!   `zookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty`, or its NIO
 //!   socket ignores the key; Zooid's tools have one socket and need only this key.
-//! - `zookeeper.ssl.trustStore.*`: the CAs the server's certificate must chain to. PEM
-//!   only; required, as Zooid has no default CA list (Java falls back to the JDK's).
+//! - `zookeeper.ssl.trustStore.*`: the CAs the server's certificate must chain to. PEM,
+//!   JKS or PKCS12; required, as Zooid has no default CA list (Java falls back to the
+//!   JDK's).
 //! - `zookeeper.ssl.keyStore.*`: the client's key and certificate chain, for servers with
-//!   `ssl.clientAuth=need` (or `want`); PEM only, unencrypted keys only.
+//!   `ssl.clientAuth=need` (or `want`); PEM (unencrypted keys only), JKS or PKCS12.
 //! - `zookeeper.ssl.hostnameVerification` (default true): the server's certificate must
 //!   name the host of the connect string (an IP address or a DNS name).
 //! - `zookeeper.ssl.protocol` / `enabledProtocols` / `ciphersuites`: as on the server.
@@ -149,6 +150,20 @@ fn setup_err(key: &str, reason: impl Into<String>) -> TlsSetupError {
     }
 }
 
+/// One PEM section around `der`.
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let text = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    // Base64 is ASCII, so 64-byte chunks are 64-character lines.
+    for line in text.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
 fn read_text(key: &str, path: &str) -> Result<String, TlsSetupError> {
     let bytes = std::fs::read(path).map_err(|e| setup_err(key, format!("{path}: {e}")))?;
     String::from_utf8(bytes).map_err(|_| setup_err(key, format!("{path}: not a PEM text")))
@@ -163,7 +178,11 @@ impl TlsClient {
         }
         refuse_unsupported(cfg)?;
         const TRUST: &str = "zookeeper.ssl.trustStore.location";
-        let Some(trust_path) = cfg.ssl("trustStore.location").filter(|l| !l.is_empty()) else {
+        if cfg
+            .ssl("trustStore.location")
+            .filter(|l| !l.is_empty())
+            .is_none()
+        {
             return Err(setup_err(
                 TRUST,
                 "zookeeper.client.secure is true but no trust store is set (Zooid has no \
@@ -171,19 +190,25 @@ impl TlsClient {
                  certificate chains to",
             ));
         };
-        let roots = tls::trust_store(
-            cfg,
-            "zookeeper.client.secure is true but no trust store is set",
-        )?;
-        let trust_pem = read_text(TRUST, trust_path)?;
+        let missing = "zookeeper.client.secure is true but no trust store is set";
+        let roots = tls::trust_store(cfg, missing)?;
+        // The stores may be JKS or PKCS12: the client library is given them as PEM.
+        let trust_pem = tls::trust_certs(cfg, missing)?
+            .iter()
+            .map(|c| pem("CERTIFICATE", c))
+            .collect();
         let identity = match cfg.ssl("keyStore.location").filter(|l| !l.is_empty()) {
             None => None,
-            Some(path) => {
+            Some(_) => {
                 let (chain, key) = tls::key_store(cfg)?;
-                let pem = read_text("zookeeper.ssl.keyStore.location", path)?;
+                let label = match &key {
+                    PrivateKeyDer::Pkcs1(_) => "RSA PRIVATE KEY",
+                    PrivateKeyDer::Sec1(_) => "EC PRIVATE KEY",
+                    _ => "PRIVATE KEY",
+                };
                 Some(Identity {
-                    cert_pem: pem.clone(),
-                    key_pem: pem,
+                    cert_pem: chain.iter().map(|c| pem("CERTIFICATE", c)).collect(),
+                    key_pem: pem(label, key.secret_der()),
                     chain,
                     key,
                 })
@@ -395,8 +420,15 @@ mod tests {
         )
         .unwrap();
         let e = TlsClient::from_config(&jks).err().unwrap();
+        assert_eq!(e.key, "zookeeper.ssl.trustStore.location");
+        assert!(e.reason.starts_with("/x/trust.jks: "), "{e}");
+        let bcfks = ClientConfig::parse(
+            "zookeeper.client.secure=true\nzookeeper.ssl.trustStore.location=/x/trust.bcfks\n",
+        )
+        .unwrap();
+        let e = TlsClient::from_config(&bcfks).err().unwrap();
         assert_eq!(e.key, "zookeeper.ssl.trustStore.type");
-        assert!(e.reason.contains("use PEM"), "{e}");
+        assert!(e.reason.contains("BCFKS stores are not supported"), "{e}");
         let crl =
             ClientConfig::parse("zookeeper.client.secure=true\nzookeeper.ssl.crl=true\n").unwrap();
         assert!(TlsClient::from_config(&crl)

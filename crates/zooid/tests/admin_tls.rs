@@ -302,11 +302,15 @@ fn unusable_stores_stop_the_start() {
     let cfg = dir.path().join("zoo.cfg");
     let jks = format!(
         "tickTime=2000\ndataDir={}\nclientPort={}\nadmin.serverPort={}\n\
-         admin.forceHttps=true\nssl.quorum.keyStore.location=/etc/keystore.jks\n\
-         ssl.quorum.trustStore.location={}\n",
+         admin.forceHttps=true\nssl.quorum.keyStore.location={}\n\
+         ssl.quorum.keyStore.password=wrong\nssl.quorum.trustStore.location={}\n",
         dir.path().join("data").display(),
         free_port(),
         free_port(),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../zooid-server/src/tls/testdata/server.jks"
+        ),
         pki.path("ca.pem").display()
     );
     std::fs::write(&cfg, jks).unwrap();
@@ -322,7 +326,8 @@ fn unusable_stores_stop_the_start() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.contains("ssl.quorum.keyStore.type: /etc/keystore.jks: JKS stores are not supported"),
+        text.contains("ssl.quorum.keyStore.location: ")
+            && text.contains("server.jks: the store's password is wrong"),
         "{text}"
     );
 }

@@ -1176,6 +1176,27 @@ fn ssl_quorum_members_speak_tls_only() {
     }
 }
 
+/// ZooKeeper's usual quorum TLS set-up: a JKS key store and a PKCS12 trust store made by
+/// keytool (crates/zooid-server/src/tls/testdata/README.md), shared by every member.
+#[test]
+fn ssl_quorum_with_jks_and_pkcs12_stores() {
+    let store = |name: &str| {
+        format!(
+            "{}/../zooid-server/src/tls/testdata/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    };
+    let cfg = format!(
+        "sslQuorum=true\nssl.quorum.keyStore.location={}\nssl.quorum.keyStore.password=serverpass\n\
+         ssl.quorum.trustStore.location={}\nssl.quorum.trustStore.password=trustpass\n",
+        store("server.jks"),
+        store("trust.p12")
+    );
+    let e = Ensemble::start_cfg(3, 0, false, &cfg);
+    e.wait_leader(Duration::from_secs(60));
+    writes_replicate(&e, &[0, 1, 2]);
+}
+
 #[test]
 fn port_unification_lets_one_member_move_to_tls() {
     // A rolling move to TLS: every member takes both kinds of connection, and only

@@ -320,8 +320,86 @@ fn bad_tls_settings_stop_the_start() {
     let status = p.wait_exit(20).expect("exits");
     assert!(!status.success());
     let log = p.server_log();
-    assert!(log.contains("ssl.keyStore.type"), "{log}");
-    assert!(log.contains("use PEM"), "{log}");
+    // A PEM file typed JKS: the content is neither JKS nor PKCS12.
+    assert!(log.contains("ssl.keyStore.location"), "{log}");
+    assert!(log.contains("neither a JKS nor a PKCS12 store"), "{log}");
+}
+
+/// A store made by keytool (crates/zooid-server/src/tls/testdata/README.md).
+fn store(name: &str) -> String {
+    format!(
+        "{}/../zooid-server/src/tls/testdata/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+/// ZooKeeper's usual deployment: JKS and PKCS12 stores with passwords, clientAuth=need.
+#[test]
+fn jks_and_pkcs12_stores_serve_a_client_with_a_certificate() {
+    let ca = file(Path::new(&store("ca.pem")));
+    let client = (
+        file(Path::new(&store("client-cert.pem"))),
+        file(Path::new(&store("client-key.pem"))),
+    );
+    let setups = [("server.jks", "trust.p12"), ("server-ec.p12", "trust.jks")];
+    for (key_store, trust_store) in setups {
+        let port = free_port();
+        let cfg = format!(
+            "secureClientPort={port}\nsecureClientPortAddress=127.0.0.1\nssl.clientAuth=need\n\
+             ssl.keyStore.location={}\nssl.keyStore.password=serverpass\n\
+             ssl.trustStore.location={}\nssl.trustStore.password=trustpass\n",
+            store(key_store),
+            store(trust_store)
+        );
+        let _server = ZooidProcess::start(&cfg);
+        let mut s = tls_connect(port, &ca, Some(&client));
+        handshake(&mut s).unwrap();
+        assert_eq!(
+            whoami(&mut s),
+            vec![
+                "ip:127.0.0.1".to_owned(),
+                "x509:CN=client,O=Zooid".to_owned()
+            ],
+            "{key_store} {trust_store}"
+        );
+        assert!(refused(tls_connect(port, &ca, None)), "{key_store}");
+        // The shell with the client's PKCS12 key store and a JKS trust store.
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("client.cfg");
+        let lines = format!(
+            "zookeeper.client.secure=true\n\
+             zookeeper.ssl.keyStore.location={}\nzookeeper.ssl.keyStore.password=clientpass\n\
+             zookeeper.ssl.trustStore.location={}\nzookeeper.ssl.trustStore.password=trustpass\n",
+            store("client.p12"),
+            store("trust.jks")
+        );
+        std::fs::write(&cfg, lines).unwrap();
+        let r = shell(port, cfg.to_str().unwrap(), &["whoami"]);
+        assert_eq!(r.code, 0, "stdout {} stderr {}", r.out, r.err);
+        assert!(r.out.contains("x509: CN=client,O=Zooid"), "{}", r.out);
+    }
+}
+
+#[test]
+fn a_wrong_store_password_stops_the_start() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let cfg = format!(
+        "secureClientPort={}\nsecureClientPortAddress=127.0.0.1\n\
+         ssl.keyStore.location={}\nssl.keyStore.password=wrong\n\
+         ssl.trustStore.location={}\nssl.trustStore.password=trustpass\n",
+        free_port(),
+        store("server.jks"),
+        store("trust.p12")
+    );
+    let mut p = ZooidProcess::spawn(dir, free_port(), &cfg);
+    let status = p.wait_exit(20).expect("exits");
+    assert!(!status.success());
+    let log = p.server_log();
+    assert!(
+        log.contains("ssl.keyStore.location: ")
+            && log.contains("server.jks: the store's password is wrong"),
+        "{log}"
+    );
 }
 
 #[test]
@@ -458,12 +536,20 @@ fn shell_over_tls_fails_clearly() {
         "{}",
         r.err
     );
-    // A JKS store is refused with the key to change, as by the server.
+    // A PEM trust store typed JKS is refused with the key to change, as by the server.
     let jks = format!("{}zookeeper.ssl.trustStore.type=JKS\n", pki.client_stores());
     let r = shell(port, &pki.client_config("jks.cfg", &jks), &["get", "/"]);
     assert_eq!(r.code, 2, "stdout {} stderr {}", r.out, r.err);
-    assert!(r.err.contains("zookeeper.ssl.trustStore.type"), "{}", r.err);
-    assert!(r.err.contains("use PEM"), "{}", r.err);
+    assert!(
+        r.err.contains("zookeeper.ssl.trustStore.location"),
+        "{}",
+        r.err
+    );
+    assert!(
+        r.err.contains("neither a JKS nor a PKCS12 store"),
+        "{}",
+        r.err
+    );
     // A CA that did not sign the server's certificate: the handshake fails, and the
     // command with it, as zkCli's does with ConnectionLoss.
     std::fs::write(pki.path("other-ca.pem"), Ca::new("Other CA").pem).unwrap();

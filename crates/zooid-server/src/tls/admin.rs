@@ -5,7 +5,7 @@
 //! What Jetty is given, and so what Zooid reads:
 //! - the server's key and the CAs it trusts: the `ssl.quorum.keyStore.*` and
 //!   `ssl.quorum.trustStore.*` stores (`QuorumX509Util`'s property names); both must load
-//!   or the AdminServer does not start. PEM only, as on the client port.
+//!   or the AdminServer does not start. PEM, JKS or PKCS12, as on the client port.
 //! - `admin.needClientAuth` (default false): Jetty's `setNeedClientAuth`. Off, no client
 //!   certificate is asked for at all (Jetty's `wantClientAuth` stays false); on, a client
 //!   without a certificate the trust store accepts fails the handshake.

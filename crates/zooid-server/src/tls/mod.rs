@@ -4,9 +4,9 @@
 //! AdminServer's HTTPS, from the `ssl.quorum.*` stores, is in `admin`.
 //!
 //! What maps and what does not:
-//! - key and trust stores: PEM only (`ssl.*Store.type=PEM`, or a `.pem` file name as
-//!   `KeyStoreFileType.fromFilePath` detects it); JKS, PKCS12 and BCFKS stores and
-//!   encrypted private keys are refused at start with the key to change.
+//! - key and trust stores: PEM, JKS and PKCS12 (`ssl.*Store.type`, else the file name's
+//!   extension as `KeyStoreFileType.fromFilename` detects it); BCFKS stores and encrypted
+//!   PEM private keys are refused at start with the key to change.
 //! - `ssl.clientAuth`: none / want / need (default need, as `X509Util.ClientAuth`).
 //! - `ssl.protocol` / `ssl.enabledProtocols`: TLSv1.2 and TLSv1.3 (rustls has no older
 //!   protocol); `ssl.ciphersuites`: the IANA (= Java) names rustls implements.
@@ -14,7 +14,11 @@
 //!   and an `ssl.authProvider` other than x509: refused (Zooid cannot do what they ask).
 
 mod admin;
+mod der;
 pub mod dn;
+mod eckey;
+mod jks;
+mod keystore;
 mod quorum;
 mod store;
 
@@ -113,6 +117,15 @@ pub fn key_store(
 /// when none is set.
 pub fn trust_store(cfg: &dyn SslSettings, missing: &str) -> Result<RootCertStore, TlsConfigError> {
     store::trust_store(cfg, CLIENT, missing)
+}
+
+/// The certificates of the `zookeeper.ssl.trustStore.*` store (for a client library that
+/// takes them as PEM).
+pub fn trust_certs(
+    cfg: &dyn SslSettings,
+    missing: &str,
+) -> Result<Vec<CertificateDer<'static>>, TlsConfigError> {
+    store::trust_certs(cfg, CLIENT, missing)
 }
 
 /// `Boolean.parseBoolean` of a setting, `default` when unset (`ZKConfig.getBoolean`).

@@ -1,7 +1,8 @@
 //! Key and trust stores (`ssl.keyStore.*`, `ssl.trustStore.*`, and the same under
 //! `ssl.quorum.` for the AdminServer): PEM files as ZooKeeper's `PEMFileLoader` reads
 //! them (a key store holds the private key and its certificate chain; a trust store
-//! holds CA certificates). Other store types are refused with the key to change.
+//! holds CA certificates), JKS and PKCS12 stores through [`super::keystore`], typed as
+//! `KeyStoreFileType` does. BCFKS is refused with the key to change.
 
 use std::path::Path;
 
@@ -9,7 +10,7 @@ use rustls::pki_types::pem::{self, PemObject, SectionKind};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::RootCertStore;
 
-use super::{err, SslSettings, TlsConfigError};
+use super::{eckey, err, keystore, SslSettings, TlsConfigError};
 
 /// `KeyStoreFileType`: the explicit type, else the file name's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +67,8 @@ fn store_type(
                 Some("bcfks") => "BCFKS",
                 _ => {
                     let reason = format!(
-                        "cannot tell the type of {location:?} from its name: set {type_key}=PEM"
+                        "cannot tell the type of {location:?} from its name (.pem, .jks, .p12): \
+                         set {type_key} to PEM, JKS or PKCS12"
                     );
                     return Err(err(&type_key, reason));
                 }
@@ -81,11 +83,10 @@ fn store_type(
         "BCFKS" => StoreType::Bcfks,
         other => return Err(err(key, format!("unknown store type {other:?}"))),
     };
-    if t != StoreType::Pem {
+    if t == StoreType::Bcfks {
         let reason = format!(
-            "{location}: {name} stores are not supported by Zooid; use PEM files \
-             (for example `openssl pkcs12 -in store.p12 -nodes -out store.pem`, or \
-             `keytool -importkeystore -deststoretype PKCS12` first for JKS)"
+            "{location}: BCFKS stores are not supported by Zooid; use PKCS12, JKS or PEM \
+             (`keytool -importkeystore -srcstoretype BCFKS -deststoretype PKCS12`)"
         );
         return Err(err(key, reason));
     }
@@ -131,12 +132,26 @@ pub(crate) fn key_store(
         );
         err(setting, reason)
     })?;
-    store_type(cfg, f, "keyStore", path)?;
+    let kind = store_type(cfg, f, "keyStore", path)?;
     let bytes = read(setting, path)?;
     let password = password(cfg, f, "keyStore")?;
+    if kind != StoreType::Pem {
+        return keystore::key_store(&bytes, &password)
+            .map_err(|e| err(setting, format!("{path}: {e}")));
+    }
+    pem_key_store(setting, path, &bytes, &password)
+}
+
+/// A PEM key store: the (unencrypted) private key and the chain, leaf first.
+fn pem_key_store(
+    setting: &str,
+    path: &str,
+    bytes: &[u8],
+    password: &str,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsConfigError> {
     let mut chain = Vec::new();
     let mut key = None;
-    for item in pem::PemObject::pem_slice_iter(&bytes) {
+    for item in pem::PemObject::pem_slice_iter(bytes) {
         let (kind, der): (SectionKind, Vec<u8>) =
             item.map_err(|e| err(setting, format!("{path}: {e}")))?;
         match kind {
@@ -147,7 +162,7 @@ pub(crate) fn key_store(
             _ => {}
         }
     }
-    if key.is_none() && contains(&bytes, b"-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+    if key.is_none() && contains(bytes, b"-----BEGIN ENCRYPTED PRIVATE KEY-----") {
         let why = if password.is_empty() {
             "and no password is set"
         } else {
@@ -163,6 +178,16 @@ pub(crate) fn key_store(
     if chain.is_empty() {
         return Err(err(setting, format!("{path}: no certificate in the file")));
     }
+    // A PKCS#8 EC key exported from Java lacks the public key ring needs.
+    let key = match key {
+        PrivateKeyDer::Pkcs8(der) => {
+            match eckey::with_public_key(der.secret_pkcs8_der(), &chain[0]) {
+                Some(fixed) => PrivateKeyDer::Pkcs8(fixed.into()),
+                None => PrivateKeyDer::Pkcs8(der),
+            }
+        }
+        other => other,
+    };
     Ok((chain, key))
 }
 
@@ -177,20 +202,40 @@ pub(crate) fn trust_store(
     f: Family,
     missing: &str,
 ) -> Result<RootCertStore, TlsConfigError> {
+    let certs = trust_certs(cfg, f, missing)?;
     let key_name = f.key("trustStore.location");
     let key = key_name.as_str();
-    let path = location(cfg, f, "trustStore").ok_or_else(|| err(key, missing))?;
-    store_type(cfg, f, "trustStore", path)?;
-    let bytes = read(key, path)?;
+    let path = location(cfg, f, "trustStore").unwrap_or_default();
     let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(&bytes) {
-        let cert = cert.map_err(|e| err(key, format!("{path}: {e}")))?;
+    for cert in certs {
         roots
             .add(cert)
             .map_err(|e| err(key, format!("{path}: {e}")))?;
     }
-    if roots.is_empty() {
+    Ok(roots)
+}
+
+/// The certificates of a trust store (`ssl.trustStore.*`), at least one.
+pub(crate) fn trust_certs(
+    cfg: &dyn SslSettings,
+    f: Family,
+    missing: &str,
+) -> Result<Vec<CertificateDer<'static>>, TlsConfigError> {
+    let key_name = f.key("trustStore.location");
+    let key = key_name.as_str();
+    let path = location(cfg, f, "trustStore").ok_or_else(|| err(key, missing))?;
+    let kind = store_type(cfg, f, "trustStore", path)?;
+    let bytes = read(key, path)?;
+    let certs = if kind == StoreType::Pem {
+        CertificateDer::pem_slice_iter(&bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| err(key, format!("{path}: {e}")))?
+    } else {
+        let password = password(cfg, f, "trustStore")?;
+        keystore::trust_store(&bytes, &password).map_err(|e| err(key, format!("{path}: {e}")))?
+    };
+    if certs.is_empty() {
         return Err(err(key, format!("{path}: no certificate in the file")));
     }
-    Ok(roots)
+    Ok(certs)
 }

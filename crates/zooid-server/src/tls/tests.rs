@@ -19,20 +19,33 @@ fn refused(entries: &[(&str, &str)]) -> String {
 
 #[test]
 fn refusals_name_the_key() {
+    // JKS and PKCS12 stores are read (keystore_tests.rs); BCFKS is refused.
     let jks = refused(&[
         ("ssl.clientAuth", "none"),
         ("ssl.keyStore.location", "/k.jks"),
     ]);
     assert!(
-        jks.starts_with("ssl.keyStore.type: /k.jks: JKS stores are not supported"),
+        jks.starts_with("ssl.keyStore.location: /k.jks: No such file"),
         "{jks}"
     );
-    let p12 = refused(&[
+    let bcfks = refused(&[
         ("ssl.clientAuth", "none"),
         ("ssl.keyStore.location", "/k.pem"),
-        ("ssl.keyStore.type", "pkcs12"),
+        ("ssl.keyStore.type", "bcfks"),
     ]);
-    assert!(p12.contains("PKCS12 stores are not supported"), "{p12}");
+    assert!(
+        bcfks.starts_with("ssl.keyStore.type: /k.pem: BCFKS stores are not supported"),
+        "{bcfks}"
+    );
+    let other = refused(&[
+        ("ssl.clientAuth", "none"),
+        ("ssl.keyStore.location", "/k.pem"),
+        ("ssl.keyStore.type", "JCEKS"),
+    ]);
+    assert!(
+        other.starts_with("ssl.keyStore.type: unknown store type \"JCEKS\""),
+        "{other}"
+    );
     let unknown = refused(&[("ssl.clientAuth", "none"), ("ssl.keyStore.location", "/k")]);
     assert!(
         unknown.starts_with("ssl.keyStore.type: cannot tell"),
@@ -92,6 +105,88 @@ fn protocols_and_suites_map_to_rustls() {
     );
 }
 
+fn testdata(name: &str) -> String {
+    format!("{}/src/tls/testdata/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn jks_and_pkcs12_stores_make_a_server() {
+    let ok = |entries: &[(&str, &str)]| {
+        if let Err(e) = TlsServer::from_config(&with(entries)) {
+            panic!("{entries:?}: {e}");
+        }
+    };
+    let server_jks = testdata("server.jks");
+    let trust_p12 = testdata("trust.p12");
+    ok(&[
+        ("ssl.keyStore.location", &server_jks),
+        ("ssl.keyStore.password", "serverpass"),
+        ("ssl.trustStore.location", &trust_p12),
+        ("ssl.trustStore.password", "trustpass"),
+    ]);
+    // The reverse, a PKCS12 store named .jks typed by its name, and a PEM trust store.
+    let server_p12 = testdata("server-ec.p12");
+    let p12_named_jks = testdata("server-p12.jks");
+    let trust_jks = testdata("trust.jks");
+    let ca_pem = testdata("ca.pem");
+    for (key_store, trust_store, trust_password) in [
+        (&server_p12, &trust_jks, "trustpass"),
+        (&p12_named_jks, &ca_pem, ""),
+    ] {
+        ok(&[
+            ("ssl.keyStore.location", key_store),
+            ("ssl.keyStore.password", "serverpass"),
+            ("ssl.trustStore.location", trust_store),
+            ("ssl.trustStore.password", trust_password),
+        ]);
+    }
+    // An explicit type wins over the name; the content decides between JKS and PKCS12.
+    ok(&[
+        ("ssl.clientAuth", "none"),
+        ("ssl.keyStore.location", &server_jks),
+        ("ssl.keyStore.type", "PKCS12"),
+        ("ssl.keyStore.password", "serverpass"),
+    ]);
+    let wrong = refused(&[
+        ("ssl.keyStore.location", &server_jks),
+        ("ssl.keyStore.password", "nope"),
+        ("ssl.trustStore.location", &trust_p12),
+        ("ssl.trustStore.password", "trustpass"),
+    ]);
+    assert!(
+        wrong.starts_with(&format!(
+            "ssl.keyStore.location: {server_jks}: the store's password is wrong"
+        )),
+        "{wrong}"
+    );
+    let no_password = refused(&[
+        ("ssl.keyStore.location", &server_jks),
+        ("ssl.keyStore.password", "serverpass"),
+        ("ssl.trustStore.location", &trust_p12),
+    ]);
+    assert!(
+        no_password.starts_with(&format!(
+            "ssl.trustStore.location: {trust_p12}: the store's password is wrong"
+        )),
+        "{no_password}"
+    );
+    // A PEM key store with an EC key as Java exports it (no public key in the PKCS#8).
+    ok(&[
+        ("ssl.clientAuth", "none"),
+        ("ssl.keyStore.location", &testdata("server-ec.pem")),
+    ]);
+    // ssl.keyStore.passwordPath wins over ssl.keyStore.password.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pw");
+    std::fs::write(&file, "serverpass\n").unwrap();
+    ok(&[
+        ("ssl.clientAuth", "none"),
+        ("ssl.keyStore.location", &server_jks),
+        ("ssl.keyStore.password", "nope"),
+        ("ssl.keyStore.passwordPath", file.to_str().unwrap()),
+    ]);
+}
+
 fn admin_refused(entries: &[(&str, &str)]) -> String {
     match AdminTls::from_config(&with(entries)) {
         Ok(_) => panic!("accepted {entries:?}"),
@@ -119,7 +214,7 @@ fn admin_https_reads_the_quorum_stores() {
         ("ssl.quorum.keyStore.location", "/k.jks"),
     ]);
     assert!(
-        jks.starts_with("ssl.quorum.keyStore.type: /k.jks: JKS stores are not supported"),
+        jks.starts_with("ssl.quorum.keyStore.location: /k.jks: No such file"),
         "{jks}"
     );
     let p12 = admin_refused(&[
@@ -127,7 +222,10 @@ fn admin_https_reads_the_quorum_stores() {
         ("ssl.quorum.keyStore.location", "/k.pem"),
         ("ssl.quorum.keyStore.type", "PKCS12"),
     ]);
-    assert!(p12.starts_with("ssl.quorum.keyStore.type: "), "{p12}");
+    assert!(
+        p12.starts_with("ssl.quorum.keyStore.location: /k.pem: No such file"),
+        "{p12}"
+    );
     let gone = admin_refused(&[
         ("admin.forceHttps", "true"),
         ("ssl.quorum.keyStore.location", "/no/such.pem"),
