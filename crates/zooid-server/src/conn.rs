@@ -22,6 +22,7 @@ use zooid_tree::acl::authenticate;
 use crate::core::{ConnectOutcome, CoreMsg};
 use crate::fourlw;
 use crate::read;
+use crate::sasl::digest::{DigestMd5Server, NONCE_RANDOM_BYTES};
 use crate::session::SessionState;
 use crate::state::{frame, frame_bare, frame_header, ConnHandle, ConnStats, Out, Outbox, Shared};
 use crate::tls::TlsServer;
@@ -300,6 +301,8 @@ async fn session_loop<R: AsyncRead + Unpin>(
         conn.responded(op::CREATE_SESSION, 0, started);
     }
     let max = shared.config.jute_maxbuffer as usize;
+    // The connection's SASL exchange, created by its first SASL request.
+    let mut sasl_state = None;
     loop {
         let buf = tokio::select! {
             r = read_frame(rd, max) => r?,
@@ -308,7 +311,7 @@ async fn session_loop<R: AsyncRead + Unpin>(
         if conn.closed.load(Ordering::Acquire) {
             return Ok(());
         }
-        packet(shared, core, conn, &session, &buf).await?;
+        packet(shared, core, conn, &session, &buf, &mut sasl_state).await?;
     }
 }
 
@@ -318,6 +321,7 @@ async fn packet(
     conn: &Arc<ConnHandle>,
     session: &SessionState,
     buf: &[u8],
+    sasl_state: &mut Option<DigestMd5Server>,
 ) -> Result<(), ConnError> {
     let received = Instant::now();
     conn.received(4 + buf.len());
@@ -327,20 +331,28 @@ async fn packet(
     let body = r.rest();
     match hdr.op {
         op::AUTH => return auth(shared, conn, hdr.xid, body),
-        op::SASL => {
-            // No SASL server is configured: ZooKeeper answers OK with a null token.
-            let f = frame(
-                &ReplyHeader {
-                    xid: hdr.xid,
-                    zxid: 0,
-                    err: 0,
-                },
-                Some(&|b: &mut BytesMut| b.put_i32(-1)),
-            );
-            conn.reply(f);
-            return Ok(());
-        }
+        op::SASL => return sasl(shared, conn, hdr.xid, body, sasl_state),
         _ => {}
+    }
+    if !shared.sasl.authenticated(&conn.auth()) {
+        // AuthenticationHelper.enforceAuthentication: every other request of a session
+        // without an id of an enforced scheme closes it.
+        tracing::error!(
+            "Client authentication scheme(s) {:?} does not match with any of the expected \
+             authentication scheme {:?}, closing session.",
+            conn.auth()
+                .iter()
+                .map(|i| i.scheme.as_str())
+                .collect::<Vec<_>>(),
+            shared.sasl.enforce_schemes
+        );
+        conn.reply(frame_header(&ReplyHeader {
+            xid: hdr.xid,
+            zxid: 0,
+            err: ErrorCode::SessionClosedRequireSaslAuth.code(),
+        }));
+        conn.kill();
+        return Ok(());
     }
     let req = Request::decode(hdr.op, body).map_err(|e| e.to_string());
     if let Ok(Request::Unknown(code)) = req {
@@ -398,6 +410,102 @@ async fn packet(
     core.send(msg).await.map_err(|_| ConnError::Shutdown)
 }
 
+/// A `SetSASLResponse` frame: `token` None is a null buffer.
+fn sasl_reply(xid: i32, err: i32, token: Option<&[u8]>) -> bytes::Bytes {
+    let body = |b: &mut BytesMut| match token {
+        Some(t) => {
+            b.put_i32(t.len() as i32);
+            b.put_slice(t);
+        }
+        None => b.put_i32(-1),
+    };
+    frame(&ReplyHeader { xid, zxid: 0, err }, Some(&body))
+}
+
+/// `ZooKeeperServer.processSasl`: one step of the connection's DIGEST-MD5 exchange;
+/// success adds `sasl:<authorization id>` (and `super` for a `zookeeper.superUser`) to
+/// the connection; failure answers AUTHFAILED (SESSIONCLOSEDREQUIRESASLAUTH when SASL is
+/// required) and closes, unless `zookeeper.allowSaslFailedClients` lets it stay.
+fn sasl(
+    shared: &Shared,
+    conn: &ConnHandle,
+    xid: i32,
+    body: &[u8],
+    state: &mut Option<DigestMd5Server>,
+) -> Result<(), ConnError> {
+    let mut r = Reader::new(body);
+    let null = body.get(..4) == Some(&[0xff; 4][..]);
+    let token = r
+        .read_buffer_slice()
+        .map_err(|e| ConnError::Malformed(e.to_string()))?;
+    // Without a SASL server, and for a null token (a NullPointerException there),
+    // ZooKeeper answers OK with a null token.
+    let accounts = match &shared.sasl.accounts {
+        Some(a) if !null => a,
+        _ => {
+            conn.reply(sasl_reply(xid, 0, None));
+            return Ok(());
+        }
+    };
+    let server = match state {
+        Some(s) => s,
+        None => {
+            let mut random = [0u8; NONCE_RANDOM_BYTES];
+            getrandom::fill(&mut random)
+                .map_err(|e| ConnError::Io(std::io::Error::other(e.to_string())))?;
+            state.insert(DigestMd5Server::new(random))
+        }
+    };
+    match server.evaluate(token, accounts.as_ref()) {
+        Ok(reply) => {
+            if let Some(id) = server.authorization_id() {
+                let session = conn.session();
+                tracing::info!(
+                    "Session 0x{session:x}: adding SASL authorization for authorizationID: {id}"
+                );
+                let mut ids = vec![Id::new("sasl", id)];
+                if shared.sasl.is_super_user(id) {
+                    tracing::info!("Session 0x{session:x}: Authenticated Id '{id}' as super user");
+                    ids.push(Id::new("super", ""));
+                }
+                add_ids(conn, ids);
+            }
+            conn.reply(sasl_reply(xid, 0, Some(&reply)));
+        }
+        Err(e) => {
+            tracing::warn!("Client {} failed to SASL authenticate: {e}", conn.remote);
+            let required = shared.sasl.sasl_required();
+            if shared.sasl.allow_failed && !required {
+                tracing::warn!(
+                    "Maintaining client connection despite SASL authentication failure."
+                );
+                conn.reply(sasl_reply(xid, 0, None));
+                return Ok(());
+            }
+            let err = if required {
+                ErrorCode::SessionClosedRequireSaslAuth
+            } else {
+                ErrorCode::AuthFailed
+            };
+            conn.reply(sasl_reply(xid, err.code(), None));
+            conn.kill();
+        }
+    }
+    Ok(())
+}
+
+/// Adds identities to a connection's auth info, each once.
+fn add_ids(conn: &ConnHandle, ids: Vec<Id>) {
+    let mut a = conn.auth.write();
+    let mut v: Vec<Id> = a.as_ref().clone();
+    for id in ids {
+        if !v.contains(&id) {
+            v.push(id);
+        }
+    }
+    *a = Arc::new(v);
+}
+
 /// `addauth`: handled at once, as ZooKeeper does; a failure closes the connection.
 fn auth(shared: &Shared, conn: &ConnHandle, xid: i32, body: &[u8]) -> Result<(), ConnError> {
     let p = AuthPacket::from_bytes(body)
@@ -410,15 +518,7 @@ fn auth(shared: &Shared, conn: &ConnHandle, xid: i32, body: &[u8]) -> Result<(),
     };
     match result {
         Ok(ids) => {
-            let mut a = conn.auth.write();
-            let mut v: Vec<Id> = a.as_ref().clone();
-            for id in ids {
-                if !v.contains(&id) {
-                    v.push(id);
-                }
-            }
-            *a = Arc::new(v);
-            drop(a);
+            add_ids(conn, ids);
             conn.reply(frame_header(&ReplyHeader {
                 xid,
                 zxid: 0,
