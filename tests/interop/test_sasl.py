@@ -168,3 +168,97 @@ def test_sasl_digest_md5_side_by_side(sasl_servers):
     assert zk["wrong_password_closed"] == "closed"
     if "zooid" in got:
         assert got["zooid"] == zk
+
+
+def start_pair(tmp_path_factory, cfg: dict, flags: list[str]) -> dict[str, Server]:
+    kinds = ["zookeeper"] if ONLY_ZK else KINDS
+    return {k: Server(k, cfg, _workdir(tmp_path_factory, k), flags).start() for k in kinds}
+
+
+def jaas_flags(tmp_path_factory) -> list[str]:
+    jaas = tmp_path_factory.mktemp("jaas") / "jaas.conf"
+    jaas.write_text(JAAS)
+    return [f"-Djava.security.auth.login.config={jaas}"]
+
+
+def test_sasl_required_closes_unauthenticated_sessions(tmp_path_factory):
+    cfg = dict(CFG, sessionRequireClientSASLAuth="true")
+    srvs = start_pair(tmp_path_factory, cfg, jaas_flags(tmp_path_factory))
+    try:
+        got = {}
+        for k, srv in srvs.items():
+            out = {}
+            with conn_of(srv) as anon:
+                out["anon_get"] = anon.get_data("/")[0]
+                out["anon_closed"] = zkwire.wait_closed(anon.sock, 5.0)
+                anon.closed = True
+            c = conn_of(srv)
+            out["wrong_password"] = sasl_login(c, "bob", "nope")
+            out["wrong_password_closed"] = zkwire.wait_closed(c.sock, 5.0)
+            c.abandon()
+            with conn_of(srv) as bob:
+                out["bob_login"] = sasl_login(bob, "bob", "bobsecret")["errs"]
+                out["bob_get"] = bob.get_data("/")[0]
+            got[k] = out
+        zk = got["zookeeper"]
+        assert zk["anon_get"] == zkwire.Err.SESSION_CLOSED_REQUIRE_SASL
+        assert zk["anon_closed"] == "closed"
+        assert zk["wrong_password"]["errs"] == [0, zkwire.Err.SESSION_CLOSED_REQUIRE_SASL]
+        assert zk["bob_get"] == 0
+        if "zooid" in got:
+            assert got["zooid"] == zk
+    finally:
+        for s in srvs.values():
+            s.stop()
+
+
+def test_sasl_acls_need_the_provider(tmp_path_factory):
+    # The JAAS file alone makes a SASL server, but without SASLAuthenticationProvider
+    # the sasl scheme is unknown to ACLs.
+    srvs = start_pair(tmp_path_factory, {}, jaas_flags(tmp_path_factory))
+    try:
+        got = {}
+        for k, srv in srvs.items():
+            with conn_of(srv) as bob:
+                got[k] = {
+                    "login": sasl_login(bob, "bob", "bobsecret")["errs"],
+                    "whoami": bob.who_am_i(),
+                    "sasl_acl": bob.create("/sasl_np", b"", acl=[(ALL, "sasl", "bob")])[0],
+                    "auth_acl": bob.create("/sasl_np2", b"", acl=[(ALL, "auth", "")])[0],
+                }
+        zk = got["zookeeper"]
+        assert zk["login"] == [0, 0]
+        assert zk["sasl_acl"] == zkwire.Err.INVALID_ACL
+        if "zooid" in got:
+            assert got["zooid"] == zk
+    finally:
+        for s in srvs.values():
+            s.stop()
+
+
+def test_a_missing_jaas_file_stops_the_start(tmp_path_factory):
+    missing = tmp_path_factory.mktemp("jaas") / "absent.conf"
+    kinds = ["zookeeper"] if ONLY_ZK else KINDS
+    for k in kinds:
+        srv = Server(k, CFG, _workdir(tmp_path_factory, k),
+                     [f"-Djava.security.auth.login.config={missing}"])
+        with pytest.raises(RuntimeError, match="did not become ready"):
+            srv.start()
+        log = srv.log_path.read_text()
+        assert str(missing) in log, (k, log[-2000:])
+
+
+def test_a_jaas_file_without_the_section(tmp_path_factory):
+    """ZooKeeper starts without a SASL server when the named file lacks the section (no
+    error, no warning); Zooid refuses to start, on purpose: the operator asked for SASL."""
+    jaas = tmp_path_factory.mktemp("jaas") / "jaas.conf"
+    jaas.write_text("Client { org.apache.zookeeper.server.auth.DigestLoginModule required; };")
+    flags = [f"-Djava.security.auth.login.config={jaas}"]
+    zk = Server("zookeeper", CFG, _workdir(tmp_path_factory, "zookeeper"), flags).start()
+    zk.stop()
+    if ONLY_ZK:
+        return
+    srv = Server("zooid", CFG, _workdir(tmp_path_factory, "zooid"), flags)
+    with pytest.raises(RuntimeError, match="did not become ready"):
+        srv.start()
+    assert "No JAAS configuration section named 'Server' was found" in srv.log_path.read_text()
