@@ -262,3 +262,34 @@ def test_a_jaas_file_without_the_section(tmp_path_factory):
     with pytest.raises(RuntimeError, match="did not become ready"):
         srv.start()
     assert "No JAAS configuration section named 'Server' was found" in srv.log_path.read_text()
+
+
+def java_cli_whoami(srv: Server, jaas) -> list[str]:
+    """zkCli (the JDK's DIGEST-MD5 client) runs `whoami` as the JAAS `Client` account."""
+    import subprocess
+    from conftest import java_bin, zk_classpath
+    cmd = [java_bin(), "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx128m",
+           "-Dorg.slf4j.simpleLogger.defaultLogLevel=off",
+           f"-Djava.security.auth.login.config={jaas}",
+           "-cp", zk_classpath(), "org.apache.zookeeper.ZooKeeperMain",
+           "-server", srv.hostport, "whoami"]
+    p = subprocess.run(cmd, input="", capture_output=True, text=True, timeout=60)
+    keep = ("WatchedEvent state:", "sasl:", "ip:", "super:")
+    return sorted({ln.strip() for ln in p.stdout.splitlines() if ln.startswith(keep)})
+
+
+def test_java_client_side_by_side(sasl_servers, tmp_path_factory):
+    d = tmp_path_factory.mktemp("jaas_client")
+    good, bad = d / "good.conf", d / "bad.conf"
+    client = ('Client { org.apache.zookeeper.server.auth.DigestLoginModule required '
+              'username="bob" password="%s"; };')
+    good.write_text(client % "bobsecret")
+    bad.write_text(client % "wrong")
+    got = {k: {"good": java_cli_whoami(s, good), "bad": java_cli_whoami(s, bad)}
+           for k, s in sasl_servers.items()}
+    zk = got["zookeeper"]
+    assert "WatchedEvent state:SaslAuthenticated type:None path:null" in zk["good"]
+    assert "sasl: bob" in zk["good"]
+    assert "WatchedEvent state:AuthFailed type:None path:null" in zk["bad"]
+    if "zooid" in got:
+        assert got["zooid"] == zk
