@@ -23,6 +23,7 @@ use crate::core::{ConnectOutcome, CoreMsg};
 use crate::fourlw;
 use crate::read;
 use crate::sasl::digest::{DigestMd5Server, NONCE_RANDOM_BYTES};
+use crate::sasl::SaslOutcome;
 use crate::session::SessionState;
 use crate::state::{frame, frame_bare, frame_header, ConnHandle, ConnStats, Out, Outbox, Shared};
 use crate::tls::TlsServer;
@@ -422,10 +423,8 @@ fn sasl_reply(xid: i32, err: i32, token: Option<&[u8]>) -> bytes::Bytes {
     frame(&ReplyHeader { xid, zxid: 0, err }, Some(&body))
 }
 
-/// `ZooKeeperServer.processSasl`: one step of the connection's DIGEST-MD5 exchange;
-/// success adds `sasl:<authorization id>` (and `super` for a `zookeeper.superUser`) to
-/// the connection; failure answers AUTHFAILED (SESSIONCLOSEDREQUIRESASLAUTH when SASL is
-/// required) and closes, unless `zookeeper.allowSaslFailedClients` lets it stay.
+/// `ZooKeeperServer.processSasl` for one SASL request; the decision is
+/// [`Settings::process`](crate::sasl::Settings::process), the replies and closing here.
 fn sasl(
     shared: &Shared,
     conn: &ConnHandle,
@@ -433,60 +432,37 @@ fn sasl(
     body: &[u8],
     state: &mut Option<DigestMd5Server>,
 ) -> Result<(), ConnError> {
-    let mut r = Reader::new(body);
     let null = body.get(..4) == Some(&[0xff; 4][..]);
-    let token = r
+    let token = Reader::new(body)
         .read_buffer_slice()
         .map_err(|e| ConnError::Malformed(e.to_string()))?;
-    // Without a SASL server, and for a null token (a NullPointerException there),
-    // ZooKeeper answers OK with a null token.
-    let accounts = match &shared.sasl.accounts {
-        Some(a) if !null => a,
-        _ => {
-            conn.reply(sasl_reply(xid, 0, None));
-            return Ok(());
-        }
+    let random = || {
+        let mut r = [0u8; NONCE_RANDOM_BYTES];
+        getrandom::fill(&mut r).map(|()| r)
     };
-    let server = match state {
-        Some(s) => s,
-        None => {
-            let mut random = [0u8; NONCE_RANDOM_BYTES];
-            getrandom::fill(&mut random)
-                .map_err(|e| ConnError::Io(std::io::Error::other(e.to_string())))?;
-            state.insert(DigestMd5Server::new(random))
-        }
-    };
-    match server.evaluate(token, accounts.as_ref()) {
-        Ok(reply) => {
-            if let Some(id) = server.authorization_id() {
-                let session = conn.session();
+    let outcome = shared
+        .sasl
+        .process(state, (!null).then_some(token), random)
+        .map_err(|e| ConnError::Io(std::io::Error::other(e.to_string())))?;
+    match outcome {
+        SaslOutcome::Reply(token) => conn.reply(sasl_reply(xid, 0, token.as_deref())),
+        SaslOutcome::Authenticated { ids, token } => {
+            let session = conn.session();
+            for id in &ids {
                 tracing::info!(
-                    "Session 0x{session:x}: adding SASL authorization for authorizationID: {id}"
+                    "Session 0x{session:x}: adding SASL authorization {}:{}",
+                    id.scheme,
+                    id.id
                 );
-                let mut ids = vec![Id::new("sasl", id)];
-                if shared.sasl.is_super_user(id) {
-                    tracing::info!("Session 0x{session:x}: Authenticated Id '{id}' as super user");
-                    ids.push(Id::new("super", ""));
-                }
-                add_ids(conn, ids);
             }
-            conn.reply(sasl_reply(xid, 0, Some(&reply)));
+            add_ids(conn, ids);
+            conn.reply(sasl_reply(xid, 0, Some(&token)));
         }
-        Err(e) => {
-            tracing::warn!("Client {} failed to SASL authenticate: {e}", conn.remote);
-            let required = shared.sasl.sasl_required();
-            if shared.sasl.allow_failed && !required {
-                tracing::warn!(
-                    "Maintaining client connection despite SASL authentication failure."
-                );
-                conn.reply(sasl_reply(xid, 0, None));
-                return Ok(());
-            }
-            let err = if required {
-                ErrorCode::SessionClosedRequireSaslAuth
-            } else {
-                ErrorCode::AuthFailed
-            };
+        SaslOutcome::Refused(err) => {
+            tracing::warn!(
+                "Closing client connection {} after SASL failure",
+                conn.remote
+            );
             conn.reply(sasl_reply(xid, err.code(), None));
             conn.kill();
         }

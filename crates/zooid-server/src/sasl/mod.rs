@@ -15,10 +15,10 @@ pub mod jaas;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use zooid_proto::Id;
+use zooid_proto::{ErrorCode, Id};
 
 use crate::config::Config;
-use digest::{Accounts, SaslError};
+use digest::{Accounts, DigestMd5Server, SaslError, NONCE_RANDOM_BYTES};
 
 /// The zoo.cfg key (and JVM system property) naming the JAAS file.
 pub const JAAS_FILE_KEY: &str = "java.security.auth.login.config";
@@ -145,6 +145,17 @@ impl KerberosName {
     }
 }
 
+/// What one SASL request comes to (`ZooKeeperServer.processSasl`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaslOutcome {
+    /// Answer OK with this token (None: a null token).
+    Reply(Option<Vec<u8>>),
+    /// The exchange succeeded: add `ids` to the connection, answer OK with `token`.
+    Authenticated { ids: Vec<Id>, token: Vec<u8> },
+    /// The exchange failed: answer this error with a null token and close.
+    Refused(ErrorCode),
+}
+
 /// The client-authentication settings of a server.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
@@ -184,6 +195,49 @@ impl Settings {
     /// `ZooKeeperServer.isSaslSuperUser`.
     pub fn is_super_user(&self, id: &str) -> bool {
         !id.is_empty() && self.super_users.iter().any(|s| s == id)
+    }
+
+    /// One SASL request of a connection whose exchange is `state` (created here by the
+    /// first request, with a nonce from `random`). `token` None is a null buffer.
+    pub fn process<E>(
+        &self,
+        state: &mut Option<DigestMd5Server>,
+        token: Option<&[u8]>,
+        random: impl FnOnce() -> Result<[u8; NONCE_RANDOM_BYTES], E>,
+    ) -> Result<SaslOutcome, E> {
+        // Without a SASL server, and for a null token (a NullPointerException there),
+        // ZooKeeper answers OK with a null token.
+        let (Some(accounts), Some(token)) = (&self.accounts, token) else {
+            return Ok(SaslOutcome::Reply(None));
+        };
+        let server = match state {
+            Some(s) => s,
+            None => state.insert(DigestMd5Server::new(random()?)),
+        };
+        let e = match server.evaluate(token, accounts.as_ref()) {
+            Ok(token) => {
+                let Some(id) = server.authorization_id() else {
+                    return Ok(SaslOutcome::Reply(Some(token)));
+                };
+                let mut ids = vec![Id::new("sasl", id)];
+                if self.is_super_user(id) {
+                    tracing::info!("Authenticated Id '{id}' as super user");
+                    ids.push(Id::new("super", ""));
+                }
+                return Ok(SaslOutcome::Authenticated { ids, token });
+            }
+            Err(e) => e,
+        };
+        tracing::warn!("Client failed to SASL authenticate: {e}");
+        let required = self.sasl_required();
+        Ok(if self.allow_failed && !required {
+            tracing::warn!("Maintaining client connection despite SASL authentication failure.");
+            SaslOutcome::Reply(None)
+        } else if required {
+            SaslOutcome::Refused(ErrorCode::SessionClosedRequireSaslAuth)
+        } else {
+            SaslOutcome::Refused(ErrorCode::AuthFailed)
+        })
     }
 
     /// Reads the settings and the JAAS file the configuration names.

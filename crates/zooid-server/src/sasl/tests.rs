@@ -158,3 +158,84 @@ fn jvm_flags_name_the_jaas_file_and_zoo_cfg_wins() {
     assert_eq!(get("zookeeper.allowSaslFailedClients"), Some("true"));
     assert!(crate::state::acl_policy(&c).sasl);
 }
+
+/// Runs a whole exchange through [`Settings::process`] with a client's `response`
+/// function (challenge → digest-response).
+fn exchange(s: &Settings, password: &str) -> Vec<SaslOutcome> {
+    let mut state = None;
+    let random = || Ok::<_, ()>([5; NONCE_RANDOM_BYTES]);
+    let first = s.process(&mut state, Some(b""), random).unwrap();
+    let SaslOutcome::Reply(Some(challenge)) = &first else {
+        return vec![first];
+    };
+    let challenge = String::from_utf8(challenge.clone()).unwrap();
+    let nonce = challenge.split('"').nth(3).unwrap().to_owned();
+    let input = digest::ResponseInput {
+        digest_uri: digest::DIGEST_URI,
+        username: "bob",
+        realm: digest::REALM,
+        password,
+        nonce: nonce.as_bytes(),
+        cnonce: b"abc",
+        authzid: None,
+    };
+    let resp = format!(
+        "username=\"bob\",realm=\"zk-sasl-md5\",nonce=\"{nonce}\",cnonce=\"abc\",nc=00000001,\
+         qop=auth,digest-uri=\"zookeeper/zk-sasl-md5\",response={}",
+        digest::response_value("AUTHENTICATE", &input)
+    );
+    let second = s
+        .process(&mut state, Some(resp.as_bytes()), random)
+        .unwrap();
+    vec![first, second]
+}
+
+#[test]
+fn process_decides_as_process_sasl() {
+    let f = jaas_file(SERVER);
+    let path = f.path().to_str().unwrap();
+    let provider = (
+        "zookeeper.authProvider.1",
+        "org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
+    );
+    let load = |extra: &[(&str, &str)]| {
+        let mut pairs = vec![
+            (JAAS_FILE_KEY, path),
+            ("zookeeper.superUser", "bob"),
+            provider,
+        ];
+        pairs.extend_from_slice(extra);
+        Settings::load(&config(&pairs)).unwrap()
+    };
+    let plain = load(&[]);
+    let ok = exchange(&plain, "bobsecret");
+    let SaslOutcome::Authenticated { ids, token } = &ok[1] else {
+        panic!("{ok:?}");
+    };
+    assert_eq!(ids, &[Id::new("sasl", "bob"), Id::new("super", "")]);
+    assert!(token.starts_with(b"rspauth="));
+    assert_eq!(
+        exchange(&plain, "nope")[1],
+        SaslOutcome::Refused(ErrorCode::AuthFailed)
+    );
+    let lenient = load(&[("zookeeper.allowSaslFailedClients", "true")]);
+    assert_eq!(exchange(&lenient, "nope")[1], SaslOutcome::Reply(None));
+    let required = load(&[
+        ("zookeeper.allowSaslFailedClients", "true"),
+        ("zookeeper.sessionRequireClientSASLAuth", "true"),
+    ]);
+    assert_eq!(
+        exchange(&required, "nope")[1],
+        SaslOutcome::Refused(ErrorCode::SessionClosedRequireSaslAuth)
+    );
+    // No SASL server, or a null token: OK with a null token, no exchange started.
+    let none = Settings::default();
+    assert_eq!(exchange(&none, "x"), [SaslOutcome::Reply(None)]);
+    let mut state = None;
+    let random = || Ok::<_, ()>([0; NONCE_RANDOM_BYTES]);
+    assert_eq!(
+        plain.process(&mut state, None, random),
+        Ok(SaslOutcome::Reply(None))
+    );
+    assert!(state.is_none());
+}
