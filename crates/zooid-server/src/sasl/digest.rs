@@ -163,6 +163,36 @@ impl DigestMd5Server {
         v: &[Option<Vec<u8>>; 13],
         accounts: &dyn Accounts,
     ) -> Result<(String, String), SaslError> {
+        let r = self.directives(v)?;
+        let Some(password) = accounts.password(&r.username) else {
+            return fail(format!(
+                "DIGEST-MD5: cannot acquire password for {} in realm : {}",
+                r.username, r.realm
+            ));
+        };
+        let input = ResponseInput {
+            digest_uri: &r.digest_uri,
+            username: &r.username,
+            realm: &r.realm,
+            password: &password,
+            nonce: self.nonce.as_bytes(),
+            cnonce: r.cnonce,
+            authzid: r.authzid,
+        };
+        if response_value("AUTHENTICATE", &input).as_bytes() != r.response {
+            return violation("Mismatched response.");
+        }
+        let requested = match r.authzid {
+            Some(z) => String::from_utf8_lossy(z).into_owned(),
+            None => r.username.clone(),
+        };
+        let id = accounts.authorize(&r.username, &requested)?;
+        Ok((format!("rspauth={}", response_value("", &input)), id))
+    }
+
+    /// The directives of a digest-response, checked against the challenge (everything
+    /// but the password).
+    fn directives<'a>(&self, v: &'a [Option<Vec<u8>>; 13]) -> Result<Response<'a>, SaslError> {
         let text = |i: usize| {
             v[i].as_deref()
                 .map(|b| String::from_utf8_lossy(b).into_owned())
@@ -206,35 +236,33 @@ impl DigestMd5Server {
             _ => return violation(format!("Invalid QOP: {qop}")),
         }
         let uri = text(DIGEST_URI_IX);
-        let Some(uri) = uri.filter(|u| u.eq_ignore_ascii_case(DIGEST_URI)) else {
-            let got = text(DIGEST_URI_IX).unwrap_or_else(|| "null".to_owned());
+        let Some(digest_uri) = uri.clone().filter(|u| u.eq_ignore_ascii_case(DIGEST_URI)) else {
+            let got = uri.unwrap_or_else(|| "null".to_owned());
             return violation(format!("Mismatched URI: {got}; expecting: {DIGEST_URI}"));
         };
         let Some(response) = v[RESPONSE].as_deref() else {
             return fail("DIGEST-MD5: digest response format  violation. Missing response.");
         };
-        let authzid = v[AUTHZID].as_deref();
-        let requested = text(AUTHZID).unwrap_or_else(|| username.clone());
-        let Some(password) = accounts.password(&username) else {
-            return fail(format!(
-                "DIGEST-MD5: cannot acquire password for {username} in realm : {realm}"
-            ));
-        };
-        let input = ResponseInput {
-            digest_uri: &uri,
-            username: &username,
-            realm: &realm,
-            password: &password,
-            nonce: self.nonce.as_bytes(),
+        Ok(Response {
+            username,
+            realm,
             cnonce,
-            authzid,
-        };
-        if response_value("AUTHENTICATE", &input).as_bytes() != response {
-            return violation("Mismatched response.");
-        }
-        let id = accounts.authorize(&username, &requested)?;
-        Ok((format!("rspauth={}", response_value("", &input)), id))
+            digest_uri,
+            response,
+            authzid: v[AUTHZID].as_deref(),
+        })
     }
+}
+
+/// A digest-response whose directives passed the checks.
+struct Response<'a> {
+    username: String,
+    realm: String,
+    cnonce: &'a [u8],
+    /// As the client wrote it (the JDK takes the client's case for the digest).
+    digest_uri: String,
+    response: &'a [u8],
+    authzid: Option<&'a [u8]>,
 }
 
 /// What a response value is computed from (qop is always `auth`, the count always 1).
@@ -299,47 +327,17 @@ fn parse_directives(buf: &[u8]) -> Result<[Option<Vec<u8>>; 13], SaslError> {
     let mut table: [Option<Vec<u8>>; 13] = Default::default();
     let (mut key, mut value) = (Vec::new(), Vec::new());
     let (mut getting_key, mut quoted, mut expect_sep) = (true, false, false);
-    let lws = |b: u8| matches!(b, b'\r' | b'\n' | b' ' | b'\t');
-    let skip = |i: usize| (i..buf.len()).find(|&j| !lws(buf[j])).unwrap_or(buf.len());
-    let mut i = skip(0);
+    let mut i = skip_lws(buf, 0);
     while i < buf.len() {
         let b = buf[i];
         if getting_key {
-            if b == b',' {
-                if !key.is_empty() {
-                    return fail(format!(
-                        "Directive key contains a ',':{}",
-                        String::from_utf8_lossy(&key)
-                    ));
+            match key_step(buf, i, &mut key)? {
+                KeyStep::Next(n) => i = n,
+                KeyStep::Value { at, quoted: q } => {
+                    getting_key = false;
+                    quoted = q;
+                    i = at;
                 }
-                i = skip(i + 1);
-            } else if b == b'=' {
-                if key.is_empty() {
-                    return fail("Empty directive key");
-                }
-                getting_key = false;
-                i = skip(i + 1);
-                if i >= buf.len() {
-                    return fail(format!(
-                        "Valueless directive found: {}",
-                        String::from_utf8_lossy(&key)
-                    ));
-                }
-                if buf[i] == b'"' {
-                    quoted = true;
-                    i += 1;
-                }
-            } else if lws(b) {
-                i = skip(i + 1);
-                if buf.get(i) != Some(&b'=') {
-                    return fail(format!(
-                        "'=' expected after key: {}",
-                        String::from_utf8_lossy(&key)
-                    ));
-                }
-            } else {
-                key.push(b);
-                i += 1;
             }
         } else if quoted {
             if b == b'\\' {
@@ -357,13 +355,13 @@ fn parse_directives(buf: &[u8]) -> Result<[Option<Vec<u8>>; 13], SaslError> {
                 value.push(b);
                 i += 1;
             }
-        } else if lws(b) || b == b',' {
+        } else if is_lws(b) || b == b',' {
             extract(&mut table, &key, std::mem::take(&mut value))?;
             key.clear();
             getting_key = true;
             quoted = false;
             expect_sep = false;
-            i = skip(i + 1);
+            i = skip_lws(buf, i + 1);
         } else if expect_sep {
             return fail(format!(
                 "Expecting comma or linear whitespace after quoted string: \"{}\"",
@@ -381,6 +379,57 @@ fn parse_directives(buf: &[u8]) -> Result<[Option<Vec<u8>>; 13], SaslError> {
         extract(&mut table, &key, value)?;
     }
     Ok(table)
+}
+
+/// Linear white space (`isLws`: CR, LF, space, tab, byte by byte).
+fn is_lws(b: u8) -> bool {
+    matches!(b, b'\r' | b'\n' | b' ' | b'\t')
+}
+
+fn skip_lws(buf: &[u8], from: usize) -> usize {
+    (from..buf.len())
+        .find(|&j| !is_lws(buf[j]))
+        .unwrap_or(buf.len())
+}
+
+/// Where reading a directive's key goes after the byte at `i`.
+enum KeyStep {
+    /// Still in the key (or between directives): continue at this index.
+    Next(usize),
+    /// The key ended with `=`: its value starts at `at`, after an opening quote if any.
+    Value { at: usize, quoted: bool },
+}
+
+fn key_step(buf: &[u8], i: usize, key: &mut Vec<u8>) -> Result<KeyStep, SaslError> {
+    let shown = |k: &[u8]| String::from_utf8_lossy(k).into_owned();
+    match buf[i] {
+        b',' if !key.is_empty() => fail(format!("Directive key contains a ',':{}", shown(key))),
+        // An empty element.
+        b',' => Ok(KeyStep::Next(skip_lws(buf, i + 1))),
+        b'=' if key.is_empty() => fail("Empty directive key"),
+        b'=' => {
+            let at = skip_lws(buf, i + 1);
+            match buf.get(at) {
+                None => fail(format!("Valueless directive found: {}", shown(key))),
+                Some(b'"') => Ok(KeyStep::Value {
+                    at: at + 1,
+                    quoted: true,
+                }),
+                Some(_) => Ok(KeyStep::Value { at, quoted: false }),
+            }
+        }
+        b if is_lws(b) => {
+            let at = skip_lws(buf, i + 1);
+            if buf.get(at) != Some(&b'=') {
+                return fail(format!("'=' expected after key: {}", shown(key)));
+            }
+            Ok(KeyStep::Next(at))
+        }
+        b => {
+            key.push(b);
+            Ok(KeyStep::Next(i + 1))
+        }
+    }
 }
 
 fn unmatched(key: &[u8], value: &[u8]) -> String {

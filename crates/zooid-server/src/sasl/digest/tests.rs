@@ -202,3 +202,45 @@ fn oversized_and_garbage_tokens_never_panic() {
         assert!(s.evaluate(j, &Bob).is_err(), "{j:?}");
     }
 }
+
+#[test]
+fn random_tokens_never_panic() {
+    // Fixed seed: fragments of real directives glued at random, plus random bytes.
+    let mut x: u64 = 0x5eed_5a51;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let parts: [&[u8]; 14] = [
+        b"username=",
+        b"\"bob\"",
+        b",",
+        b" ",
+        b"=",
+        b"\"",
+        b"\\",
+        b"realm=\"zk-sasl-md5\"",
+        b"nonce-count=",
+        b"maxbuf=",
+        b"qop=auth",
+        b"digest-uri=",
+        b"response=",
+        b"\xff",
+    ];
+    for _ in 0..20_000 {
+        let mut token = Vec::new();
+        for _ in 0..next() % 12 {
+            if next() % 4 == 0 {
+                token.push(next() as u8);
+            } else {
+                token.extend_from_slice(parts[(next() % parts.len() as u64) as usize]);
+            }
+        }
+        let mut s = DigestMd5Server::new([0; NONCE_RANDOM_BYTES]);
+        s.evaluate(b"", &Bob).unwrap();
+        let _ = s.evaluate(&token, &Bob);
+        assert!(!s.is_complete());
+    }
+}
