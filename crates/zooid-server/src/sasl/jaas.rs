@@ -54,80 +54,90 @@ fn tokenize(text: &str) -> Result<Vec<(usize, Token)>, JaasError> {
     let mut out = Vec::new();
     let mut chars = text.chars().peekable();
     let mut line = 1;
-    let err = |line, reason: &str| JaasError {
-        line,
-        reason: reason.to_owned(),
-    };
     while let Some(c) = chars.next() {
         match c {
             '\n' => line += 1,
             c if c.is_whitespace() => {}
             '/' if chars.peek() == Some(&'/') => {
-                for c in chars.by_ref() {
-                    if c == '\n' {
-                        line += 1;
-                        break;
-                    }
+                if chars.by_ref().any(|c| c == '\n') {
+                    line += 1;
                 }
             }
             '/' if chars.peek() == Some(&'*') => {
                 chars.next();
-                let start = line;
-                let mut prev = ' ';
-                loop {
-                    match chars.next() {
-                        None => return Err(err(start, "unterminated /* comment")),
-                        Some('/') if prev == '*' => break,
-                        Some(c) => {
-                            if c == '\n' {
-                                line += 1;
-                            }
-                            // The opening `*` does not count: `/*/` stays open.
-                            prev = c;
-                        }
-                    }
-                }
+                skip_block_comment(&mut chars, &mut line)?;
             }
             '"' | '\'' => {
                 let start = line;
-                let mut s = String::new();
-                loop {
-                    match chars.next() {
-                        None => return Err(err(start, "unterminated quoted string")),
-                        Some(q) if q == c => break,
-                        Some('\\') => match chars.next() {
-                            None => return Err(err(start, "unterminated quoted string")),
-                            Some('n') => s.push('\n'),
-                            Some('t') => s.push('\t'),
-                            Some('r') => s.push('\r'),
-                            Some(e) => s.push(e),
-                        },
-                        Some(ch) => {
-                            if ch == '\n' {
-                                line += 1;
-                            }
-                            s.push(ch);
-                        }
-                    }
-                }
+                let s = read_quoted(&mut chars, c, &mut line)?;
                 out.push((start, Token::Quoted(s)));
             }
             '{' | '}' | ';' | '=' => out.push((line, Token::Punct(c))),
             c if is_word_char(c) => {
                 let mut s = String::from(c);
-                while let Some(&n) = chars.peek() {
-                    if !is_word_char(n) {
-                        break;
-                    }
+                while let Some(n) = chars.next_if(|&n| is_word_char(n)) {
                     s.push(n);
-                    chars.next();
                 }
                 out.push((line, Token::Word(s)));
             }
-            c => return Err(err(line, &format!("unexpected character {c:?}"))),
+            c => return Err(error(line, format!("unexpected character {c:?}"))),
         }
     }
     Ok(out)
+}
+
+type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
+
+fn error(line: usize, reason: impl Into<String>) -> JaasError {
+    JaasError {
+        line,
+        reason: reason.into(),
+    }
+}
+
+/// Skips a `/* ... */` comment whose opening has been read.
+fn skip_block_comment(chars: &mut Chars, line: &mut usize) -> Result<(), JaasError> {
+    let start = *line;
+    // The opening `*` does not count: `/*/` stays open.
+    let mut prev = ' ';
+    loop {
+        match chars.next() {
+            None => return Err(error(start, "unterminated /* comment")),
+            Some('/') if prev == '*' => return Ok(()),
+            Some(c) => {
+                if c == '\n' {
+                    *line += 1;
+                }
+                prev = c;
+            }
+        }
+    }
+}
+
+/// Reads a string quoted with `quote`, whose opening quote has been read; `\` escapes
+/// the next character (`\n`, `\t`, `\r` are control characters).
+fn read_quoted(chars: &mut Chars, quote: char, line: &mut usize) -> Result<String, JaasError> {
+    let start = *line;
+    let mut s = String::new();
+    loop {
+        match chars.next() {
+            None => return Err(error(start, "unterminated quoted string")),
+            Some(q) if q == quote => return Ok(s),
+            Some('\\') => match chars.next() {
+                None => return Err(error(start, "unterminated quoted string")),
+                Some('n') => s.push('\n'),
+                Some('t') => s.push('\t'),
+                Some('r') => s.push('\r'),
+                Some(e) => s.push(e),
+            },
+            Some(ch) => {
+                if ch == '\n' {
+                    *line += 1;
+                }
+                s.push(ch);
+            }
+        }
+    }
 }
 
 fn is_word_char(c: char) -> bool {
@@ -334,6 +344,10 @@ Client { org.apache.zookeeper.server.auth.DigestLoginModule Optional
             ),
             ("Server { M required a=b c };", Some("line 1: expected '=', found '}'")),
             ("{ };", Some("line 1: expected a section name, found '{'")),
+            (
+                "// c\n/* a\n b */ Server {\n M required x='a\nb';\n M bad; };",
+                Some("line 6: invalid control flag \"bad\" (required, requisite, sufficient or optional)"),
+            ),
             ("Server { M required a=b; } ;\n@", Some("line 2: unexpected character '@'")),
         ];
         for (text, want) in cases {
