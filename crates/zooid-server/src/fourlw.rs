@@ -15,7 +15,7 @@
 //! prints them when their event never happened.
 
 pub(crate) mod host;
-pub(crate) mod java_map;
+mod java_map;
 pub mod metrics;
 
 use std::collections::BTreeMap;

@@ -9,7 +9,7 @@ use zooid_proto::request::{encode_multi_response, MultiOp, MultiResult, Request}
 use zooid_proto::{
     perms, Acl, ClientInfo, ErrorCode, ErrorResponse, ExistsResponse, GetAclResponse,
     GetAllChildrenNumberResponse, GetChildren2Response, GetChildrenResponse, GetDataResponse,
-    GetEphemeralsResponse, Id, Record, ReplyHeader, SetWatches2, Stat, SyncResponse, WatcherEvent,
+    GetEphemeralsResponse, Record, ReplyHeader, SetWatches2, Stat, SyncResponse, WatcherEvent,
     WhoAmIResponse,
 };
 use zooid_tree::acl::check_acl;
@@ -190,8 +190,8 @@ fn read(shared: &Shared, tree: &DataTree, conn: &ConnHandle, req: &Request) -> R
             }
         }
         Request::WhoAmI => {
-            let client_info = java_auth_order(&auth)
-                .into_iter()
+            let client_info = auth
+                .iter()
                 .map(|id| ClientInfo {
                     auth_scheme: id.scheme.clone(),
                     // AuthUtil.getUser: the registered provider's getUserName (digest
@@ -322,48 +322,4 @@ pub fn notify(conn: &ConnHandle, kind: i32, path: &str, zxid: i64) {
         path: path.to_owned(),
     };
     conn.notify(frame_record(&hdr, &ev));
-}
-
-/// The order ZooKeeper lists a connection's ids in (`whoAmI`): `ServerCnxn.authInfo` is a
-/// set over a `ConcurrentHashMap`, iterated bin by bin, each bin in arrival order. The
-/// bin is `spread(Id.hashCode())` modulo the table size (16, doubled at 3/4 load). Exact
-/// while no resize has split a bin, which takes a dozen ids on one connection.
-fn java_auth_order(ids: &[Id]) -> Vec<&Id> {
-    use crate::fourlw::java_map::string_hash;
-    // `Id.hashCode` as jute generates it.
-    let hash = |i: &Id| {
-        let h = 17i32.wrapping_mul(37).wrapping_add(string_hash(&i.scheme));
-        h.wrapping_mul(37).wrapping_add(string_hash(&i.id))
-    };
-    let mut table = 16usize;
-    while ids.len() >= table * 3 / 4 {
-        table *= 2;
-    }
-    let bin = |i: &Id| {
-        let h = hash(i);
-        ((h ^ ((h as u32) >> 16) as i32) & 0x7fff_ffff) as usize & (table - 1)
-    };
-    let mut out: Vec<&Id> = ids.iter().collect();
-    out.sort_by_key(|i| bin(i));
-    out
-}
-
-#[cfg(test)]
-mod auth_order_tests {
-    use super::*;
-
-    #[test]
-    fn whoami_lists_ids_in_zookeepers_set_order() {
-        // As Apache ZooKeeper 3.8 answers (tests/interop/test_sasl.py).
-        let ids = [
-            Id::new("ip", "127.0.0.1"),
-            Id::new("sasl", "super"),
-            Id::new("super", ""),
-        ];
-        let got: Vec<&str> = java_auth_order(&ids)
-            .iter()
-            .map(|i| i.scheme.as_str())
-            .collect();
-        assert_eq!(got, ["sasl", "super", "ip"]);
-    }
 }
