@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install what the interop tests (tests/interop) need on a fresh Debian machine, as root:
 # Apache ZooKeeper 3.8 from Debian's `zookeeper` package (plus a Java runtime, which it
-# depends on) and kazoo + pytest (+ pytest-timeout) from PyPI.
+# depends on) and kazoo + pytest (+ pytest-timeout, + pure-sasl for kazoo's SASL) from PyPI.
 # Idempotent, quiet and fast when everything is already there.
 set -eu
 
@@ -19,10 +19,10 @@ if [ -n "$need_apt" ]; then
 fi
 
 PY="${PYTHON:-python3}"
-if ! "$PY" -c 'import kazoo, pytest, pytest_timeout' >/dev/null 2>&1; then
-    echo "test-deps: installing kazoo pytest pytest-timeout (pip)"
+if ! "$PY" -c 'import kazoo, pytest, pytest_timeout, puresasl' >/dev/null 2>&1; then
+    echo "test-deps: installing kazoo pytest pytest-timeout pure-sasl (pip)"
     "$PY" -m pip install -q --disable-pip-version-check --root-user-action=ignore \
-        kazoo pytest pytest-timeout 2>/dev/null \
+        kazoo pytest pytest-timeout pure-sasl 2>/dev/null \
     || "$PY" -m pip install -q --disable-pip-version-check --break-system-packages \
-        kazoo pytest pytest-timeout
+        kazoo pytest pytest-timeout pure-sasl
 fi

@@ -160,9 +160,12 @@ class Server:
     """A server process on 127.0.0.1:<port>, started from a zoo.cfg in its own dir."""
 
     def __init__(self, kind: str, cfg: dict[str, str] | None = None,
-                 workdir: Path | None = None) -> None:
+                 workdir: Path | None = None, jvm_flags: list[str] | None = None) -> None:
         assert kind in KINDS
         self.kind = kind
+        # System properties (-Dk=v): on ZooKeeper's java command line; Zooid reads them
+        # from SERVER_JVMFLAGS, as zkServer.sh users pass them.
+        self.jvm_flags = list(jvm_flags or [])
         self.port = free_port()
         self.host = "127.0.0.1"
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"interop-{kind}-"))
@@ -185,7 +188,7 @@ class Server:
 
     def command(self) -> list[str]:
         if self.kind == "zookeeper":
-            return [java_bin(), *java_opts(),
+            return [java_bin(), *java_opts(), *self.jvm_flags,
                     f"-Dzookeeper.log.dir={self.workdir}",
                     "-cp", zk_classpath(),
                     "org.apache.zookeeper.server.ZooKeeperServerMain", str(self.cfg_path)]
@@ -196,6 +199,12 @@ class Server:
                 f"ZOOID_BIN; set ZOOID_INTEROP_ONLY_ZK=1 to run only the ZooKeeper side.",
                 pytrace=False)
         return [str(b), "server", str(self.cfg_path)]
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.kind == "zooid" and self.jvm_flags:
+            env["SERVER_JVMFLAGS"] = " ".join(self.jvm_flags)
+        return env
 
     def check_alive(self) -> None:
         """Fail the current test if the server process has died."""
@@ -216,7 +225,7 @@ class Server:
         self._logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self._logf, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=str(self.workdir),
-                                     start_new_session=True)
+                                     start_new_session=True, env=self.env())
         _LIVE[self.proc.pid] = self
         try:
             self.wait_ready()

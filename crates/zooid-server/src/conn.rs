@@ -22,6 +22,8 @@ use zooid_tree::acl::authenticate;
 use crate::core::{ConnectOutcome, CoreMsg};
 use crate::fourlw;
 use crate::read;
+use crate::sasl::digest::{DigestMd5Server, NONCE_RANDOM_BYTES};
+use crate::sasl::SaslOutcome;
 use crate::session::SessionState;
 use crate::state::{frame, frame_bare, frame_header, ConnHandle, ConnStats, Out, Outbox, Shared};
 use crate::tls::TlsServer;
@@ -300,6 +302,8 @@ async fn session_loop<R: AsyncRead + Unpin>(
         conn.responded(op::CREATE_SESSION, 0, started);
     }
     let max = shared.config.jute_maxbuffer as usize;
+    // The connection's SASL exchange, created by its first SASL request.
+    let mut sasl_state = None;
     loop {
         let buf = tokio::select! {
             r = read_frame(rd, max) => r?,
@@ -308,7 +312,7 @@ async fn session_loop<R: AsyncRead + Unpin>(
         if conn.closed.load(Ordering::Acquire) {
             return Ok(());
         }
-        packet(shared, core, conn, &session, &buf).await?;
+        packet(shared, core, conn, &session, &buf, &mut sasl_state).await?;
     }
 }
 
@@ -318,6 +322,7 @@ async fn packet(
     conn: &Arc<ConnHandle>,
     session: &SessionState,
     buf: &[u8],
+    sasl_state: &mut Option<DigestMd5Server>,
 ) -> Result<(), ConnError> {
     let received = Instant::now();
     conn.received(4 + buf.len());
@@ -327,20 +332,28 @@ async fn packet(
     let body = r.rest();
     match hdr.op {
         op::AUTH => return auth(shared, conn, hdr.xid, body),
-        op::SASL => {
-            // No SASL server is configured: ZooKeeper answers OK with a null token.
-            let f = frame(
-                &ReplyHeader {
-                    xid: hdr.xid,
-                    zxid: 0,
-                    err: 0,
-                },
-                Some(&|b: &mut BytesMut| b.put_i32(-1)),
-            );
-            conn.reply(f);
-            return Ok(());
-        }
+        op::SASL => return sasl(shared, conn, hdr.xid, body, sasl_state),
         _ => {}
+    }
+    if !shared.sasl.authenticated(&conn.auth()) {
+        // AuthenticationHelper.enforceAuthentication: every other request of a session
+        // without an id of an enforced scheme closes it.
+        tracing::error!(
+            "Client authentication scheme(s) {:?} does not match with any of the expected \
+             authentication scheme {:?}, closing session.",
+            conn.auth()
+                .iter()
+                .map(|i| i.scheme.as_str())
+                .collect::<Vec<_>>(),
+            shared.sasl.enforce_schemes
+        );
+        conn.reply(frame_header(&ReplyHeader {
+            xid: hdr.xid,
+            zxid: 0,
+            err: ErrorCode::SessionClosedRequireSaslAuth.code(),
+        }));
+        conn.kill();
+        return Ok(());
     }
     let req = Request::decode(hdr.op, body).map_err(|e| e.to_string());
     if let Ok(Request::Unknown(code)) = req {
@@ -398,6 +411,77 @@ async fn packet(
     core.send(msg).await.map_err(|_| ConnError::Shutdown)
 }
 
+/// A `SetSASLResponse` frame: `token` None is a null buffer.
+fn sasl_reply(xid: i32, err: i32, token: Option<&[u8]>) -> bytes::Bytes {
+    let body = |b: &mut BytesMut| match token {
+        Some(t) => {
+            b.put_i32(t.len() as i32);
+            b.put_slice(t);
+        }
+        None => b.put_i32(-1),
+    };
+    frame(&ReplyHeader { xid, zxid: 0, err }, Some(&body))
+}
+
+/// `ZooKeeperServer.processSasl` for one SASL request; the decision is
+/// [`Settings::process`](crate::sasl::Settings::process), the replies and closing here.
+fn sasl(
+    shared: &Shared,
+    conn: &ConnHandle,
+    xid: i32,
+    body: &[u8],
+    state: &mut Option<DigestMd5Server>,
+) -> Result<(), ConnError> {
+    let null = body.get(..4) == Some(&[0xff; 4][..]);
+    let token = Reader::new(body)
+        .read_buffer_slice()
+        .map_err(|e| ConnError::Malformed(e.to_string()))?;
+    let random = || {
+        let mut r = [0u8; NONCE_RANDOM_BYTES];
+        getrandom::fill(&mut r).map(|()| r)
+    };
+    let outcome = shared
+        .sasl
+        .process(state, (!null).then_some(token), random)
+        .map_err(|e| ConnError::Io(std::io::Error::other(e.to_string())))?;
+    match outcome {
+        SaslOutcome::Reply(token) => conn.reply(sasl_reply(xid, 0, token.as_deref())),
+        SaslOutcome::Authenticated { ids, token } => {
+            let session = conn.session();
+            for id in &ids {
+                tracing::info!(
+                    "Session 0x{session:x}: adding SASL authorization {}:{}",
+                    id.scheme,
+                    id.id
+                );
+            }
+            add_ids(conn, ids);
+            conn.reply(sasl_reply(xid, 0, Some(&token)));
+        }
+        SaslOutcome::Refused(err) => {
+            tracing::warn!(
+                "Closing client connection {} after SASL failure",
+                conn.remote
+            );
+            conn.reply(sasl_reply(xid, err.code(), None));
+            conn.kill();
+        }
+    }
+    Ok(())
+}
+
+/// Adds identities to a connection's auth info, each once.
+fn add_ids(conn: &ConnHandle, ids: Vec<Id>) {
+    let mut a = conn.auth.write();
+    let mut v: Vec<Id> = a.as_ref().clone();
+    for id in ids {
+        if !v.contains(&id) {
+            v.push(id);
+        }
+    }
+    *a = Arc::new(v);
+}
+
 /// `addauth`: handled at once, as ZooKeeper does; a failure closes the connection.
 fn auth(shared: &Shared, conn: &ConnHandle, xid: i32, body: &[u8]) -> Result<(), ConnError> {
     let p = AuthPacket::from_bytes(body)
@@ -410,15 +494,7 @@ fn auth(shared: &Shared, conn: &ConnHandle, xid: i32, body: &[u8]) -> Result<(),
     };
     match result {
         Ok(ids) => {
-            let mut a = conn.auth.write();
-            let mut v: Vec<Id> = a.as_ref().clone();
-            for id in ids {
-                if !v.contains(&id) {
-                    v.push(id);
-                }
-            }
-            *a = Arc::new(v);
-            drop(a);
+            add_ids(conn, ids);
             conn.reply(frame_header(&ReplyHeader {
                 xid,
                 zxid: 0,

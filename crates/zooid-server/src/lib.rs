@@ -15,6 +15,7 @@ pub mod persist;
 pub mod prometheus;
 pub mod quorum;
 pub mod read;
+pub mod sasl;
 pub mod server;
 pub mod session;
 pub mod state;

@@ -194,8 +194,13 @@ fn read(shared: &Shared, tree: &DataTree, conn: &ConnHandle, req: &Request) -> R
                 .iter()
                 .map(|id| ClientInfo {
                     auth_scheme: id.scheme.clone(),
-                    // AuthenticationProvider.getUserName: digest ids show the user only.
+                    // AuthUtil.getUser: the registered provider's getUserName (digest
+                    // ids show the user only); "" for a scheme without a provider
+                    // (`super`, or sasl without SASLAuthenticationProvider).
                     user: match id.scheme.as_str() {
+                        _ if !zooid_tree::acl::known_scheme(&shared.policy, &id.scheme) => {
+                            String::new()
+                        }
                         "digest" => id.id.split(':').next().unwrap_or("").to_owned(),
                         _ => id.id.clone(),
                     },

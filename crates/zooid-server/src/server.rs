@@ -29,6 +29,10 @@ pub enum StartError {
     Tls(#[from] crate::tls::TlsConfigError),
     #[error("AdminServer: {0}")]
     AdminTls(crate::tls::TlsConfigError),
+    /// The JAAS file or the authentication settings (`ServerCnxnFactory
+    /// .configureSaslLogin`, `AuthenticationHelper`).
+    #[error("SASL: {0}")]
+    Sasl(#[from] crate::sasl::SaslConfigError),
 }
 
 /// A running server.
@@ -80,6 +84,8 @@ impl Server {
     /// Recovers the data directory, binds the client port and starts the core and the
     /// log thread; call [`Server::serve`] to accept.
     pub async fn bind(config: Config) -> Result<Server, StartError> {
+        // A JAAS file that is named but unusable stops the start, as in ZooKeeper.
+        crate::sasl::Settings::load(&config)?;
         if config.is_distributed() {
             return crate::ensemble::bind(config).await?.bind_secure().await;
         }

@@ -254,6 +254,8 @@ impl ConnHandle {
 pub struct Shared {
     pub config: Config,
     pub policy: AclPolicy,
+    /// SASL and authentication-enforcement settings, with the JAAS accounts.
+    pub sasl: crate::sasl::Settings,
     pub tree: RwLock<DataTree>,
     pub watches: Mutex<WatchRegistry>,
     pub conns: Mutex<HashMap<u64, Arc<ConnHandle>>>,
@@ -320,14 +322,17 @@ impl Shared {
         if matches!(crate::prometheus::endpoint(&config.other), Ok(Some(_))) {
             counters.metrics.start_windows(crate::stats::monotonic_ms());
         }
-        let policy = AclPolicy {
-            skip_acl: config.skip_acl,
-            super_digest: config.super_digest.clone(),
-            x509: x509_provider(&config),
-        };
+        let policy = acl_policy(&config);
+        // Server::bind refuses to start with bad SASL settings; a Shared built directly
+        // (tests) with such settings fails every SASL exchange closed.
+        let sasl = crate::sasl::Settings::load(&config).unwrap_or_else(|e| {
+            tracing::error!("SASL: {e}");
+            crate::sasl::Settings::failing()
+        });
         Shared {
             config,
             policy,
+            sasl,
             tree: RwLock::new(tree),
             watches: Mutex::new(WatchRegistry::new()),
             conns: Mutex::new(HashMap::new()),
@@ -391,13 +396,32 @@ pub fn frame_bare<R: Record>(rec: &R) -> Bytes {
     b.freeze()
 }
 
+/// What the ACL checks take from the configuration.
+pub(crate) fn acl_policy(config: &Config) -> AclPolicy {
+    AclPolicy {
+        skip_acl: config.skip_acl,
+        super_digest: config.super_digest.clone(),
+        x509: x509_provider(config),
+        sasl: provider_named(config, crate::sasl::SASL_PROVIDER_CLASS),
+        sasl_any_user: config.other.get("zookeeper.letAnySaslUserDoX").cloned(),
+    }
+}
+
+/// Whether an `authProvider.*` key names `class` (`ProviderRegistry.initialize`).
+fn provider_named(config: &Config, class: &str) -> bool {
+    config
+        .other
+        .iter()
+        .any(|(k, v)| k.starts_with("zookeeper.authProvider.") && v.trim() == class)
+}
+
 /// Whether ZooKeeper would register the `x509` authentication provider: a secure client
 /// port is configured (`QuorumPeerConfig.configureSSLAuth`), or an `authProvider.*` key
 /// names `X509AuthenticationProvider` (`ProviderRegistry.initialize`).
 fn x509_provider(config: &Config) -> bool {
     config.secure_client_port.is_some()
-        || config.other.iter().any(|(k, v)| {
-            k.starts_with("zookeeper.authProvider.")
-                && v.trim() == "org.apache.zookeeper.server.auth.X509AuthenticationProvider"
-        })
+        || provider_named(
+            config,
+            "org.apache.zookeeper.server.auth.X509AuthenticationProvider",
+        )
 }

@@ -155,6 +155,11 @@ pub struct AclPolicy {
     /// client port is configured (`QuorumPeerConfig.configureSSLAuth`) or an
     /// `authProvider.*` key names it. Without it, x509 ACLs are InvalidACL.
     pub x509: bool,
+    /// Whether the `sasl` provider is registered: an `authProvider.*` key names
+    /// `SASLAuthenticationProvider`. Without it, sasl ACLs are InvalidACL and match no one.
+    pub sasl: bool,
+    /// `zookeeper.letAnySaslUserDoX`: a sasl ACL naming this id matches every sasl user.
+    pub sasl_any_user: Option<String>,
 }
 
 /// `ZooKeeperServer.checkACL`: Ok when `ids` grant `perm` on a node with `acl`.
@@ -169,7 +174,7 @@ pub fn check_acl(policy: &AclPolicy, acl: &[Acl], perm: i32, ids: &[Id]) -> Resu
         let granted = ids
             .iter()
             .filter(|i| i.scheme == a.id.scheme)
-            .any(|i| scheme_matches(&a.id.scheme, &i.id, &a.id.id));
+            .any(|i| scheme_matches(policy, &a.id.scheme, &i.id, &a.id.id));
         if granted {
             return Ok(());
         }
@@ -177,12 +182,21 @@ pub fn check_acl(policy: &AclPolicy, acl: &[Acl], perm: i32, ids: &[Id]) -> Resu
     Err(ErrorCode::NoAuth)
 }
 
-fn scheme_matches(scheme: &str, id: &str, acl_expr: &str) -> bool {
+/// `AuthenticationProvider.matches` of the registered provider for `scheme`.
+fn scheme_matches(policy: &AclPolicy, scheme: &str, id: &str, acl_expr: &str) -> bool {
     match scheme {
         "ip" => ip_matches(id, acl_expr),
-        "digest" | "x509" | "sasl" => id == acl_expr,
+        "digest" => id == acl_expr,
+        "x509" => id == acl_expr,
+        "sasl" => policy.sasl && sasl_matches(policy, id, acl_expr),
         _ => false,
     }
+}
+
+/// `SASLAuthenticationProvider.matches`: the id itself, any ACL for an id named `super`,
+/// and the `letAnySaslUserDoX` id for everyone.
+fn sasl_matches(policy: &AclPolicy, id: &str, acl_expr: &str) -> bool {
+    id == "super" || id == acl_expr || policy.sasl_any_user.as_deref() == Some(acl_expr)
 }
 
 /// Whether a scheme is one this server has an authentication provider for
@@ -192,6 +206,7 @@ pub fn known_scheme(policy: &AclPolicy, scheme: &str) -> bool {
     match scheme {
         "ip" | "digest" => true,
         "x509" => policy.x509,
+        "sasl" => policy.sasl,
         _ => false,
     }
 }
@@ -203,8 +218,18 @@ fn id_valid(scheme: &str, id: &str) -> bool {
         "digest" => id.split(':').count() == 2,
         // `new X500Principal(id)` accepts any non-empty distinguished name we could print.
         "x509" => !id.trim().is_empty(),
+        "sasl" => sasl_id_valid(id),
         _ => false,
     }
+}
+
+/// `SASLAuthenticationProvider.isValid`: `new KerberosName(id)` accepts it, that is the
+/// id has no `@`, or is `service[/host]@realm` with no other `/` or `@`.
+pub fn sasl_id_valid(id: &str) -> bool {
+    let Some((left, realm)) = id.split_once('@') else {
+        return true;
+    };
+    !realm.contains(['/', '@']) && left.split('/').count() <= 2
 }
 
 /// Parses `addr[/bits]`; ZooKeeper's checks (bits within the address width).
@@ -301,13 +326,16 @@ pub fn fixup_acl(policy: &AclPolicy, acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>
         if a.id.scheme == "world" && a.id.id == "anyone" {
             out.push(a.clone());
         } else if a.id.scheme == "auth" {
-            // Every id of the caller whose provider says `isAuthenticated`: digest
-            // and x509 do, ip does not (an ip identity is not a login).
+            // Every id of the caller whose registered provider says `isAuthenticated`:
+            // digest, x509 and sasl do, ip does not (an ip identity is not a login).
             let mut any = false;
-            for id in ids
-                .iter()
-                .filter(|i| i.scheme == "digest" || i.scheme == "x509")
-            {
+            let authenticated = |i: &&Id| match i.scheme.as_str() {
+                "digest" => true,
+                "x509" => policy.x509,
+                "sasl" => policy.sasl,
+                _ => false,
+            };
+            for id in ids.iter().filter(authenticated) {
                 any = true;
                 out.push(Acl {
                     perms: a.perms,
@@ -438,6 +466,56 @@ mod tests {
             ..AclPolicy::default()
         };
         assert_eq!(fixup_acl(&on, &x509, &[]), Ok(x509.to_vec()));
+    }
+
+    #[test]
+    fn sasl_acls_need_the_sasl_provider() {
+        let bob = [Acl::new(perms::ALL, "sasl", "bob")];
+        let off = AclPolicy::default();
+        assert_eq!(fixup_acl(&off, &bob, &[]), Err(ErrorCode::InvalidAcl));
+        let ids = [Id::new("sasl", "bob")];
+        assert_eq!(
+            check_acl(&off, &bob, perms::READ, &ids),
+            Err(ErrorCode::NoAuth)
+        );
+        let on = AclPolicy {
+            sasl: true,
+            ..AclPolicy::default()
+        };
+        assert_eq!(fixup_acl(&on, &bob, &[]), Ok(bob.to_vec()));
+        for id in ["bob/host@REALM", "bob@REALM", "a/b/c", "bob@"] {
+            let acl = [Acl::new(perms::ALL, "sasl", id)];
+            assert!(fixup_acl(&on, &acl, &[]).is_ok(), "{id}");
+        }
+        for id in ["a@b@c", "a/b/c@R", "a@b/c"] {
+            let acl = [Acl::new(perms::ALL, "sasl", id)];
+            assert_eq!(
+                fixup_acl(&on, &acl, &[]),
+                Err(ErrorCode::InvalidAcl),
+                "{id}"
+            );
+        }
+        // `auth` takes the caller's sasl id when the provider is registered.
+        let got = fixup_acl(&on, &[Acl::new(perms::READ, "auth", "")], &ids).unwrap();
+        assert_eq!(got, vec![Acl::new(perms::READ, "sasl", "bob")]);
+        assert_eq!(
+            fixup_acl(&off, &[Acl::new(perms::READ, "auth", "")], &ids),
+            Err(ErrorCode::InvalidAcl)
+        );
+        assert_eq!(check_acl(&on, &bob, perms::READ, &ids), Ok(()));
+        let eve = [Id::new("sasl", "eve")];
+        assert_eq!(
+            check_acl(&on, &bob, perms::READ, &eve),
+            Err(ErrorCode::NoAuth)
+        );
+        // SASLAuthenticationProvider.matches: a sasl id named super matches any sasl ACL.
+        let sup = [Id::new("sasl", "super")];
+        assert_eq!(check_acl(&on, &bob, perms::READ, &sup), Ok(()));
+        let any = AclPolicy {
+            sasl_any_user: Some("bob".to_owned()),
+            ..on.clone()
+        };
+        assert_eq!(check_acl(&any, &bob, perms::READ, &eve), Ok(()));
     }
 
     #[test]

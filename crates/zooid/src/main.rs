@@ -113,7 +113,7 @@ fn main() -> ExitCode {
 }
 
 fn run_server(path: Option<PathBuf>) -> ExitCode {
-    let config = match path {
+    let mut config = match path {
         None => Config::defaults(),
         Some(p) => match Config::load(&p) {
             Ok((c, warnings)) => {
@@ -128,6 +128,22 @@ fn run_server(path: Option<PathBuf>) -> ExitCode {
             }
         },
     };
+    // zkServer.sh users pass system properties (the JAAS file above all) in these.
+    let flags: Vec<String> = ["SERVER_JVMFLAGS", "JVMFLAGS"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .collect();
+    match config.apply_jvm_flags(&flags.join(" ")) {
+        Ok(warnings) => {
+            for w in warnings {
+                tracing::info!("SERVER_JVMFLAGS/JVMFLAGS: {w}");
+            }
+        }
+        Err(e) => {
+            eprintln!("zooid: invalid SERVER_JVMFLAGS/JVMFLAGS: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let rt = match runtime(
         tokio::runtime::Builder::new_multi_thread().enable_all(),
         "zooid",

@@ -219,6 +219,10 @@ pub(super) static KNOWN: &[Known] = &[
     known("zookeeper.enforce.auth.schemes", Str),
     known("zookeeper.allowSaslFailedClients", JavaBool),
     known("zookeeper.sasl.serverconfig", Str),
+    // Not a zoo.cfg key in ZooKeeper (the JVM's JAAS file, set with -D); Zooid reads it
+    // from zoo.cfg or from SERVER_JVMFLAGS / JVMFLAGS.
+    known("java.security.auth.login.config", Str),
+    known("zookeeper.letAnySaslUserDoX", Str),
     known("zookeeper.kerberos.removeHostFromPrincipal", JavaBool),
     known("zookeeper.kerberos.removeRealmFromPrincipal", JavaBool),
     known("zookeeper.kerberos.canonicalizeHostNames", JavaBool),

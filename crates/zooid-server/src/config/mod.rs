@@ -449,6 +449,51 @@ impl Config {
         Ok((cfg, warnings))
     }
 
+    /// Applies the `-Dname=value` system properties of JVM flags (`SERVER_JVMFLAGS` and
+    /// `JVMFLAGS`, as zkServer.sh passes them to java; a later flag wins) that name a
+    /// setting kept as a property ([`Config::other`]): `java.security.auth.login.config`,
+    /// `zookeeper.sasl.serverconfig`, `zookeeper.superUser`, `zookeeper.authProvider.N`
+    /// and the like. A setting zoo.cfg already holds keeps its zoo.cfg value, as in
+    /// ZooKeeper, which sets the file's keys as system properties after the JVM starts.
+    /// Settings with a typed field (`jute.maxbuffer`, ...) and unknown properties are left
+    /// alone; the result holds the warnings to log.
+    pub fn apply_jvm_flags(&mut self, flags: &str) -> Result<Vec<String>, ConfigError> {
+        let mut from_flags: BTreeMap<String, String> = BTreeMap::new();
+        let mut ignored = Vec::new();
+        let mut parser = Parser::new();
+        for flag in flags.split_whitespace() {
+            let Some(prop) = flag.strip_prefix("-D") else {
+                continue;
+            };
+            let (name, value) = prop.split_once('=').unwrap_or((prop, ""));
+            let entry = properties::Entry {
+                line: 0,
+                key: format!("-D{name}"),
+                value: value.to_owned(),
+            };
+            let value = match keys::resolve(name)? {
+                (keys::Target::Known(k), canonical)
+                    if canonical == name && k.kind != keys::Kind::Typed =>
+                {
+                    parser.checked(k.kind, &entry)?
+                }
+                (keys::Target::Family, canonical) if canonical == name => value.to_owned(),
+                _ => {
+                    ignored.push(format!(
+                        "-D{name} ignored: not a setting Zooid takes from JVM flags"
+                    ));
+                    continue;
+                }
+            };
+            from_flags.insert(name.to_owned(), value);
+        }
+        for (name, value) in from_flags {
+            self.other.entry(name).or_insert(value);
+        }
+        ignored.extend(parser.warnings);
+        Ok(ignored)
+    }
+
     /// Where snapshots live: `dataDir/version-2`.
     pub fn snap_dir(&self) -> PathBuf {
         self.data_dir.join(VERSION_DIR)

@@ -79,7 +79,7 @@ impl Parser {
     }
 
     /// Checks the value of a setting kept in `other`, normalising booleans.
-    fn checked(&mut self, kind: Kind, e: &Entry) -> Result<String, ConfigError> {
+    pub(super) fn checked(&mut self, kind: Kind, e: &Entry) -> Result<String, ConfigError> {
         Ok(match kind {
             Kind::Int => e.any_int()?.to_string(),
             Kind::Long => e.long(i64::MIN, i64::MAX)?.to_string(),
