@@ -245,7 +245,8 @@ def snapshot_info(path: Path) -> tuple[bool, int | None]:
     the zxid it is named after (it was written while the tree changed). Reads
     ZooKeeper's snapshot format (FileSnap.serialize): header, sessions, ACL cache,
     (path, data, acl, StatPersisted) records until the path "/", a seal (checksum,
-    "/"), then the digest (zxid, version, digest) when there is one."""
+    "/"), then the digest (zxid, version, digest) when there is one, then the
+    lastProcessedZxid."""
     if path in _SNAPS:
         return _SNAPS[path]
     b = path.read_bytes()
@@ -284,7 +285,9 @@ def snapshot_info(path: Path) -> tuple[bool, int | None]:
         fuzzy |= max(czxid, mzxid, pzxid) > zxid
     take(">q")  # seal: checksum, "/"
     assert take_bytes() == b"/", f"{path}: no seal after the tree"
-    digest_zxid = take(">q") if len(b) - pos >= 20 else None
+    # After the seal: the digest section (20 bytes and a 13-byte seal), then 3.9's
+    # lastProcessedZxid (8 bytes and a seal); with digests off only the latter.
+    digest_zxid = take(">q") if len(b) - pos >= 33 else None
     _SNAPS[path] = (fuzzy, digest_zxid)
     return fuzzy, digest_zxid
 
