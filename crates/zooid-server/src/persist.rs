@@ -850,24 +850,46 @@ impl Iterator for FuzzyNodes<'_> {
     }
 }
 
+/// What a fuzzy snapshot takes before its walk: the last zxid applied, the ACL table
+/// (`DataTree.serialize` writes it first) and the session table as the core has it.
+pub(crate) struct FuzzyStart {
+    pub zxid: i64,
+    pub acls: Vec<(i64, Vec<zooid_proto::Acl>)>,
+    pub sessions: Vec<(i64, i32)>,
+}
+
+impl FuzzyStart {
+    pub fn now(shared: &Shared) -> FuzzyStart {
+        let (zxid, acls) = {
+            let tree = shared.tree.read();
+            let acls = tree.acls.entries().map(|(i, l)| (i, l.to_vec())).collect();
+            (tree.last_zxid(), acls)
+        };
+        let sessions = shared
+            .sessions
+            .lock()
+            .values()
+            .map(|s| (s.id, s.timeout_ms))
+            .collect();
+        FuzzyStart {
+            zxid,
+            acls,
+            sessions,
+        }
+    }
+}
+
 /// A fuzzy snapshot of the live tree, named after the last zxid applied when it began
 /// (`ZooKeeperServer.takeSnapshot`): replaying the log from there makes it exact.
 /// `paced`: the walk rests between steps, leaving the threads that answer clients
 /// most of the CPU.
 pub fn take_snapshot(shared: &Shared, paced: bool) -> Result<PathBuf, StorageError> {
     let started = Instant::now();
-    let (zxid, acls) = {
-        let tree = shared.tree.read();
-        let acls: Vec<(i64, Vec<zooid_proto::Acl>)> =
-            tree.acls.entries().map(|(i, l)| (i, l.to_vec())).collect();
-        (tree.last_zxid(), acls)
-    };
-    let sessions: Vec<(i64, i32)> = shared
-        .sessions
-        .lock()
-        .values()
-        .map(|s| (s.id, s.timeout_ms))
-        .collect();
+    let FuzzyStart {
+        zxid,
+        acls,
+        sessions,
+    } = FuzzyStart::now(shared);
     let path = shared.config.snap_dir().join(files::snapshot_name(zxid));
     let nodes = FuzzyNodes::new(shared, paced);
     // The digest is the tree's after the walk, as ZooKeeper's `serializeZxidDigest`

@@ -7,17 +7,12 @@
 
 mod common;
 
-use std::net::TcpStream;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::pki::{self, Ca, Identity};
 use common::{free_port, runtime, HttpReply, ZooidProcess};
 use rcgen::{CertificateParams, DistinguishedName, DnType};
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio_rustls::rustls::{self, ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use zookeeper_client::{Acl, AuthId, Permission};
 
 /// The subjects of the client certificates, as Java's `X500Principal.getName()`.
@@ -95,41 +90,10 @@ const X509_PROVIDER: &str =
 
 impl Pki {}
 
-fn certs(pem: &str) -> Vec<CertificateDer<'static>> {
-    CertificateDer::pem_slice_iter(pem.as_bytes())
-        .map(|c| c.unwrap())
-        .collect()
-}
-
 /// A TLS connection to the admin port (not yet shaken hands), presenting `identity` if
 /// the server asks for a certificate.
-fn tls_stream(
-    port: u16,
-    pki: &Pki,
-    identity: Option<&Identity>,
-) -> StreamOwned<ClientConnection, TcpStream> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = RootCertStore::empty();
-    for c in certs(&pki.ca_pem) {
-        roots.add(c).unwrap();
-    }
-    let builder = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots);
-    let config = match identity {
-        None => builder.with_no_client_auth(),
-        Some((cert, key)) => {
-            let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
-            builder.with_client_auth_cert(certs(cert), key).unwrap()
-        }
-    };
-    let name = ServerName::try_from("localhost").unwrap();
-    let conn = ClientConnection::new(Arc::new(config), name).unwrap();
-    let sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    StreamOwned::new(conn, sock)
+fn tls_stream(port: u16, pki: &Pki, identity: Option<&Identity>) -> pki::TlsClient {
+    pki::tls_client(port, &pki.ca_pem, identity, Duration::from_secs(10))
 }
 
 /// One HTTPS GET on the admin port, presenting `identity` if asked; None when the

@@ -5,7 +5,6 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -14,8 +13,6 @@ use std::time::Duration;
 use common::pki::{self, Ca};
 use common::{free_port, ZooidProcess};
 use rcgen::{CertificateParams, DistinguishedName, DnType};
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tokio_rustls::rustls::{self, ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use zooid_proto::opcode::op;
 use zooid_proto::{
     Acl, ConnectRequest, ConnectResponse, CreateRequest, GetDataRequest, GetDataResponse, Record,
@@ -79,39 +76,11 @@ impl Pki {
     }
 }
 
-fn pem_certs(pem: &str) -> Vec<CertificateDer<'static>> {
-    use rustls::pki_types::pem::PemObject;
-    CertificateDer::pem_slice_iter(pem.as_bytes())
-        .map(|c| c.unwrap())
-        .collect()
-}
-
-type Tls = StreamOwned<ClientConnection, TcpStream>;
+type Tls = pki::TlsClient;
 
 /// A TLS connection to the secure port, presenting `identity` if given.
 fn tls_connect(port: u16, ca_pem: &str, identity: Option<&(String, String)>) -> Tls {
-    use rustls::pki_types::pem::PemObject;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = RootCertStore::empty();
-    for c in pem_certs(ca_pem) {
-        roots.add(c).unwrap();
-    }
-    let builder = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots);
-    let config = match identity {
-        None => builder.with_no_client_auth(),
-        Some((cert, key)) => {
-            let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap();
-            builder.with_client_auth_cert(pem_certs(cert), key).unwrap()
-        }
-    };
-    let name = ServerName::try_from("localhost").unwrap();
-    let conn = ClientConnection::new(Arc::new(config), name).unwrap();
-    let sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    StreamOwned::new(conn, sock)
+    pki::tls_client(port, ca_pem, identity, Duration::from_secs(5))
 }
 
 fn send<S: Write>(s: &mut S, body: &[u8]) -> std::io::Result<()> {

@@ -235,20 +235,13 @@ fn build(shared: &Shared, zxid: Zxid, stop: &AtomicBool) -> Result<FuzzySync, St
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    let (first, acls) = {
-        let tree = shared.tree.read();
-        let acls: Vec<(i64, Vec<zooid_proto::Acl>)> =
-            tree.acls.entries().map(|(i, l)| (i, l.to_vec())).collect();
-        (tree.last_zxid(), acls)
-    };
-    // The session table as the core has it now, as before (`ZKDatabase.serializeSnapshot`
-    // writes the leader's sessions when it serializes).
-    let sessions: Vec<(i64, i32)> = shared
-        .sessions
-        .lock()
-        .values()
-        .map(|s| (s.id, s.timeout_ms))
-        .collect();
+    // The session table as the core has it now (`ZKDatabase.serializeSnapshot` writes
+    // the leader's sessions when it serializes).
+    let crate::persist::FuzzyStart {
+        zxid: first,
+        acls,
+        sessions,
+    } = crate::persist::FuzzyStart::now(shared);
     // Unpaced: the learner waits for these bytes within initLimit, and each step holds
     // the read lock for one short step only.
     let nodes = crate::persist::FuzzyNodes::new(shared, false)
