@@ -286,7 +286,7 @@ async fn dial_peer(inner: &Arc<Inner>, sid: Sid) -> io::Result<Option<TcpStream>
     let Some(addrs) = inner.peer_addrs(sid) else {
         return Err(io::Error::new(io::ErrorKind::NotFound, "no address"));
     };
-    let mut s = super::stream::dial(inner, &addrs.host, addrs.election_port).await?;
+    let mut s = super::stream::dial_peer(inner, &addrs, true).await?;
     let hs = inner.election.handshake.clone();
     tokio::time::timeout(inner.cnx_timeout, s.write_all(&hs))
         .await

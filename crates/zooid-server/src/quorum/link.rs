@@ -203,7 +203,7 @@ async fn dial_leader(inner: Arc<Inner>, peer: Sid, id: u64, rx: mpsc::Receiver<O
             .inner
             .peer_addrs(peer)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address"))?;
-        super::stream::dial(&ctx.inner, &addrs.host, addrs.quorum_port).await
+        super::stream::dial_peer(&ctx.inner, &addrs, false).await
     };
     let stream = tokio::select! {
         s = dialed => s,

@@ -58,6 +58,10 @@ pub struct PeerAddrs {
     pub host: String,
     pub quorum_port: u16,
     pub election_port: u16,
+    /// The further addresses of a `server.N` line (`multiAddress.enabled`), in order:
+    /// (host, quorum port, election port). Dials try the first address, then these;
+    /// our own entry's are listened on too.
+    pub more: Vec<(String, u16, u16)>,
 }
 
 impl PeerAddrs {
@@ -66,13 +70,30 @@ impl PeerAddrs {
             host: host.into(),
             quorum_port,
             election_port,
+            more: Vec::new(),
         }
     }
 
-    /// The first address of a `server.N` line (multiAddress is not dialled yet).
+    /// The addresses of a `server.N` line.
     pub fn from_server(s: &crate::config::QuorumServer) -> PeerAddrs {
         let a = &s.addrs[0];
-        PeerAddrs::new(a.host.clone(), a.quorum_port, a.election_port)
+        let mut p = PeerAddrs::new(a.host.clone(), a.quorum_port, a.election_port);
+        p.more = s.addrs[1..]
+            .iter()
+            .map(|a| (a.host.clone(), a.quorum_port, a.election_port))
+            .collect();
+        p
+    }
+
+    /// Every (host, port) of one kind, the first address first.
+    fn all(&self, election: bool) -> Vec<(&str, u16)> {
+        let pick = |q: u16, e: u16| if election { e } else { q };
+        std::iter::once((
+            self.host.as_str(),
+            pick(self.quorum_port, self.election_port),
+        ))
+        .chain(self.more.iter().map(|(h, q, e)| (h.as_str(), pick(*q, *e))))
+        .collect()
     }
 }
 
@@ -225,12 +246,26 @@ impl Transport {
             local_quorum,
             shutdown: watch::channel(false).0,
         });
+        // A multi-address entry: the further addresses are listened on as well
+        // (QuorumCnxManager's ListenerHandler per address, the leader's acceptor).
+        let mut more = Vec::new();
+        for (host, quorum, election) in &me.more {
+            more.push((TcpListener::bind((host.as_str(), *election)).await?, true));
+            more.push((TcpListener::bind((host.as_str(), *quorum)).await?, false));
+        }
         tokio::spawn(accept_loop(
             inner.clone(),
             election_listener,
             election::accepted,
         ));
         tokio::spawn(accept_loop(inner.clone(), quorum_listener, link::accepted));
+        for (listener, election) in more {
+            if election {
+                tokio::spawn(accept_loop(inner.clone(), listener, election::accepted));
+            } else {
+                tokio::spawn(accept_loop(inner.clone(), listener, link::accepted));
+            }
+        }
         Ok((Transport { inner }, rx))
     }
 

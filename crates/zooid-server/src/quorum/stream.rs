@@ -47,8 +47,25 @@ impl PeerStream {
     }
 }
 
+/// Dials a peer's election (or quorum) port: its first address, then its further ones
+/// until one answers (a multi-address `server.N` line). The last error when none does.
+pub(super) async fn dial_peer(
+    inner: &Inner,
+    addrs: &super::PeerAddrs,
+    election: bool,
+) -> io::Result<PeerStream> {
+    let mut last = None;
+    for (host, port) in addrs.all(election) {
+        match dial(inner, host, port).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address")))
+}
+
 /// Dials `host:port` (TLS when `sslQuorum`) within the timeout.
-pub(super) async fn dial(inner: &Inner, host: &str, port: u16) -> io::Result<PeerStream> {
+async fn dial(inner: &Inner, host: &str, port: u16) -> io::Result<PeerStream> {
     let timeout = inner.cnx_timeout;
     let tcp = super::dial(host, port, timeout).await?;
     let Some(tls) = inner.tls.as_ref().filter(|t| t.dial_tls) else {

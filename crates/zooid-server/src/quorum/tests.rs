@@ -124,6 +124,39 @@ async fn votes_both_ways_between_two() {
     }
 }
 
+/// A port nothing listens on now (bound, then let go).
+async fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn a_multi_address_peer_is_reached_at_its_next_address() {
+    // Server 2's entry has a second address (multiAddress.enabled): it listens there
+    // too. Server 1 knows it by a first address where nothing listens, then that one.
+    let (spare_quorum, spare_election) = (closed_port().await, closed_port().await);
+    let mut c2 = config(2, "version=100000000");
+    let spare = ("127.0.0.1".to_owned(), spare_quorum, spare_election);
+    c2.peers.get_mut(&2).unwrap().more = vec![spare.clone()];
+    let (t2, mut rx2) = Transport::start(c2).await.unwrap();
+    let (t1, _rx1) = Transport::start(config(1, "version=100000000"))
+        .await
+        .unwrap();
+    let dead = closed_port().await;
+    let mut known = PeerAddrs::new("127.0.0.1", dead, dead);
+    known.more = vec![spare];
+    t1.set_peer(2, known);
+    t2.set_peer(1, addrs_of(&t1));
+    // The lower sid's handshake must reach server 2 for it to dial back and the vote
+    // to come through.
+    t1.send(2, Message::Vote(vote(1, 1)));
+    let want = Inbound::Msg {
+        from: 1,
+        msg: Message::Vote(vote(1, 1)),
+    };
+    assert_eq!(next(&mut rx2).await, want);
+}
+
 #[tokio::test]
 async fn votes_among_three_higher_sid_first() {
     let mut c = cluster(&[1, 2, 3]).await;
