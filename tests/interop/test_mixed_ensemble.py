@@ -247,6 +247,21 @@ class Ensemble:
                 pytest.fail(f"expected {want}, got {modes}\n{tails}", pytrace=False)
             time.sleep(0.1)
 
+    def wait_any_leader(self, timeout: float = WAIT) -> int:
+        """Until one running member leads and every other follows; its sid."""
+        deadline = time.monotonic() + timeout
+        while True:
+            modes = self.modes()
+            leaders = [sid for sid, m in modes.items() if m == "leader"]
+            if len(leaders) == 1 and all(m in ("leader", "follower") for m in modes.values()):
+                return leaders[0]
+            for m in self.live():
+                m.check_alive()
+            if time.monotonic() > deadline:
+                tails = "\n".join(f"--- {m}\n{m.quiet_tail()}" for m in self.live())
+                pytest.fail(f"no leader with followers: {modes}\n{tails}", pytrace=False)
+            time.sleep(0.1)
+
     def wait_not_serving(self, sid: int, timeout: float = WAIT) -> None:
         deadline = time.monotonic() + timeout
         while self.members[sid].mode() in ("leader", "follower"):
@@ -450,6 +465,25 @@ SYNC_LOG = {
 }
 
 
+def start_led_by(ens: Ensemble, leader: int) -> None:
+    """Starts every member, `leader` first, and waits until it leads and the others
+    follow. Its vote wins the first election (highest sid, equal zxids), unless the two
+    others finish one before its notifications reach them (FastLeaderElection waits
+    only finalizeWait for more): then the one they chose is restarted, and `leader`,
+    the highest sid with the same history, wins the election that follows."""
+    ens.launch_first(leader)
+    for sid in ens.members:
+        if sid != leader:
+            ens[sid].launch()
+    for _ in range(3):
+        got = ens.wait_any_leader()
+        if got == leader:
+            return
+        ens[got].stop()
+        ens[got].launch()
+    ens.wait_serving(leader=leader)
+
+
 def rejoin(ens: Ensemble, sid: int, leader: int, sync: str) -> None:
     """Starts `sid` again and waits until it follows `leader`, synced by `sync`."""
     m = ens[sid]
@@ -463,10 +497,7 @@ def rejoin(ens: Ensemble, sid: int, leader: int, sync: str) -> None:
 @pytest.mark.timeout(150)
 def test_zooid_follows_then_leads(mixed):
     ens = mixed(["zookeeper", "zookeeper", "zookeeper"])
-    ens.launch_first(3)
-    ens[1].launch()
-    ens[2].launch()
-    ens.wait_serving(leader=3)
+    start_led_by(ens, 3)
     write_through_each(ens, "/mixed", "zk")
 
     # The migration: Zooid replaces ZooKeeper 2 on its data directory (snapshot, txn
@@ -640,10 +671,7 @@ def session_password(session_id: int) -> bytes:
 @pytest.mark.timeout(150)
 def test_zooid_leads_and_truncates(mixed):
     ens = mixed(["zookeeper", "zookeeper", "zooid"])
-    ens.launch_first(3)
-    ens[1].launch()
-    ens[2].launch()
-    ens.wait_serving(leader=3)
+    start_led_by(ens, 3)
     write_through_each(ens, "/mixed", "a")
     assert_same_everywhere(ens, "/mixed")
     # The Zooid leader's proposals carry its tree digest, and the ZooKeeper followers'
@@ -811,10 +839,7 @@ def fast_view(member: Member, root: str) -> dict:
                          ids=["zookeeper-follower", "zooid-follower"])
 def test_a_follower_gets_a_fuzzy_snapshot(mixed, kinds):
     ens = mixed(kinds)
-    ens.launch_first(3)
-    ens[1].launch()
-    ens[2].launch()
-    ens.wait_serving(leader=3)
+    start_led_by(ens, 3)
     ens[2].kill()
     create_via(ens[3], "/fuzzy")
     populate(ens[3], "/fuzzy/big")
@@ -859,10 +884,7 @@ def test_tls_between_zookeeper_and_zooid_members(mixed, tmp_path):
         "ssl.quorum.trustStore.type": "PEM",
     }
     ens = mixed(["zookeeper", "zookeeper", "zooid"], extra)
-    ens.launch_first(3)
-    ens[1].launch()
-    ens[2].launch()
-    ens.wait_serving(leader=3)
+    start_led_by(ens, 3)
     write_through_each(ens, "/tls", "a")
     assert_same_everywhere(ens, "/tls")
     # Zooid, restarted, follows the ZooKeeper leader over TLS and syncs by DIFF.
