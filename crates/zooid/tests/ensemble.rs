@@ -383,7 +383,11 @@ fn created_sessions(e: &Ensemble, i: usize) -> usize {
 
 #[test]
 fn a_leader_with_an_uncommitted_tail_is_truncated_when_it_returns() {
-    let mut e = Ensemble::start(3);
+    // The leader must still lead when the lone createSession arrives after its
+    // followers died: it steps down after syncLimit ticks without them, and a loaded
+    // machine (the other tests' ensembles run meanwhile) can take longer than the
+    // default 5 ticks of 200 ms to get the request to it.
+    let mut e = Ensemble::start_cfg(3, 0, false, "syncLimit=100\n");
     let leader = e.wait_leader(Duration::from_secs(30));
     let followers: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
     let rt = common::runtime(2);
