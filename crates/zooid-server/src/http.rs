@@ -19,10 +19,6 @@ use tokio::sync::Semaphore;
 
 use crate::tls::AdminTls;
 
-/// The first byte of a TLS record carrying a handshake message (a ClientHello first).
-/// SSLv2's hello is not recognized, as in ZooKeeper.
-const TLS_HANDSHAKE_RECORD: u8 = 0x16;
-
 /// HTTPS on an HTTP port.
 #[derive(Clone)]
 pub(crate) struct Https {
@@ -107,16 +103,11 @@ where
     let Some(https) = https else {
         return http1(stream, plain, timeout, handle).await;
     };
-    if https.tls.unified && !starts_with_tls(&stream, timeout).await? {
+    if https.tls.unified && !crate::tls::starts_with_tls(&stream, timeout).await? {
         (https.on_plain)();
         return http1(stream, plain, timeout, handle).await;
     }
-    let accept = https.tls.acceptor.accept(stream);
-    let stream = match tokio::time::timeout(timeout, accept).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return Err(format!("unsuccessful TLS handshake: {e}")),
-        Err(_) => return Err(format!("TLS handshake not done in {timeout:?}")),
-    };
+    let stream = crate::tls::handshake(&https.tls.acceptor, stream, timeout).await?;
     let certs = stream.get_ref().1.peer_certificates().map(<[_]>::to_vec);
     let peer = Peer {
         remote,
@@ -124,19 +115,6 @@ where
         certs,
     };
     http1(stream, peer, timeout, handle).await
-}
-
-/// Whether the connection's first byte starts a TLS handshake (it is left unread). A
-/// connection closed before sending anything counts as plain, as in
-/// `UnifiedConnectionFactory`.
-async fn starts_with_tls(stream: &TcpStream, timeout: Duration) -> Result<bool, String> {
-    let mut first = [0u8; 1];
-    match tokio::time::timeout(timeout, stream.peek(&mut first)).await {
-        Ok(Ok(0)) => Ok(false),
-        Ok(Ok(_)) => Ok(first[0] == TLS_HANDSHAKE_RECORD),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("nothing received in {timeout:?}")),
-    }
 }
 
 /// Serves HTTP/1 on `io` for requests from `peer`.

@@ -13,9 +13,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsStream;
 
 use super::Inner;
-
-/// The first byte of a TLS handshake record (what port unification looks for).
-const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+use crate::tls::QuorumAccepted;
 
 pub(super) enum PeerStream {
     Plain(TcpStream),
@@ -90,26 +88,10 @@ pub(super) async fn accepted(
     let Some(tls) = inner.tls.as_ref() else {
         return Ok(PeerStream::Plain(tcp));
     };
-    let timeout = inner.cnx_timeout;
-    let mut first = [0u8; 1];
-    let peeked = tokio::time::timeout(timeout, tcp.peek(&mut first))
-        .await
-        .map_err(|_| format!("nothing received in {timeout:?}"))?
-        .map_err(|e| e.to_string())?;
-    if peeked == 0 || first[0] != TLS_HANDSHAKE_RECORD {
-        return if tls.accept_plain {
-            Ok(PeerStream::Plain(tcp))
-        } else {
-            Err("not a TLS connection, and portUnification is off".into())
-        };
-    }
-    let s = tokio::time::timeout(timeout, tls.acceptor().accept(tcp))
-        .await
-        .map_err(|_| format!("TLS handshake not done in {timeout:?}"))?
-        .map_err(|e| format!("unsuccessful TLS handshake: {e}"))?;
-    let cert = s.get_ref().1.peer_certificates().and_then(|c| c.first());
-    tls.check_dialer(addr.ip(), cert)?;
-    Ok(PeerStream::Tls(Box::new(TlsStream::Server(s))))
+    Ok(match tls.accept(tcp, addr.ip(), inner.cnx_timeout).await? {
+        QuorumAccepted::Plain(tcp) => PeerStream::Plain(tcp),
+        QuorumAccepted::Tls(s) => PeerStream::Tls(Box::new(TlsStream::Server(*s))),
+    })
 }
 
 /// Each variant reads and writes as its stream does.

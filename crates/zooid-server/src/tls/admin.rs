@@ -29,7 +29,9 @@ use tokio_rustls::TlsAcceptor;
 use zooid_proto::Id;
 
 use super::store::{self, Family};
-use super::{dn, err, super_user, x509_identities, TlsConfigError, CLIENT};
+use super::{
+    dn, err, super_user, with_client_auth, x509_identities, ClientAuth, TlsConfigError, CLIENT,
+};
 use crate::config::Config;
 
 /// The AdminServer's stores (`QuorumX509Util`).
@@ -71,14 +73,13 @@ impl AdminTls {
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| err("ssl.quorum.keyStore.location", e.to_string()))?;
-        let builder = if admin_flag(cfg, "needClientAuth") {
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .build()
-                .map_err(|e| err("ssl.quorum.trustStore.location", e.to_string()))?;
-            builder.with_client_cert_verifier(verifier)
+        let auth = if admin_flag(cfg, "needClientAuth") {
+            ClientAuth::Need
         } else {
-            builder.with_no_client_auth()
+            ClientAuth::None
         };
+        let trust_key = "ssl.quorum.trustStore.location";
+        let builder = with_client_auth(builder, auth, || Ok(Arc::new(roots)), provider, trust_key)?;
         let config = builder
             .with_single_cert(chain, key)
             .map_err(|e| err("ssl.quorum.keyStore.location", e.to_string()))?;

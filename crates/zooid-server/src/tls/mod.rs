@@ -23,7 +23,7 @@ mod quorum;
 mod store;
 
 pub use admin::{AdminTls, X509Provider};
-pub use quorum::{PeerNames, QuorumTls};
+pub use quorum::{Accepted as QuorumAccepted, PeerNames, QuorumTls};
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::RootCertStore;
@@ -32,8 +32,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::crypto::{ring, CryptoProvider};
+use rustls::server::WantsServerCert;
 use rustls::server::WebPkiClientVerifier;
-use rustls::{ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
+use rustls::{
+    ConfigBuilder, ServerConfig, SupportedCipherSuite, SupportedProtocolVersion, WantsVerifier,
+};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
@@ -133,20 +136,79 @@ pub fn flag(cfg: &dyn SslSettings, name: &str, default: bool) -> bool {
     setting(cfg, name).map_or(default, |v| v.eq_ignore_ascii_case("true"))
 }
 
+/// `clientAuth` of a family's settings (`X509Util.getClientAuth`): need when unset.
+/// `prefix` (`ssl`, `ssl.quorum`) names the key in errors.
+fn client_auth(cfg: &dyn SslSettings, prefix: &str) -> Result<ClientAuth, TlsConfigError> {
+    match setting(cfg, "clientAuth").unwrap_or("") {
+        "" => Ok(ClientAuth::Need),
+        v if v.eq_ignore_ascii_case("need") => Ok(ClientAuth::Need),
+        v if v.eq_ignore_ascii_case("want") => Ok(ClientAuth::Want),
+        v if v.eq_ignore_ascii_case("none") => Ok(ClientAuth::None),
+        v => {
+            let reason = format!("{v:?} is not one of none, want, need");
+            Err(err(&format!("{prefix}.clientAuth"), reason))
+        }
+    }
+}
+
+/// `builder` with the client-certificate check `auth` asks for: none, or one against
+/// the CAs `roots` gives (asked for only then) that `want` lets clients without a
+/// certificate through. `trust_key` names the trust store in errors.
+fn with_client_auth(
+    builder: ConfigBuilder<ServerConfig, WantsVerifier>,
+    auth: ClientAuth,
+    roots: impl FnOnce() -> Result<Arc<RootCertStore>, TlsConfigError>,
+    provider: Arc<CryptoProvider>,
+    trust_key: &str,
+) -> Result<ConfigBuilder<ServerConfig, WantsServerCert>, TlsConfigError> {
+    if auth == ClientAuth::None {
+        return Ok(builder.with_no_client_auth());
+    }
+    let v = WebPkiClientVerifier::builder_with_provider(roots()?, provider);
+    let v = if auth == ClientAuth::Want {
+        v.allow_unauthenticated()
+    } else {
+        v
+    };
+    let v = v.build().map_err(|e| err(trust_key, e.to_string()))?;
+    Ok(builder.with_client_cert_verifier(v))
+}
+
+/// A server handshake on `stream` within `limit`; the error says how it failed.
+pub(crate) async fn handshake(
+    acceptor: &TlsAcceptor,
+    stream: TcpStream,
+    limit: Duration,
+) -> Result<TlsStream<TcpStream>, String> {
+    match tokio::time::timeout(limit, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => Ok(tls),
+        Ok(Err(e)) => Err(format!("unsuccessful TLS handshake: {e}")),
+        Err(_) => Err(format!("TLS handshake not done in {limit:?}")),
+    }
+}
+
+/// The first byte of a TLS record carrying a handshake message (a ClientHello first).
+/// SSLv2's hello is not recognized, as in ZooKeeper.
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+
+/// Whether the connection's first byte, waited for at most `limit`, starts a TLS
+/// handshake (it is left unread): how a unified port tells TLS from plain. A connection
+/// closed before sending anything counts as plain, as in `UnifiedConnectionFactory`.
+pub(crate) async fn starts_with_tls(stream: &TcpStream, limit: Duration) -> Result<bool, String> {
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(limit, stream.peek(&mut first)).await {
+        Ok(Ok(0)) => Ok(false),
+        Ok(Ok(_)) => Ok(first[0] == TLS_HANDSHAKE_RECORD),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("nothing received in {limit:?}")),
+    }
+}
+
 impl TlsServer {
     /// Builds the server from zoo.cfg's `ssl.*` settings; warnings are logged.
     pub fn from_config(cfg: &Config) -> Result<TlsServer, TlsConfigError> {
         refuse_unsupported(cfg)?;
-        let client_auth = match setting(cfg, "clientAuth").unwrap_or("") {
-            "" => ClientAuth::Need,
-            v if v.eq_ignore_ascii_case("need") => ClientAuth::Need,
-            v if v.eq_ignore_ascii_case("want") => ClientAuth::Want,
-            v if v.eq_ignore_ascii_case("none") => ClientAuth::None,
-            v => {
-                let reason = format!("{v:?} is not one of none, want, need");
-                return Err(err("ssl.clientAuth", reason));
-            }
-        };
+        let client_auth = client_auth(cfg, "ssl")?;
         let provider = Arc::new(CryptoProvider {
             cipher_suites: cipher_suites(cfg)?,
             ..ring::default_provider()
@@ -155,24 +217,13 @@ impl TlsServer {
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&versions)
             .map_err(|e| err("ssl.ciphersuites", e.to_string()))?;
-        let builder = match client_auth {
-            ClientAuth::None => builder.with_no_client_auth(),
-            ClientAuth::Want | ClientAuth::Need => {
-                let missing = "ssl.clientAuth is want or need but no trust store is set \
-                               (Zooid has no default CA list); set one, or ssl.clientAuth=none";
-                let roots = store::trust_store(cfg, CLIENT, missing)?;
-                let v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
-                let v = if client_auth == ClientAuth::Want {
-                    v.allow_unauthenticated()
-                } else {
-                    v
-                };
-                let v = v
-                    .build()
-                    .map_err(|e| err("ssl.trustStore.location", e.to_string()))?;
-                builder.with_client_cert_verifier(v)
-            }
+        let roots = || {
+            let missing = "ssl.clientAuth is want or need but no trust store is set \
+                           (Zooid has no default CA list); set one, or ssl.clientAuth=none";
+            Ok(Arc::new(store::trust_store(cfg, CLIENT, missing)?))
         };
+        let trust_key = "ssl.trustStore.location";
+        let builder = with_client_auth(builder, client_auth, roots, provider, trust_key)?;
         let (chain, key) = store::key_store(cfg, CLIENT)?;
         let config = builder
             .with_single_cert(chain, key)
@@ -193,19 +244,9 @@ impl TlsServer {
         stream: TcpStream,
     ) -> Result<(TlsStream<TcpStream>, Vec<Id>), AcceptError> {
         let limit = Duration::from_millis(HANDSHAKE_MS_MAX);
-        let tls = match tokio::time::timeout(limit, self.acceptor.accept(stream)).await {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(e)) => {
-                return Err(AcceptError::Handshake(format!(
-                    "unsuccessful TLS handshake: {e}"
-                )))
-            }
-            Err(_) => {
-                return Err(AcceptError::Handshake(format!(
-                    "TLS handshake not done in {HANDSHAKE_MS_MAX} ms"
-                )))
-            }
-        };
+        let tls = handshake(&self.acceptor, stream, limit)
+            .await
+            .map_err(AcceptError::Handshake)?;
         // As NettyServerCnxnFactory: certificates are looked at only when asked for.
         if self.client_auth == ClientAuth::None {
             return Ok((tls, Vec::new()));

@@ -18,20 +18,24 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{ring, CryptoProvider};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::server::WebPkiClientVerifier;
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig,
     SignatureScheme,
 };
+use tokio::net::TcpStream;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use super::store::{self, Family};
-use super::{cipher_suites, err, protocol_versions, SslSettings, TlsConfigError};
+use super::{
+    cipher_suites, client_auth, err, handshake, protocol_versions, starts_with_tls,
+    with_client_auth, SslSettings, TlsConfigError,
+};
 use crate::config::Config;
 
 /// The ensemble's stores (`QuorumX509Util`).
@@ -56,6 +60,13 @@ fn switch(cfg: &Config, names: &[&str]) -> bool {
             .get(*n)
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
     })
+}
+
+/// A connection [`QuorumTls::accept`] took.
+pub enum Accepted {
+    /// Plain, under port unification.
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
 /// How the quorum transport secures its connections.
@@ -92,16 +103,7 @@ impl QuorumTls {
                 return Err(err(&format!("ssl.quorum.{check}"), reason));
             }
         }
-        let need = match keys.ssl("clientAuth").unwrap_or("") {
-            "" => Some(true),
-            v if v.eq_ignore_ascii_case("need") => Some(true),
-            v if v.eq_ignore_ascii_case("want") => Some(false),
-            v if v.eq_ignore_ascii_case("none") => None,
-            v => {
-                let reason = format!("{v:?} is not one of none, want, need");
-                return Err(err("ssl.quorum.clientAuth", reason));
-            }
-        };
+        let auth = client_auth(&keys, "ssl.quorum")?;
         let provider = Arc::new(CryptoProvider {
             cipher_suites: cipher_suites(&keys)?,
             ..ring::default_provider()
@@ -113,18 +115,14 @@ impl QuorumTls {
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&versions)
             .map_err(|e| err("ssl.quorum.ciphersuites", e.to_string()))?;
-        let builder = match need {
-            None => builder.with_no_client_auth(),
-            Some(need) => {
-                let v =
-                    WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone());
-                let v = if need { v } else { v.allow_unauthenticated() };
-                let v = v
-                    .build()
-                    .map_err(|e| err("ssl.quorum.trustStore.location", e.to_string()))?;
-                builder.with_client_cert_verifier(v)
-            }
-        };
+        let trust_key = "ssl.quorum.trustStore.location";
+        let builder = with_client_auth(
+            builder,
+            auth,
+            || Ok(roots.clone()),
+            provider.clone(),
+            trust_key,
+        )?;
         let server = builder
             .with_single_cert(chain.clone(), key.clone_key())
             .map_err(|e| err("ssl.quorum.keyStore.location", e.to_string()))?;
@@ -144,8 +142,26 @@ impl QuorumTls {
         })))
     }
 
-    pub fn acceptor(&self) -> &TlsAcceptor {
-        &self.acceptor
+    /// An accepted connection's first byte says TLS (under port unification the
+    /// caller serves it plain otherwise); then its handshake, within `limit`, and the
+    /// host check of the peer that dialed from `ip`.
+    pub async fn accept(
+        &self,
+        tcp: TcpStream,
+        ip: IpAddr,
+        limit: Duration,
+    ) -> Result<Accepted, String> {
+        if !starts_with_tls(&tcp, limit).await? {
+            return if self.accept_plain {
+                Ok(Accepted::Plain(tcp))
+            } else {
+                Err("not a TLS connection, and portUnification is off".into())
+            };
+        }
+        let s = handshake(&self.acceptor, tcp, limit).await?;
+        let cert = s.get_ref().1.peer_certificates().and_then(|c| c.first());
+        self.check_dialer(ip, cert)?;
+        Ok(Accepted::Tls(Box::new(s)))
     }
 
     /// A connector for one dial of `host` (the `server.N` host), reached at `ip`, and the
@@ -183,11 +199,7 @@ impl QuorumTls {
     /// `ZKTrustManager.checkClientTrusted`'s host check of a peer that dialed us from
     /// `ip`: its certificate must be valid for that address (or `localhost` on loopback).
     /// Ok without a certificate (`clientAuth` want/none let it in) or verification off.
-    pub fn check_dialer(
-        &self,
-        ip: IpAddr,
-        cert: Option<&CertificateDer<'_>>,
-    ) -> Result<(), String> {
+    fn check_dialer(&self, ip: IpAddr, cert: Option<&CertificateDer<'_>>) -> Result<(), String> {
         let Some(cert) = cert.filter(|_| self.hostname_verification) else {
             return Ok(());
         };
