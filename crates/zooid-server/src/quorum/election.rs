@@ -9,9 +9,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::stream::{
-    PeerRead as OwnedReadHalf, PeerStream as TcpStream, PeerWrite as OwnedWriteHalf,
-};
 use bytes::{Buf, Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,6 +23,7 @@ use zooid_zab::{Message, Notification, Sid};
 
 use super::convert::{vote_from_wire, vote_to_wire};
 use super::{Inbound, Inner};
+use crate::tls::{MaybeTls, MaybeTlsRead, MaybeTlsWrite};
 
 /// How long one frame's write may stall before the connection counts as dead. Java's
 /// SendWorker blocks without limit; a peer that stops reading must not stop us from
@@ -54,7 +52,7 @@ struct PeerState {
     /// A lower sid dialed us: dial back (`connectOne`) even with nothing to send.
     dial_now: bool,
     /// A connection a higher sid opened, with the bytes read after its handshake.
-    handed: Option<(TcpStream, BytesMut)>,
+    handed: Option<(MaybeTls, BytesMut)>,
 }
 
 impl Election {
@@ -111,7 +109,7 @@ pub(super) fn send(inner: &Arc<Inner>, to: Sid, n: &Notification) {
 
 /// Takes a connection on our election port: reads the handshake, then keeps it (a higher
 /// sid), or hangs up and dials back (a lower sid).
-pub(super) async fn accepted(inner: Arc<Inner>, mut stream: TcpStream, addr: SocketAddr) {
+pub(super) async fn accepted(inner: Arc<Inner>, mut stream: MaybeTls, addr: SocketAddr) {
     let read = tokio::time::timeout(inner.cnx_timeout, read_handshake(&mut stream));
     let (sid, rest) = match read.await {
         Ok(Ok(h)) => h,
@@ -152,7 +150,7 @@ enum ReadHandshakeError {
 }
 
 /// Reads an `InitialMessage` (or a pre-3.5 sid), returning the sid and what came after.
-async fn read_handshake(stream: &mut TcpStream) -> Result<(Sid, BytesMut), ReadHandshakeError> {
+async fn read_handshake(stream: &mut MaybeTls) -> Result<(Sid, BytesMut), ReadHandshakeError> {
     let mut buf = BytesMut::with_capacity(256);
     loop {
         match decode_handshake(&buf) {
@@ -170,7 +168,7 @@ async fn read_handshake(stream: &mut TcpStream) -> Result<(Sid, BytesMut), ReadH
 
 /// One live election connection: our write half and the task reading votes.
 struct Conn {
-    write: OwnedWriteHalf,
+    write: MaybeTlsWrite,
     reader: JoinHandle<()>,
 }
 
@@ -180,7 +178,7 @@ impl Drop for Conn {
     }
 }
 
-fn start_conn(inner: &Arc<Inner>, sid: Sid, stream: TcpStream, rest: BytesMut) -> Conn {
+fn start_conn(inner: &Arc<Inner>, sid: Sid, stream: MaybeTls, rest: BytesMut) -> Conn {
     let (read, write) = stream.into_split();
     let reader = tokio::spawn(read_votes(inner.clone(), sid, read, rest));
     Conn { write, reader }
@@ -271,7 +269,7 @@ async fn run_peer(inner: Arc<Inner>, sid: Sid, p: Arc<Peer>) {
     }
 }
 
-async fn write_frame(w: &mut OwnedWriteHalf, payload: &[u8]) -> io::Result<()> {
+async fn write_frame(w: &mut MaybeTlsWrite, payload: &[u8]) -> io::Result<()> {
     let mut buf = Vec::with_capacity(4 + payload.len());
     encode_election_frame(payload, &mut buf);
     match tokio::time::timeout(WRITE_STALL_MAX, w.write_all(&buf)).await {
@@ -282,7 +280,7 @@ async fn write_frame(w: &mut OwnedWriteHalf, payload: &[u8]) -> io::Result<()> {
 
 /// `initiateConnection`: dial, send our handshake; keep the connection only when our
 /// sid is the higher one ("Have smaller server identifier, so dropping the connection").
-async fn dial_peer(inner: &Arc<Inner>, sid: Sid) -> io::Result<Option<TcpStream>> {
+async fn dial_peer(inner: &Arc<Inner>, sid: Sid) -> io::Result<Option<MaybeTls>> {
     let Some(addrs) = inner.peer_addrs(sid) else {
         return Err(io::Error::new(io::ErrorKind::NotFound, "no address"));
     };
@@ -299,7 +297,7 @@ async fn dial_peer(inner: &Arc<Inner>, sid: Sid) -> io::Result<Option<TcpStream>
 }
 
 /// `RecvWorker`: length-prefixed frames, each a notification, to the inbox in order.
-async fn read_votes(inner: Arc<Inner>, sid: Sid, mut read: OwnedReadHalf, mut buf: BytesMut) {
+async fn read_votes(inner: Arc<Inner>, sid: Sid, mut read: MaybeTlsRead, mut buf: BytesMut) {
     loop {
         match decode_election_frame(&buf) {
             Ok(Some((payload, n))) => {

@@ -15,9 +15,6 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::stream::{
-    PeerRead as OwnedReadHalf, PeerStream as TcpStream, PeerWrite as OwnedWriteHalf,
-};
 use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufWriter};
@@ -31,6 +28,7 @@ use zooid_zab::{Message, Packet, Sid};
 use super::convert::{packet_from_wire, packet_to_wire, ConvertError, Received, Sender};
 use super::snapshot::{Scan, SnapError, SnapScanner, SIGNATURE};
 use super::{Inbound, Inner};
+use crate::tls::{MaybeTls, MaybeTlsRead, MaybeTlsWrite};
 
 /// How much room a read asks for at a time.
 const READ_CHUNK: usize = 64 * 1024;
@@ -218,7 +216,7 @@ async fn dial_leader(inner: Arc<Inner>, peer: Sid, id: u64, rx: mpsc::Receiver<O
 }
 
 /// The leader side: the first packet must say who the learner is.
-pub(super) async fn accepted(inner: Arc<Inner>, mut stream: TcpStream, addr: SocketAddr) {
+pub(super) async fn accepted(inner: Arc<Inner>, mut stream: MaybeTls, addr: SocketAddr) {
     let mut buf = BytesMut::new();
     let first = tokio::time::timeout(
         inner.cnx_timeout,
@@ -256,7 +254,7 @@ pub(super) async fn accepted(inner: Arc<Inner>, mut stream: TcpStream, addr: Soc
 }
 
 /// Reads and writes until either side fails or we close the connection.
-async fn run(ctx: &Ctx, stream: TcpStream, buf: BytesMut, rx: mpsc::Receiver<Out>, alive: Alive) {
+async fn run(ctx: &Ctx, stream: MaybeTls, buf: BytesMut, rx: mpsc::Receiver<Out>, alive: Alive) {
     let mut alive = alive;
     let (r, w) = stream.into_split();
     let peer = ctx.peer;
@@ -331,7 +329,7 @@ async fn deliver(ctx: &Ctx, msg: Message) -> bool {
     .await
 }
 
-async fn read_loop(ctx: &Ctx, mut r: OwnedReadHalf, mut buf: BytesMut) -> End {
+async fn read_loop(ctx: &Ctx, mut r: MaybeTlsRead, mut buf: BytesMut) -> End {
     loop {
         let p = match read_packet(&mut r, &mut buf, ctx.inner.buffer_len_max).await {
             Ok(p) => p,
@@ -391,7 +389,7 @@ async fn fill<R: AsyncRead + Unpin>(r: &mut R, buf: &mut BytesMut) -> Result<(),
 /// and dropped.
 async fn read_snapshot(
     ctx: &Ctx,
-    r: &mut OwnedReadHalf,
+    r: &mut MaybeTlsRead,
     buf: &mut BytesMut,
 ) -> Result<bytes::Bytes, End> {
     let mut scan = SnapScanner::new(ctx.inner.buffer_len_max, ctx.inner.snapshot_len_max);
@@ -410,7 +408,7 @@ async fn read_snapshot(
     }
 }
 
-async fn write_loop(ctx: &Ctx, w: OwnedWriteHalf, mut rx: mpsc::Receiver<Out>) -> End {
+async fn write_loop(ctx: &Ctx, w: MaybeTlsWrite, mut rx: mpsc::Receiver<Out>) -> End {
     let mut w = BufWriter::with_capacity(READ_CHUNK, w);
     loop {
         let Some(out) = rx.recv().await else {
@@ -429,7 +427,7 @@ async fn write_loop(ctx: &Ctx, w: OwnedWriteHalf, mut rx: mpsc::Receiver<Out>) -
     }
 }
 
-async fn write_out(ctx: &Ctx, w: &mut BufWriter<OwnedWriteHalf>, out: Out) -> io::Result<()> {
+async fn write_out(ctx: &Ctx, w: &mut BufWriter<MaybeTlsWrite>, out: Out) -> io::Result<()> {
     let qp = match &out {
         Out::Host(p) => p.clone(),
         Out::Zab(p) => {

@@ -321,7 +321,7 @@ fn invalid(msg: String) -> io::Error {
 /// its TLS handshake, when the settings ask for one).
 async fn accept_loop<F, Fut>(inner: Arc<Inner>, listener: TcpListener, handle: F)
 where
-    F: Fn(Arc<Inner>, stream::PeerStream, SocketAddr) -> Fut + Clone + Send + 'static,
+    F: Fn(Arc<Inner>, crate::tls::MaybeTls, SocketAddr) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     loop {

@@ -21,9 +21,11 @@ mod jks;
 mod keystore;
 mod quorum;
 mod store;
+mod stream;
 
 pub use admin::{AdminTls, X509Provider};
 pub use quorum::{Accepted as QuorumAccepted, PeerNames, QuorumTls};
+pub use stream::{MaybeTls, MaybeTlsRead, MaybeTlsWrite};
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::RootCertStore;

@@ -2,17 +2,14 @@
 //! framing with xids, and reading replies (with or without the watch notifications
 //! interleaved among them).
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use bytes::{BufMut, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
-use tokio_rustls::TlsConnector;
+use tokio_rustls::{TlsConnector, TlsStream};
 use zooid_proto::{ConnectRequest, ConnectResponse, Record, ReplyHeader, RequestHeader};
+use zooid_server::tls::{MaybeTls, MaybeTlsRead, MaybeTlsWrite};
 
 use crate::client_config;
 
@@ -33,12 +30,12 @@ pub struct Conn {
 
 /// The write half with the session's xid counter.
 pub struct Writer {
-    wr: WriteHalf,
+    wr: MaybeTlsWrite,
     pub enc: Encoder,
 }
 
 /// The read half: length-prefixed frames.
-pub struct FrameReader(BufReader<ReadHalf>);
+pub struct FrameReader(BufReader<MaybeTlsRead>);
 
 /// Where sessions connect to, and how.
 #[derive(Clone)]
@@ -59,21 +56,20 @@ impl Dialer {
     /// Connects to the `n`th server of the list (wrapping around).
     pub async fn open_nth(&self, n: usize) -> std::io::Result<Conn> {
         let addr = nth_server(&self.servers, n);
-        let (rd, wr) = match &self.tls {
+        let stream = match &self.tls {
             None => {
                 let s = TcpStream::connect(addr).await?;
                 s.set_nodelay(true)?;
-                let (rd, wr) = s.into_split();
-                (ReadHalf::Tcp(rd), WriteHalf::Tcp(wr))
+                MaybeTls::Plain(s)
             }
             Some(tls) => {
                 let s = client_config::connect(tls, addr).await.map_err(|e| {
                     std::io::Error::new(e.kind(), format!("TLS connection to {addr}: {e}"))
                 })?;
-                let (rd, wr) = tokio::io::split(s);
-                (ReadHalf::Tls(rd), WriteHalf::Tls(wr))
+                MaybeTls::Tls(Box::new(TlsStream::Client(s)))
             }
         };
+        let (rd, wr) = stream.into_split();
         Conn::handshake(rd, wr)
             .await
             .map_err(|e| std::io::Error::new(e.kind(), format!("session with {addr}: {e}")))
@@ -82,60 +78,6 @@ impl Dialer {
     /// Connects to the first server of the list.
     pub async fn open(&self) -> std::io::Result<Conn> {
         self.open_nth(0).await
-    }
-}
-
-/// A connection's read side. An enum rather than a boxed trait object or a type
-/// parameter: plain TCP keeps tokio's owned half (no lock, no indirect call), and the
-/// session code stays free of generics.
-pub enum ReadHalf {
-    Tcp(OwnedReadHalf),
-    Tls(tokio::io::ReadHalf<TlsStream<TcpStream>>),
-}
-
-/// A connection's write side (see [`ReadHalf`]).
-pub enum WriteHalf {
-    Tcp(OwnedWriteHalf),
-    Tls(tokio::io::WriteHalf<TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for ReadHalf {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            ReadHalf::Tcp(r) => Pin::new(r).poll_read(cx, buf),
-            ReadHalf::Tls(r) => Pin::new(r).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for WriteHalf {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            WriteHalf::Tcp(w) => Pin::new(w).poll_write(cx, buf),
-            WriteHalf::Tls(w) => Pin::new(w).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            WriteHalf::Tcp(w) => Pin::new(w).poll_flush(cx),
-            WriteHalf::Tls(w) => Pin::new(w).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            WriteHalf::Tcp(w) => Pin::new(w).poll_shutdown(cx),
-            WriteHalf::Tls(w) => Pin::new(w).poll_shutdown(cx),
-        }
     }
 }
 
@@ -152,7 +94,7 @@ pub fn nth_server(list: &str, n: usize) -> &str {
 
 impl Conn {
     /// Establishes a new session on a fresh connection.
-    async fn handshake(rd: ReadHalf, wr: WriteHalf) -> std::io::Result<Conn> {
+    async fn handshake(rd: MaybeTlsRead, wr: MaybeTlsWrite) -> std::io::Result<Conn> {
         let mut c = Conn {
             rd: FrameReader(BufReader::new(rd)),
             w: Writer {
