@@ -335,9 +335,11 @@ async fn packet(
         op::SASL => return sasl(shared, conn, hdr.xid, body, sasl_state),
         _ => {}
     }
-    if !shared.sasl.authenticated(&conn.auth()) {
-        // AuthenticationHelper.enforceAuthentication: every other request of a session
-        // without an id of an enforced scheme closes it.
+    // AuthenticationHelper.enforceAuthentication: every other request of a session
+    // without an id of an enforced scheme closes it. (Without enforcement, nothing to
+    // look up on each request.)
+    let enforced = !shared.sasl.enforce_schemes.is_empty();
+    if enforced && !shared.sasl.authenticated(&conn.auth()) {
         tracing::error!(
             "Client authentication scheme(s) {:?} does not match with any of the expected \
              authentication scheme {:?}, closing session.",
