@@ -312,24 +312,8 @@ fn node_of(data: bytes::Bytes, acl: i64, stat: zooid_proto::StatPersisted) -> No
     }
 }
 
-/// The snapshot a leader sends a learner after SNAP (`ZKDatabase.serializeSnapshot`):
-/// `sessions` and the whole of `tree`, which nobody may change meanwhile. The quorum
-/// transport writes the "BenWasHere" signature after it.
-pub fn sync_snapshot_bytes(tree: &DataTree, sessions: &[(i64, i32)]) -> Vec<u8> {
-    let acls: Vec<(i64, Vec<zooid_proto::Acl>)> =
-        tree.acls.entries().map(|(i, l)| (i, l.to_vec())).collect();
-    let nodes = TreeNodes {
-        tree,
-        cursor: zooid_tree::WalkCursor::from_root(),
-        buf: Default::default(),
-    };
-    let mut out = Vec::new();
-    snap::encode_sync_snapshot(sessions, &acls, nodes, &mut out)
-        .expect("a tree's walk is depth-first from its root");
-    out
-}
-
-/// A learner's side of [`sync_snapshot_bytes`] (`Learner.syncWithLeader` on SNAP): the
+/// A learner's side of the SNAP stream (`Learner.syncWithLeader`; the leader's is
+/// `ensemble::snap_out`): the
 /// tree as of `zxid` (the SNAP packet's) and the sessions, sorted by id, a repeated id
 /// keeping its last timeout as the learner's session map does. The bytes come from the
 /// network: damage is an error, never a panic.
@@ -352,29 +336,6 @@ pub fn tree_from_sync_snapshot(
         .map_err(RecoveryError::BadSyncSnapshot)?;
     let sessions: BTreeMap<i64, i32> = head.sessions.into_iter().collect();
     Ok((tree, sessions.into_iter().collect()))
-}
-
-/// Nodes walked from a tree a batch at a time, so a sync snapshot is encoded without
-/// first copying every path.
-struct TreeNodes<'a> {
-    tree: &'a DataTree,
-    cursor: zooid_tree::WalkCursor,
-    buf: std::collections::VecDeque<SnapNode>,
-}
-
-impl Iterator for TreeNodes<'_> {
-    type Item = SnapNode;
-
-    fn next(&mut self) -> Option<SnapNode> {
-        if self.buf.is_empty() && !self.cursor.is_done() {
-            let buf = &mut self.buf;
-            self.tree
-                .walk_step(&mut self.cursor, SNAPSHOT_STEP_NODES, |p, n| {
-                    buf.push_back(snap_node(p, n))
-                });
-        }
-        self.buf.pop_front()
-    }
 }
 
 /// True when `next` can be the txn right after `zxid`: the next counter of its epoch, or
@@ -1037,7 +998,14 @@ mod sync_snapshot_tests {
             "child1 child2 eph seq-0 seq-1"
         );
 
-        let ours = sync_snapshot_bytes(&tree, &sessions);
+        // Encoded as a leader encodes a learner's SNAP (`ensemble::snap_out`).
+        let acls: Vec<(i64, Vec<zooid_proto::Acl>)> =
+            tree.acls.entries().map(|(i, l)| (i, l.to_vec())).collect();
+        let shared = Shared::with_tree(Config::defaults(), tree);
+        let mut ours = Vec::new();
+        snap::encode_sync_snapshot(&sessions, &acls, FuzzyNodes::new(&shared, false), &mut ours)
+            .unwrap();
+        let tree = shared.tree.read();
         let (again, sessions_again) = tree_from_sync_snapshot(&ours, true, GOLDEN_ZXID).unwrap();
         assert_eq!(sessions_again, sessions);
         assert_eq!(contents(&again), contents(&tree));
