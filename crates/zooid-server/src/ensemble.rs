@@ -926,20 +926,6 @@ mod tests {
 
     use super::*;
 
-    /// Bytes Apache ZooKeeper 3.8's `SerializeUtils.serializeRequest` wrote for a setData
-    /// request with a `TxnDigest` (the proto crate's golden vectors).
-    fn zookeeper_vector(name: &str) -> Vec<u8> {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../zooid-proto/tests/golden/quorum/vectors")
-            .join(format!("{name}.hex"));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-        let text = text.trim();
-        (0..text.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
-            .collect()
-    }
-
     #[test]
     fn a_proposal_carries_the_digest_as_zookeepers_leader_writes_it() {
         let txn = Txn {
@@ -962,7 +948,10 @@ mod tests {
         };
         let entry = entry_of(&txn, Some(&digest));
         assert_eq!(entry.zxid, txn.zxid());
-        assert_eq!(entry.data[..], zookeeper_vector("txn_setdata_digest"));
+        assert_eq!(
+            entry.data[..],
+            crate::quorum::tests::golden("txn_setdata_digest")
+        );
         assert_eq!(decode_txn(&entry), (txn.clone(), Some(digest)));
         // Without digests on, the proposal ends after the txn, as ZooKeeper's does.
         assert_eq!(decode_txn(&entry_of(&txn, None)), (txn, None));

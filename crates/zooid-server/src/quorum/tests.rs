@@ -494,7 +494,9 @@ async fn garbage_on_the_ports_is_refused() {
 // ---------------------------------------------------------------------------------------
 // Against ZooKeeper 3.8's bytes
 
-fn golden(name: &str) -> Vec<u8> {
+/// A golden vector of zooid-proto (`tests/golden/quorum/vectors/<name>.hex`): bytes
+/// Apache ZooKeeper 3.8 wrote.
+pub(crate) fn golden(name: &str) -> Vec<u8> {
     let path = format!(
         "{}/../zooid-proto/tests/golden/quorum/vectors/{name}.hex",
         env!("CARGO_MANIFEST_DIR")
