@@ -323,23 +323,8 @@ fn identity_files(cert: &str, key: &str) -> Result<Identity, TlsSetupError> {
 /// `zookeeper.ssl.*` settings asking for what Zooid's clients cannot do: refusing is
 /// safer than connecting with less checking than asked for.
 fn refuse_unsupported(cfg: &ClientConfig) -> Result<(), TlsSetupError> {
-    if tls::flag(cfg, "crl", false) || tls::flag(cfg, "ocsp", false) {
-        return Err(setup_err(
-            "zookeeper.ssl.crl / zookeeper.ssl.ocsp",
-            "certificate revocation checks are not supported by Zooid",
-        ));
-    }
-    if cfg
-        .ssl("context.supplier.class")
-        .is_some_and(|v| !v.is_empty())
-    {
-        return Err(setup_err(
-            "zookeeper.ssl.context.supplier.class",
-            "Java SSLContext suppliers cannot be loaded; use the zookeeper.ssl.keyStore and \
-             trustStore keys",
-        ));
-    }
-    Ok(())
+    // The keys are named in full already: no `zookeeper.` to add (`From`).
+    tls::refuse_checks_we_lack(cfg, "zookeeper.ssl", true).map_err(|e| setup_err(&e.key, e.reason))
 }
 
 /// Splits `host:port` (`[v6]:port` too; 2181 without a port) into the host to dial and

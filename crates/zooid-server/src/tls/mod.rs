@@ -295,12 +295,7 @@ pub enum AcceptError {
 
 /// Settings that ask for checks Zooid cannot make: refusing is safer than ignoring.
 fn refuse_unsupported(cfg: &Config) -> Result<(), TlsConfigError> {
-    if flag(cfg, "crl", false) || flag(cfg, "ocsp", false) {
-        return Err(err(
-            "ssl.crl / ssl.ocsp",
-            "certificate revocation checks are not supported by Zooid",
-        ));
-    }
+    refuse_checks_we_lack(cfg, "ssl", true)?;
     // `X509Util.isClientHostnameVerificationEnabled`: off by default on the client port.
     if flag(cfg, "hostnameVerification", true) && flag(cfg, "clientHostnameVerification", false) {
         return Err(err(
@@ -308,17 +303,38 @@ fn refuse_unsupported(cfg: &Config) -> Result<(), TlsConfigError> {
             "verifying client certificates against the client's host name is not supported",
         ));
     }
-    if setting(cfg, "context.supplier.class").is_some_and(|v| !v.is_empty()) {
-        return Err(err(
-            "ssl.context.supplier.class",
-            "Java SSLContext suppliers cannot be loaded; use the ssl.keyStore/trustStore keys",
-        ));
-    }
     if setting(cfg, "authProvider").is_some_and(|v| v != "x509") {
         return Err(err("ssl.authProvider", "only the x509 provider exists"));
     }
     if setting(cfg, "sslProvider").is_some_and(|v| !v.eq_ignore_ascii_case("JDK")) {
         tracing::warn!("ssl.sslProvider is ignored: Zooid's TLS is rustls");
+    }
+    Ok(())
+}
+
+/// Settings of a family (`prefix`: `ssl`, `ssl.quorum`, `zookeeper.ssl`, as its errors
+/// name the keys) that ask for what Zooid cannot do, refused rather than ignored:
+/// revocation checks (`crl`, `ocsp`), and a Java `context.supplier.class` when
+/// `suppliers`.
+pub fn refuse_checks_we_lack(
+    cfg: &dyn SslSettings,
+    prefix: &str,
+    suppliers: bool,
+) -> Result<(), TlsConfigError> {
+    if flag(cfg, "crl", false) || flag(cfg, "ocsp", false) {
+        return Err(err(
+            &format!("{prefix}.crl / {prefix}.ocsp"),
+            "certificate revocation checks are not supported by Zooid",
+        ));
+    }
+    if suppliers && setting(cfg, "context.supplier.class").is_some_and(|v| !v.is_empty()) {
+        return Err(err(
+            &format!("{prefix}.context.supplier.class"),
+            format!(
+                "Java SSLContext suppliers cannot be loaded; use the {prefix}.keyStore/trustStore \
+                 keys"
+            ),
+        ));
     }
     Ok(())
 }

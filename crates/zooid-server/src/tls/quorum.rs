@@ -33,8 +33,8 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use super::store::{self, Family};
 use super::{
-    cipher_suites, client_auth, err, handshake, protocol_versions, starts_with_tls,
-    with_client_auth, SslSettings, TlsConfigError,
+    cipher_suites, client_auth, err, handshake, protocol_versions, refuse_checks_we_lack,
+    starts_with_tls, with_client_auth, SslSettings, TlsConfigError,
 };
 use crate::config::Config;
 
@@ -94,15 +94,7 @@ impl QuorumTls {
             return Ok(None);
         }
         let keys = QuorumKeys(cfg);
-        for check in ["crl", "ocsp"] {
-            if keys
-                .ssl(check)
-                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-            {
-                let reason = "revocation checks are not supported; turn it off";
-                return Err(err(&format!("ssl.quorum.{check}"), reason));
-            }
-        }
+        refuse_checks_we_lack(&keys, "ssl.quorum", false)?;
         let auth = client_auth(&keys, "ssl.quorum")?;
         let provider = Arc::new(CryptoProvider {
             cipher_suites: cipher_suites(&keys)?,
