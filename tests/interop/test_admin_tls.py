@@ -55,17 +55,15 @@ def admin_servers(tmp_path, monkeypatch, mode: dict[str, str]):
 
 def https_get(port: int, pki: Path, path: str) -> tuple[int, str | None, bytes]:
     ctx = ssl.create_default_context(cafile=str(pki / "ca.pem"))
-    c = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=ctx)
-    try:
-        c.request("GET", path)
-        r = c.getresponse()
-        return r.status, r.getheader("Strict-Transport-Security"), r.read()
-    finally:
-        c.close()
+    return _get(http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=ctx), path)
 
 
 def http_get(port: int, path: str) -> tuple[int, str | None, bytes]:
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    return _get(http.client.HTTPConnection("127.0.0.1", port, timeout=10), path)
+
+
+def _get(c: http.client.HTTPConnection, path: str) -> tuple[int, str | None, bytes]:
+    """GET `path` on `c`: status, the HSTS header, body."""
     try:
         c.request("GET", path)
         r = c.getresponse()

@@ -234,32 +234,30 @@ class Ensemble:
 
     def wait_serving(self, leader: int, timeout: float = WAIT) -> None:
         """Until `leader` leads and every other running member follows."""
+        def check(modes: dict[int, str | None]) -> bool:
+            return modes == {sid: "leader" if sid == leader else "follower" for sid in modes}
+        self._wait_modes(check, f"leader {leader}, the others following", timeout)
+
+    def wait_any_leader(self, timeout: float = WAIT) -> int:
+        """Until one running member leads and every other follows; its sid."""
+        def check(modes: dict[int, str | None]) -> bool:
+            leaders = [sid for sid, m in modes.items() if m == "leader"]
+            return len(leaders) == 1 and all(m in ("leader", "follower") for m in modes.values())
+        modes = self._wait_modes(check, "one leader, the others following", timeout)
+        return next(sid for sid, m in modes.items() if m == "leader")
+
+    def _wait_modes(self, done, want: str, timeout: float) -> dict[int, str | None]:
+        """Polls the running members' modes until `done(modes)`; they must stay alive."""
         deadline = time.monotonic() + timeout
         while True:
             modes = self.modes()
-            want = {sid: "leader" if sid == leader else "follower" for sid in modes}
-            if modes == want:
-                return
+            if done(modes):
+                return modes
             for m in self.live():
                 m.check_alive()
             if time.monotonic() > deadline:
                 tails = "\n".join(f"--- {m}\n{m.quiet_tail()}" for m in self.live())
                 pytest.fail(f"expected {want}, got {modes}\n{tails}", pytrace=False)
-            time.sleep(0.1)
-
-    def wait_any_leader(self, timeout: float = WAIT) -> int:
-        """Until one running member leads and every other follows; its sid."""
-        deadline = time.monotonic() + timeout
-        while True:
-            modes = self.modes()
-            leaders = [sid for sid, m in modes.items() if m == "leader"]
-            if len(leaders) == 1 and all(m in ("leader", "follower") for m in modes.values()):
-                return leaders[0]
-            for m in self.live():
-                m.check_alive()
-            if time.monotonic() > deadline:
-                tails = "\n".join(f"--- {m}\n{m.quiet_tail()}" for m in self.live())
-                pytest.fail(f"no leader with followers: {modes}\n{tails}", pytrace=False)
             time.sleep(0.1)
 
     def wait_not_serving(self, sid: int, timeout: float = WAIT) -> None:
