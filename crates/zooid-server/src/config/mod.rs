@@ -325,6 +325,15 @@ impl FourLetterWhitelist {
 }
 
 impl Config {
+    /// Whether the boolean setting `key` of [`Config::other`] (its canonical name there)
+    /// is on, as `Boolean.parseBoolean` reads it (values read from zoo.cfg are already
+    /// normalised to `true`/`false`).
+    pub fn flag(&self, key: &str) -> bool {
+        self.other
+            .get(key)
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    }
+
     /// ZooKeeper's defaults, with `./zooid-data` as the data directory.
     pub fn defaults() -> Config {
         let tick = DEFAULT_TICK_TIME_MS;

@@ -243,7 +243,7 @@ impl Settings {
     /// Reads the settings and the JAAS file the configuration names.
     pub fn load(config: &Config) -> Result<Settings, SaslConfigError> {
         let other = &config.other;
-        let flag = |k: &str| other.get(k).is_some_and(|v| v == "true");
+        let flag = |k: &str| config.flag(k);
         let accounts = load_accounts(config)?.map(|mut a| {
             a.super_password = other
                 .get("zookeeper.SASLAuthenticationProvider.superPassword")
@@ -271,7 +271,7 @@ impl Settings {
 /// `AuthenticationHelper.initConfigurations` and `validateConfiguredProperties`.
 fn enforce_schemes(config: &Config) -> Result<Vec<String>, SaslConfigError> {
     let other = &config.other;
-    let flag = |k: &str| other.get(k).is_some_and(|v| v == "true");
+    let flag = |k: &str| config.flag(k);
     let schemes: Vec<String> = if flag("zookeeper.sessionRequireClientSASLAuth") {
         vec!["sasl".to_owned()]
     } else if flag("zookeeper.enforce.auth.enabled") {

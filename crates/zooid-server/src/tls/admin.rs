@@ -42,9 +42,7 @@ const QUORUM: Family = Family {
 
 /// `Boolean.getBoolean("zookeeper.admin.<name>")`.
 fn admin_flag(cfg: &Config, name: &str) -> bool {
-    cfg.other
-        .get(&format!("zookeeper.admin.{name}"))
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    cfg.flag(&format!("zookeeper.admin.{name}"))
 }
 
 /// How the admin port treats its connections.

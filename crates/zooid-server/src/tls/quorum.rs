@@ -53,15 +53,6 @@ impl SslSettings for QuorumKeys<'_> {
     }
 }
 
-/// A zoo.cfg switch (`Boolean.parseBoolean`).
-fn switch(cfg: &Config, names: &[&str]) -> bool {
-    names.iter().any(|n| {
-        cfg.other
-            .get(*n)
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
-    })
-}
-
 /// A connection [`QuorumTls::accept`] took.
 pub enum Accepted {
     /// Plain, under port unification.
@@ -88,8 +79,8 @@ impl QuorumTls {
     /// None when neither `sslQuorum` nor `portUnification` is on; Err when the stores
     /// or settings cannot be used (ZooKeeper does not start then either).
     pub fn from_config(cfg: &Config) -> Result<Option<Arc<QuorumTls>>, TlsConfigError> {
-        let dial_tls = switch(cfg, &["sslQuorum", "zookeeper.sslQuorum"]);
-        let unified = switch(cfg, &["portUnification", "zookeeper.portUnification"]);
+        let dial_tls = cfg.flag("sslQuorum");
+        let unified = cfg.flag("portUnification");
         if !dial_tls && !unified {
             return Ok(None);
         }
